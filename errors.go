@@ -1,0 +1,151 @@
+package shoptoken
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// The kinds of failure. Every *Error carries one of them in Kind, and errors.Is(err, kind) is true
+// for it, however deeply the *Error is wrapped.
+var (
+	// ErrTokenInvalid: the platform rejected the access token (expired, superseded, revoked).
+	// Refresh once and retry; Invalidate does that without storming the platform.
+	ErrTokenInvalid = errors.New("access token rejected")
+	// ErrReauthorize: the grant is gone (refresh token dead, grant revoked or expired). Only a person
+	// authorizing again can fix it; retrying will not.
+	ErrReauthorize = errors.New("authorization must be granted again")
+	// ErrCredentials: the application's own credentials (key, secret, vekey) are wrong.
+	ErrCredentials = errors.New("application credentials rejected")
+	// ErrRateLimited: the platform asks the caller to slow down.
+	ErrRateLimited = errors.New("rate limited")
+	// ErrPermission: the token is fine but this call is not allowed (scope, IP allowlist).
+	ErrPermission = errors.New("permission denied")
+	// ErrUnavailable: network failure, timeout or a 5xx answer. Retryable.
+	ErrUnavailable = errors.New("platform unavailable")
+	// ErrBadResponse: the answer could not be understood (HTML page, truncated or malformed JSON).
+	ErrBadResponse = errors.New("bad response")
+	// ErrBadRequest: the platform refused the request itself (unknown API, bad parameters).
+	ErrBadRequest = errors.New("bad request")
+	// ErrNotFound: a Store holds no token under the key.
+	ErrNotFound = errors.New("shoptoken: token not found")
+	// ErrConflict: a Store's compare-and-swap lost: someone else saved first.
+	ErrConflict = errors.New("shoptoken: version conflict")
+)
+
+// Error describes a failed platform call. Its fields never hold a secret.
+type Error struct {
+	Platform   string // "veapi", "vvtool", "vipauth", "youzan"; empty for the engine itself
+	Op         string // "token", "refresh", "exchange", "token_info", "revoke", "call"
+	StatusCode int    // HTTP status; 0 when no answer arrived
+	Code       string // the platform's own code, verbatim
+	Message    string // the platform's message, verbatim (redacted of known secrets)
+	RequestID  string // the platform's request or trace id
+	Kind       error  // one of the sentinels above; errors.Is(e, e.Kind) is true
+	Err        error  // the cause, when there is one (network, decode)
+}
+
+// Error reads like "youzan: token: 1000 应用信息错误 (request_id 5f2c…)".
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Platform != "" {
+		b.WriteString(e.Platform)
+		b.WriteString(": ")
+	}
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	detail := strings.TrimSpace(strings.Join(nonEmpty(e.Code, e.Message), " "))
+	switch {
+	case detail != "":
+		b.WriteString(detail)
+	case e.Err != nil:
+		b.WriteString(e.Err.Error())
+	case e.StatusCode != 0:
+		b.WriteString("HTTP " + strconv.Itoa(e.StatusCode))
+	case e.Kind != nil:
+		b.WriteString(e.Kind.Error())
+	default:
+		b.WriteString("error")
+	}
+	if detail != "" && e.Err != nil {
+		b.WriteString(": " + e.Err.Error())
+	}
+	if e.RequestID != "" {
+		b.WriteString(" (request_id " + e.RequestID + ")")
+	}
+	return b.String()
+}
+
+// Is reports whether target is e's Kind, so errors.Is(err, ErrTokenInvalid) works.
+func (e *Error) Is(target error) bool { return e.Kind != nil && target == e.Kind }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+func nonEmpty(ss ...string) []string {
+	out := ss[:0:0]
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// IsPermanent reports whether err is a failure that retrying cannot fix: ErrReauthorize or
+// ErrCredentials. The Cache reports such errors at once instead of retrying them in a loop.
+func IsPermanent(err error) bool {
+	return errors.Is(err, ErrReauthorize) || errors.Is(err, ErrCredentials)
+}
+
+// KindOf returns the kind of err: the Kind of the *Error it wraps, ErrUnavailable for network
+// failures and timeouts, ErrBadResponse otherwise. It returns nil for a nil err.
+func KindOf(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Kind != nil {
+		return e.Kind
+	}
+	for _, k := range []error{ErrTokenInvalid, ErrReauthorize, ErrCredentials, ErrRateLimited,
+		ErrPermission, ErrUnavailable, ErrBadResponse, ErrBadRequest, ErrNotFound, ErrConflict} {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return ErrUnavailable
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return ErrUnavailable
+	}
+	return ErrBadResponse
+}
+
+// KindForStatus maps an HTTP status with no better information to a kind: 401 → ErrTokenInvalid,
+// 403 → ErrPermission, 429 → ErrRateLimited, 5xx and 408 → ErrUnavailable, other 4xx →
+// ErrBadRequest, anything else → ErrBadResponse.
+func KindForStatus(status int) error {
+	switch {
+	case status == http.StatusUnauthorized:
+		return ErrTokenInvalid
+	case status == http.StatusForbidden:
+		return ErrPermission
+	case status == http.StatusTooManyRequests:
+		return ErrRateLimited
+	case status == http.StatusRequestTimeout || status >= 500:
+		return ErrUnavailable
+	case status >= 400:
+		return ErrBadRequest
+	}
+	return ErrBadResponse
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
