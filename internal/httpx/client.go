@@ -1,0 +1,470 @@
+package httpx
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/redact"
+)
+
+// UserAgent is sent with every request.
+const UserAgent = "shoptoken/" + shoptoken.Version + " (+https://github.com/shoptoken/shoptoken)"
+
+const (
+	defaultMaxBody     = 1 << 20
+	defaultRetries     = 2
+	defaultBackoffBase = 200 * time.Millisecond
+	defaultBackoffMax  = 2 * time.Second
+	// maxRetryAfter is the longest Retry-After that is waited for. A platform asking for more is
+	// not retried: the caller (the Cache, with its own schedule) is better placed to wait.
+	maxRetryAfter = 30 * time.Second
+)
+
+// Config configures the Client of one platform.
+type Config struct {
+	// Platform names the platform ("youzan", "vvtool", "vipauth", "veapi") in every *shoptoken.Error.
+	Platform string
+	// HTTPClient sends the requests. If nil, DefaultHTTPClient() is used. The Client works on a
+	// shallow copy, so the caller's value is never modified; its Transport, Timeout, Jar and
+	// CheckRedirect are used as they are.
+	HTTPClient *http.Client
+	// Logger receives a Debug record for every attempt (method, redacted URL, status, duration,
+	// attempt). If nil, nothing is logged.
+	Logger *slog.Logger
+	// MaxBody caps the response body in bytes. If 0, 1 MiB.
+	MaxBody int64
+	// Retries is the number of extra attempts where a retry is safe. If 0, 2; if negative, none.
+	Retries int
+	// BackoffBase and BackoffMax shape the wait between attempts: a random duration between zero
+	// and min(BackoffMax, BackoffBase<<n) before retry n+1. If 0, 200ms and 2s.
+	BackoffBase, BackoffMax time.Duration
+}
+
+// DefaultHTTPClient returns a new *http.Client with the SDK's timeouts: 5s to connect, 5s for the
+// TLS handshake, 15s to the response headers and 30s in all, with a small idle connection pool and
+// the proxy taken from the environment.
+func DefaultHTTPClient() *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: 15 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConns:          32,
+		MaxIdleConnsPerHost:   8,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// Client sends the requests of one platform. It is safe for concurrent use.
+type Client struct {
+	platform    string
+	rc          *resty.Client
+	log         *slog.Logger
+	maxBody     int64
+	retries     int
+	backoffBase time.Duration
+	backoffMax  time.Duration
+}
+
+// New returns a Client for cfg, filling in the defaults documented on Config.
+func New(cfg Config) *Client {
+	var hc http.Client
+	if cfg.HTTPClient != nil {
+		// resty sets a Transport on a client that has none: work on a copy so that the caller's
+		// (possibly shared) client is never written to.
+		hc = *cfg.HTTPClient
+	} else {
+		hc = *DefaultHTTPClient()
+	}
+	if hc.Transport == nil {
+		hc.Transport = http.DefaultTransport
+	}
+	rc := resty.NewWithClient(&hc).
+		SetLogger(quietLogger{}).
+		SetDoNotParseResponse(true). // the body is read here, through a limit
+		SetAllowGetMethodPayload(true)
+
+	c := &Client{
+		platform:    cfg.Platform,
+		rc:          rc,
+		log:         cfg.Logger,
+		maxBody:     cfg.MaxBody,
+		retries:     cfg.Retries,
+		backoffBase: cfg.BackoffBase,
+		backoffMax:  cfg.BackoffMax,
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = defaultMaxBody
+	}
+	switch {
+	case c.retries == 0:
+		c.retries = defaultRetries
+	case c.retries < 0:
+		c.retries = 0
+	}
+	if c.backoffBase <= 0 {
+		c.backoffBase = defaultBackoffBase
+	}
+	if c.backoffMax <= 0 {
+		c.backoffMax = defaultBackoffMax
+	}
+	if c.backoffMax < c.backoffBase {
+		c.backoffMax = c.backoffBase
+	}
+	return c
+}
+
+// Request describes one platform request.
+type Request struct {
+	// Op names the operation ("token", "refresh", "exchange", "token_info", "revoke", "call") in
+	// every *shoptoken.Error.
+	Op string
+	// Method is the HTTP method. If empty, POST when Form or JSON is set, GET otherwise.
+	Method string
+	// URL is absolute and may already carry a query.
+	URL string
+	// Query is appended to URL's query; parameters already in URL are kept as written.
+	Query url.Values
+	// Form, if set, is sent as an application/x-www-form-urlencoded body.
+	Form url.Values
+	// JSON, if set, is sent as an application/json body. []byte and json.RawMessage are sent as
+	// they are; anything else is marshalled once, before the first attempt.
+	JSON any
+	// Header holds extra headers; they replace the defaults (User-Agent, Accept) of the same name.
+	Header http.Header
+	// Idempotent allows retries after the request may have reached the server: on 502, 503 and
+	// 504, on 429 with a Retry-After, and on network failures other than timeouts.
+	Idempotent bool
+	// Secrets lists secret values (tokens, app secret, code...) to scrub from error text, body
+	// snippets and logs.
+	Secrets []string
+}
+
+// Response is an HTTP answer, whatever its status.
+type Response struct {
+	StatusCode int
+	Header     http.Header
+	// Body holds at most Config.MaxBody bytes.
+	Body []byte
+	// Request is the method and the redacted URL, for messages.
+	Request string
+}
+
+// prepared is a Request checked and encoded once, reused by every attempt.
+type prepared struct {
+	op         string
+	method     string
+	url        string
+	header     http.Header
+	body       []byte
+	idempotent bool
+	secrets    []string
+	shown      string // method and redacted URL
+}
+
+// Do sends req under ctx and returns the answer, whatever its status. It returns an error only when
+// no usable answer arrived (see the package documentation for the retry policy). After the last
+// attempt the last answer is returned: classifying its status is the caller's job.
+func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
+	p, err := c.prepare(req)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 1; ; attempt++ {
+		resp, wait, retry, err := c.attempt(ctx, p, attempt)
+		if !retry || attempt > c.retries || ctx.Err() != nil {
+			return resp, err
+		}
+		if wait < 0 {
+			wait = c.backoff(attempt)
+		}
+		if !sleep(ctx, wait) {
+			return resp, err
+		}
+	}
+}
+
+func (c *Client) prepare(req Request) (*prepared, error) {
+	p := &prepared{
+		op:         req.Op,
+		method:     strings.ToUpper(req.Method),
+		idempotent: req.Idempotent,
+		secrets:    req.Secrets,
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return nil, c.requestError(p, "invalid URL "+scrub(redact.URL(req.URL), p.secrets), nil)
+	}
+	if len(req.Query) > 0 {
+		if u.RawQuery == "" {
+			u.RawQuery = req.Query.Encode()
+		} else {
+			u.RawQuery += "&" + req.Query.Encode()
+		}
+	}
+	u.Fragment = ""
+	p.url = u.String()
+
+	p.header = make(http.Header, len(req.Header)+3)
+	p.header.Set("User-Agent", UserAgent)
+	p.header.Set("Accept", "application/json")
+	switch {
+	case req.Form != nil && req.JSON != nil:
+		return nil, c.requestError(p, "request has both a form and a JSON body", nil)
+	case req.Form != nil:
+		p.body = []byte(req.Form.Encode())
+		p.header.Set("Content-Type", "application/x-www-form-urlencoded")
+	case req.JSON != nil:
+		switch v := req.JSON.(type) {
+		case []byte:
+			p.body = v
+		case json.RawMessage:
+			p.body = v
+		default:
+			if p.body, err = json.Marshal(v); err != nil {
+				return nil, c.requestError(p, "encode JSON body", err)
+			}
+		}
+		if p.body == nil {
+			p.body = []byte{}
+		}
+		p.header.Set("Content-Type", "application/json")
+	}
+	for k, vs := range req.Header {
+		p.header[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
+	}
+	if p.method == "" {
+		p.method = http.MethodGet
+		if p.body != nil {
+			p.method = http.MethodPost
+		}
+	}
+	p.shown = p.method + " " + scrub(redact.URL(p.url), p.secrets)
+	return p, nil
+}
+
+// attempt sends p once. wait is the Retry-After to honour (negative: use the backoff) and retry
+// says whether another attempt is safe and useful.
+func (c *Client) attempt(ctx context.Context, p *prepared, n int) (resp *Response, wait time.Duration, retry bool, err error) {
+	wait = -1
+	start := time.Now()
+	r := c.rc.R().SetContext(ctx)
+	r.Header = p.header.Clone()
+	if p.body != nil {
+		r.SetBody(p.body)
+	}
+	rr, sendErr := r.Execute(p.method, p.url)
+	if sendErr != nil {
+		if rr != nil && rr.RawResponse != nil && rr.RawResponse.Body != nil {
+			rr.RawResponse.Body.Close()
+		}
+		retry = connectFailed(sendErr) || (p.idempotent && !isTimeout(sendErr))
+		err = c.networkError(p, sendErr)
+		c.logAttempt(ctx, p, n, time.Since(start), nil, err, retry)
+		return nil, wait, retry, err
+	}
+	raw := rr.RawResponse
+	body, readErr := readLimited(raw.Body, c.maxBody)
+	if readErr != nil {
+		retry = p.idempotent && !isTimeout(readErr)
+		err = c.networkError(p, &url.Error{Op: opName(p.method), URL: p.url, Err: readErr})
+		c.logAttempt(ctx, p, n, time.Since(start), nil, err, retry)
+		return nil, wait, retry, err
+	}
+	if int64(len(body)) > c.maxBody {
+		err = &shoptoken.Error{
+			Platform:   c.platform,
+			Op:         p.op,
+			StatusCode: raw.StatusCode,
+			Kind:       shoptoken.ErrBadResponse,
+			Message:    "response body exceeds " + strconv.FormatInt(c.maxBody, 10) + " bytes",
+		}
+		c.logAttempt(ctx, p, n, time.Since(start), nil, err, false)
+		return nil, wait, false, err
+	}
+	resp = &Response{StatusCode: raw.StatusCode, Header: raw.Header, Body: body, Request: p.shown}
+	if p.idempotent {
+		switch raw.StatusCode {
+		case http.StatusBadGateway, http.StatusGatewayTimeout:
+			retry = true
+		case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+			ra, ok := retryAfter(raw.Header.Get("Retry-After"), time.Now())
+			switch {
+			case ok && ra <= maxRetryAfter:
+				retry, wait = true, ra
+			case ok: // longer than we are willing to wait
+			case raw.StatusCode == http.StatusServiceUnavailable:
+				retry = true
+			}
+		}
+	}
+	c.logAttempt(ctx, p, n, time.Since(start), resp, nil, retry)
+	return resp, wait, retry, nil
+}
+
+// readLimited reads at most max+1 bytes of body, so a longer body is detected without holding it,
+// and closes body.
+func readLimited(body io.ReadCloser, max int64) ([]byte, error) {
+	defer body.Close()
+	return io.ReadAll(io.LimitReader(body, max+1))
+}
+
+// networkError turns a transport failure into ErrUnavailable whose text carries no secret. Go's
+// *url.Error prints the whole URL, query included, so it is rebuilt around a redacted URL; the
+// inner error is kept, so errors.Is(err, context.DeadlineExceeded) still works.
+func (c *Client) networkError(p *prepared, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = &url.Error{Op: ue.Op, URL: redact.URL(ue.URL), Err: ue.Err}
+	}
+	return &shoptoken.Error{
+		Platform: c.platform,
+		Op:       p.op,
+		Kind:     shoptoken.ErrUnavailable,
+		Err:      scrubError(err, p.secrets),
+	}
+}
+
+// requestError reports a request that cannot be sent as built: a bug in the calling provider.
+func (c *Client) requestError(p *prepared, msg string, cause error) error {
+	return &shoptoken.Error{
+		Platform: c.platform,
+		Op:       p.op,
+		Kind:     shoptoken.ErrBadRequest,
+		Message:  msg,
+		Err:      scrubError(cause, p.secrets),
+	}
+}
+
+// connectFailed reports whether err happened before any byte of the request was sent.
+func connectFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && (op.Op == "dial" || op.Op == "proxyconnect")
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s < 0 {
+			return 0, false
+		}
+		if s > int64(maxRetryAfter/time.Second)+1 {
+			return maxRetryAfter + time.Second, true
+		}
+		return time.Duration(s) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
+
+// backoff returns the wait before retry n (1-based): full jitter over min(max, base<<(n-1)).
+func (c *Client) backoff(n int) time.Duration {
+	ceiling := c.backoffMax
+	if shift := n - 1; shift < 30 {
+		if d := c.backoffBase << shift; d > 0 && d < ceiling {
+			ceiling = d
+		}
+	}
+	return time.Duration(rand.Int64N(int64(ceiling) + 1))
+}
+
+// sleep waits d unless ctx ends first or its deadline would pass before d has elapsed; it reports
+// whether the wait completed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+		return false
+	}
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (c *Client) logAttempt(ctx context.Context, p *prepared, n int, d time.Duration, resp *Response, err error, retry bool) {
+	if !c.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
+		slog.String("platform", c.platform),
+		slog.String("op", p.op),
+		slog.String("method", p.method),
+		slog.String("url", p.shown[len(p.method)+1:]),
+		slog.Int("attempt", n),
+		slog.Duration("duration", d),
+	)
+	msg := "httpx: response"
+	if resp != nil {
+		attrs = append(attrs,
+			slog.Int("status", resp.StatusCode),
+			slog.String("body", Snippet(resp.Body, p.secrets...)),
+		)
+	}
+	if err != nil {
+		msg = "httpx: request failed"
+		var se *shoptoken.Error
+		if errors.As(err, &se) && se.StatusCode != 0 {
+			attrs = append(attrs, slog.Int("status", se.StatusCode))
+		}
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	attrs = append(attrs, slog.Bool("retry", retry))
+	c.log.LogAttrs(ctx, slog.LevelDebug, msg, attrs...)
+}
+
+// opName is the Op that net/http puts in a *url.Error for method ("Get", "Post").
+func opName(method string) string {
+	if method == "" {
+		return ""
+	}
+	return method[:1] + strings.ToLower(method[1:])
+}
+
+// quietLogger keeps resty silent: everything worth saying is logged, redacted, by the Client.
+type quietLogger struct{}
+
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Warnf(string, ...any)  {}
+func (quietLogger) Debugf(string, ...any) {}

@@ -1,0 +1,181 @@
+package httpx
+
+import (
+	"bytes"
+	"encoding/json"
+	"html"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/shoptoken/shoptoken/internal/redact"
+)
+
+const (
+	// snippetMax is the longest snippet, in characters.
+	snippetMax = 120
+	// snippetWindow is how much of a body Snippet looks at: enough to get past a page's head,
+	// little enough that a 1 MiB body costs nothing worth noticing.
+	snippetWindow = 64 << 10
+)
+
+var (
+	// A JSON string member; the closing quote is optional so a value cut short is caught too.
+	jsonMemberRe = regexp.MustCompile(`"([A-Za-z_][A-Za-z0-9_]*)"\s*:\s*"((?:[^"\\]|\\.)*)`)
+	// A query or form parameter, also inside a URL quoted in a page or a JSON string.
+	queryParamRe = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)=([^&\s"'<>#;,]*)`)
+	// An XML element's text.
+	xmlElementRe = regexp.MustCompile(`<([A-Za-z_][A-Za-z0-9_]*)>([^<]*)`)
+	// Markup that carries no readable text, then any tag.
+	markupRe = regexp.MustCompile(`(?is)<script\b.*?</script\s*>|<style\b.*?</style\s*>|<!--.*?-->|<[^>]*>`)
+)
+
+// Snippet returns a short preview of body for messages and logs: one line of at most 120
+// characters, secrets removed. Each of secrets is shortened by redact.Known wherever it appears
+// (also URL- or JSON-escaped); the string values of JSON members, query or form parameters and XML
+// elements whose names are secret (redact.IsSecretParam, e.g. access_token, refresh_token,
+// client_secret, code, vekey) are shortened by redact.Secret. Markup is reduced to its text, and
+// whitespace and control characters to single spaces.
+func Snippet(body []byte, secrets ...string) string {
+	body = bytes.TrimPrefix(body, utf8BOM)
+	if len(body) > snippetWindow {
+		// Cut before any run of token-like characters that crosses the window's end, so that a
+		// secret is never shown half cut (and so unrecognisable to redact.Known).
+		cut := bytes.LastIndexFunc(body[:snippetWindow], func(r rune) bool { return !isTokenRune(r) })
+		body = body[:cut+1]
+	}
+	s := string(body)
+	s = scrub(s, secrets)
+	s = redactValues(s, jsonMemberRe)
+	s = redactValues(s, queryParamRe)
+	if t := strings.TrimLeftFunc(s, unicode.IsSpace); strings.HasPrefix(t, "<") {
+		s = redactValues(s, xmlElementRe)
+		s = markupRe.ReplaceAllString(s, " ")
+		s = html.UnescapeString(s)
+		// Entities may have spelled out a secret or a parameter: look again.
+		s = scrub(s, secrets)
+		s = redactValues(s, queryParamRe)
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > snippetMax {
+		n := 0
+		for i := range s {
+			if n == snippetMax-1 {
+				s = s[:i] + "…"
+				break
+			}
+			n++
+		}
+	}
+	return s
+}
+
+// redactValues shortens the second submatch of every match of re whose first submatch names a
+// secret parameter. A value already shortened (by scrub) is left alone.
+func redactValues(s string, re *regexp.Regexp) string {
+	idx := re.FindAllStringSubmatchIndex(s, -1)
+	if idx == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range idx {
+		name, vs, ve := s[m[2]:m[3]], m[4], m[5]
+		val := s[vs:ve]
+		if val == "" || !redact.IsSecretParam(name) || keepValue(name, val) || strings.Contains(val, "…(") {
+			continue
+		}
+		b.WriteString(s[last:vs])
+		b.WriteString(redact.Secret(val))
+		last = ve
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// keepValue spares a short number in a "code" member: that is a platform's status code
+// ({"code":"4201"}), which the snippet exists to show, not an authorization code.
+func keepValue(name, val string) bool {
+	if !strings.EqualFold(name, "code") || len(val) > 8 {
+		return false
+	}
+	for _, r := range val {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isTokenRune reports whether r can be part of a token, key or code as the platforms issue them
+// (also URL-, base64- or JSON-escaped).
+func isTokenRune(r rune) bool {
+	return r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+		strings.ContainsRune("-._~+/=%\\", r))
+}
+
+// scrub shortens every secret in s, also in its URL-escaped and JSON-escaped spellings.
+func scrub(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if len(sec) < 4 {
+			continue
+		}
+		for _, v := range spellings(sec) {
+			s = redact.Known(s, v)
+		}
+	}
+	return s
+}
+
+// spellings returns sec as it may appear in a URL, a form or a JSON document.
+func spellings(sec string) []string {
+	out := []string{sec}
+	add := func(v string) {
+		for _, o := range out {
+			if o == v {
+				return
+			}
+		}
+		out = append(out, v)
+	}
+	add(url.QueryEscape(sec))
+	add(url.PathEscape(sec))
+	if b, err := json.Marshal(sec); err == nil {
+		add(string(b[1 : len(b)-1]))
+	}
+	add(strings.ReplaceAll(sec, "/", `\/`)) // PHP's json_encode escapes slashes
+	return out
+}
+
+// scrubError returns err, or when its text shows a secret, an error with the same chain and the
+// secret shortened in its text.
+func scrubError(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if s := scrub(msg, secrets); s != msg {
+		return &scrubbedError{msg: s, err: err}
+	}
+	return err
+}
+
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
