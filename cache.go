@@ -1,0 +1,872 @@
+package shoptoken
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrClosed is returned by a Cache after Close.
+var ErrClosed = errors.New("shoptoken: cache closed")
+
+// Cache is the engine that every platform package builds on: it caches a token, refreshes it ahead
+// of expiry in the background, shares one refresh among concurrent callers, persists every new
+// token before anyone sees it, and with a shared Store coordinates a fleet of processes so that one
+// platform call serves them all.
+//
+// A Cache is safe for concurrent use. Its warm read (Token while the token is valid) takes no lock,
+// allocates nothing and reads no clock: the token's validity is kept in an atomic pointer that
+// timers flip.
+type Cache struct {
+	r   Refresher
+	cfg *config
+
+	// state is what Token returns without a lock; never nil.
+	state atomic.Pointer[cacheState]
+
+	mu          sync.Mutex
+	flight      *flight     // the refresh under way, if any
+	version     int64       // store version of the current token (0: not stored)
+	seeded      bool        // WithToken's token has been offered to the store
+	failures    int         // consecutive failed refreshes
+	lastErr     error       // the last failure, returned while backing off
+	nextAttempt time.Time   // no platform call before this after a failure
+	gaveUp      bool        // a permanent error for the current token: no planned refresh until a new one
+	lastCall    time.Time   // when the last platform call began (minimum interval)
+	rejected    *Token      // the last token the platform rejected; never adopted again
+	warnedEnd   time.Time   // the grant end EventGrantExpiring was emitted for (once per grant, not per token)
+	stopTimer   func() bool // cancels the pending timer
+	pending     *Token      // a new token the store has not accepted yet; the background saver retries it
+	saving      bool        // the background saver is running
+	closed      bool
+}
+
+type cacheState struct {
+	tok    *Token
+	usable bool
+	due    time.Time // planned refresh of tok, fixed when it was published; zero: none
+}
+
+type flight struct {
+	done chan struct{}
+	why  Reason
+	tok  *Token
+	err  error
+}
+
+// NewCache returns a Cache that obtains tokens from r.
+//
+// Defaults: refresh 5 minutes ahead of expiry (±10 % jitter), a token counts as expired 10 s before
+// Expiry, one refresh takes at most 30 s, platform calls for the key are at least 1 s apart, failed
+// refreshes back off from 1 s to 5 min. Platform packages set their own defaults; options given by
+// the caller come last and win.
+func NewCache(r Refresher, opts ...Option) *Cache {
+	c := &Cache{r: r, cfg: newConfig(opts)}
+	c.state.Store(&cacheState{})
+	if c.cfg.store == nil && c.cfg.initial != nil {
+		c.mu.Lock()
+		c.publishLocked(c.cfg.initial)
+		c.mu.Unlock()
+	}
+	return c
+}
+
+// Token returns a valid token. While the cached token is valid it returns at once, even while a
+// refresh ahead of expiry runs in the background. Otherwise it waits for the one refresh that all
+// concurrent callers share, or until ctx ends; the refresh itself goes on and fills the cache.
+//
+// After a failed refresh, calls return that error at once, without a platform call, until the
+// backoff has passed. The returned token is shared: do not modify it.
+func (c *Cache) Token(ctx context.Context) (*Token, error) {
+	if s := c.state.Load(); s.usable {
+		return s.tok, nil
+	}
+	return c.slow(ctx, nil, false)
+}
+
+// Invalidate reports that the platform rejected rejected. It refreshes only if rejected is still
+// the current token, here or in the shared store; if a newer token is already there it returns that
+// one without a platform call. So any number of callers that saw the same rejection cause one
+// refresh. A nil rejected means the current token.
+func (c *Cache) Invalidate(ctx context.Context, rejected *Token) (*Token, error) {
+	return c.slow(ctx, rejected, true)
+}
+
+// Set installs tok as the current token, e.g. after the merchant authorized again, saving it to the
+// store first (overwriting what is there) and clearing any remembered failure.
+func (c *Cache) Set(ctx context.Context, tok *Token) error {
+	if tok == nil || tok.AccessToken == "" && tok.RefreshToken == "" {
+		return &Error{Op: "set", Kind: ErrBadRequest, Message: "token has neither access nor refresh token"}
+	}
+	tok = tok.Clone()
+	if st := c.cfg.store; st != nil {
+		c.mu.Lock()
+		prev := c.version
+		c.mu.Unlock()
+		v, err := st.Save(ctx, c.cfg.key, tok, prev)
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+			_, prev, _ = st.Load(ctx, c.cfg.key)
+			v, err = st.Save(ctx, c.cfg.key, tok, prev)
+		}
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.version = v
+		c.mu.Unlock()
+	}
+	c.mu.Lock()
+	c.seeded = true
+	c.clearFailureLocked()
+	c.rejected = nil
+	c.publishLocked(tok)
+	v := c.version
+	c.mu.Unlock()
+	c.emit(Event{Kind: EventPersisted, Token: tok, Version: v})
+	return nil
+}
+
+// Close stops the Cache's timers; Token then returns ErrClosed. A refresh under way finishes, and a
+// token still waiting to be saved (Pending) keeps being retried until the store takes it: it may
+// hold the only copy of a rotated refresh token.
+func (c *Cache) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.stopTimer != nil {
+		c.stopTimer()
+		c.stopTimer = nil
+	}
+	c.state.Store(&cacheState{tok: c.state.Load().tok})
+}
+
+// Refresh asks the platform for a new token now, as a planned refresh (ReasonEarly) would, and
+// waits for it. It shares a refresh already under way; with a shared store it adopts a token that
+// another process refreshed meanwhile instead of calling the platform. A Keeper uses it for grants
+// nobody has asked for in a while.
+func (c *Cache) Refresh(ctx context.Context) (*Token, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	f := c.flight
+	if f == nil {
+		why := ReasonEarly
+		if c.state.Load().tok == nil {
+			why = ReasonMissing
+		}
+		f = c.startLocked(ctx, why)
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.tok, f.err
+	case <-ctx.Done():
+		return nil, &Error{Op: "refresh", Kind: ErrUnavailable, Message: "gave up waiting for the refresh", Err: ctx.Err()}
+	}
+}
+
+// Due returns when the current token's planned refresh (or grant warning) is due: the time a
+// Keeper should look at this key again. The zero time means never (no expiry, no early refresh).
+func (c *Cache) Due() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dueLocked()
+}
+
+func (c *Cache) dueLocked() time.Time {
+	s := c.state.Load()
+	due := s.due
+	if w := c.grantWarnAt(s.tok); !w.IsZero() && (due.IsZero() || w.Before(due)) {
+		due = w
+	}
+	return due
+}
+
+// refreshIfDue joins the refresh under way, or starts a planned one if the current token is due,
+// and waits for it; otherwise it returns the current token. refreshed says whether it waited for
+// a refresh. Checking and starting under one lock means a Keeper never refreshes a token twice.
+func (c *Cache) refreshIfDue(ctx context.Context) (tok *Token, refreshed bool, err error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, false, ErrClosed
+	}
+	f := c.flight
+	if f == nil {
+		s := c.state.Load()
+		if due := c.dueLocked(); s.tok != nil && (due.IsZero() || due.After(c.cfg.clock.Now())) {
+			c.mu.Unlock()
+			return s.tok, false, nil
+		}
+		why := ReasonEarly
+		if s.tok == nil {
+			why = ReasonMissing
+		}
+		f = c.startLocked(ctx, why)
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.tok, true, f.err
+	case <-ctx.Done():
+		return nil, true, &Error{Op: "refresh", Kind: ErrUnavailable, Message: "gave up waiting for the refresh", Err: ctx.Err()}
+	}
+}
+
+// Current returns the cached token without checking or refreshing it; nil when there is none.
+func (c *Cache) Current() *Token { return c.state.Load().tok }
+
+func (c *Cache) slow(ctx context.Context, rejected *Token, invalidate bool) (*Token, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	s := c.state.Load()
+	if invalidate && s.tok == nil && rejected != nil {
+		// Nothing loaded yet: remember what was rejected, so the store's copy of it is not adopted.
+		c.rejected = rejected
+	}
+	if invalidate && s.tok != nil {
+		if rejected == nil || same(s.tok, rejected) {
+			c.rejected = s.tok
+			if s.usable {
+				s = &cacheState{tok: s.tok, due: s.due}
+				c.state.Store(s)
+			}
+		}
+	}
+	if s.usable {
+		c.mu.Unlock()
+		return s.tok, nil
+	}
+	f := c.flight
+	if f == nil {
+		if c.lastErr != nil && c.cfg.clock.Now().Before(c.nextAttempt) {
+			err := c.lastErr
+			c.mu.Unlock()
+			return nil, err
+		}
+		why := ReasonExpired
+		switch {
+		case s.tok == nil:
+			why = ReasonMissing
+		case same(s.tok, c.rejected):
+			why = ReasonRejected
+		}
+		f = c.startLocked(ctx, why)
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		if f.err != nil {
+			return nil, f.err
+		}
+		return f.tok, nil
+	case <-ctx.Done():
+		return nil, &Error{Op: "token", Kind: ErrUnavailable, Message: "gave up waiting for the refresh", Err: ctx.Err()}
+	}
+}
+
+// startLocked starts the one refresh. It runs on ctx's values but not its cancellation, under its
+// own timeout, so a caller that gives up does not cancel it for everybody else.
+func (c *Cache) startLocked(ctx context.Context, why Reason) *flight {
+	f := &flight{done: make(chan struct{}), why: why}
+	c.flight = f
+	go func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.refreshTimeout)
+		tok, err := c.refresh(rctx, why)
+		cancel()
+		c.mu.Lock()
+		c.flight = nil
+		if err != nil {
+			c.failLocked(err)
+		} else {
+			c.clearFailureLocked()
+			// The token was published while this refresh still counted as running, which kept its
+			// planned refresh off the timer: arm it now (an adopted token may be due already).
+			c.scheduleLocked(c.cfg.clock.Now())
+		}
+		f.tok, f.err = tok, err
+		close(f.done)
+		c.mu.Unlock()
+	}()
+	return f
+}
+
+// refresh produces the next token: from the store when another process already has one, else from
+// one platform call under the fleet lease, persisted before it is published.
+func (c *Cache) refresh(ctx context.Context, why Reason) (*Token, error) {
+	if c.cfg.store != nil {
+		if tok, ok := c.adoptStored(ctx, why); ok {
+			return tok, nil
+		}
+		if lk, ok := c.cfg.store.(Locker); ok {
+			unlock, err := c.lock(ctx, lk)
+			if errors.Is(err, errStoreChanged) {
+				// Another process saved while we waited for its lease.
+				if tok, ok := c.adoptStored(ctx, why); ok {
+					return tok, nil
+				}
+				unlock, err = lk.Lock(ctx, c.cfg.key, c.cfg.leaseTTL)
+			}
+			switch {
+			case err == nil:
+				defer unlock()
+				// Whoever held the lease before us may have refreshed already.
+				if tok, ok := c.adoptStored(ctx, why); ok {
+					return tok, nil
+				}
+			case ctx.Err() != nil:
+				return nil, &Error{Op: "refresh", Kind: ErrUnavailable, Message: "timed out waiting for the refresh lease", Err: ctx.Err()}
+			default:
+				// The store is down: go on alone. The minimum interval still caps platform calls.
+				c.emit(Event{Kind: EventStoreFailed, Err: err})
+			}
+		}
+	}
+	if err := c.spaceCall(ctx); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	cur, base := c.state.Load().tok, c.version
+	c.mu.Unlock()
+	start := c.cfg.clock.Now()
+	tok, err := c.r.Refresh(ctx, cur, why)
+	took := c.cfg.clock.Now().Sub(start)
+	if err == nil && (tok == nil || tok.AccessToken == "") {
+		err = &Error{Op: "refresh", Kind: ErrBadResponse, Message: "refresher returned no access token"}
+	}
+	if err != nil {
+		err = asError(err)
+		if IsPermanent(err) && c.cfg.store != nil {
+			// Before declaring a grant dead, look again: another process may have rotated it.
+			if tok, ok := c.adoptStored(ctx, why); ok {
+				return tok, nil
+			}
+		}
+		kind := EventRefreshFailed
+		if IsPermanent(err) {
+			kind = EventGrantLost
+		}
+		c.emit(Event{Kind: kind, Reason: why, Token: cur, Err: err, Duration: took})
+		return nil, err
+	}
+	tok = tok.Clone()
+	c.emit(Event{Kind: EventRefreshed, Reason: why, Token: tok, Duration: took})
+	// The platform call may have used up ctx; the save gets its own deadline.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	return c.persist(sctx, tok, base), nil
+}
+
+// saveTimeout bounds one store write of a new token.
+const saveTimeout = 10 * time.Second
+
+var errStoreChanged = errors.New("shoptoken: store changed while waiting for the lease")
+
+// lock takes the fleet lease. With a Watcher store it stops waiting as soon as the key changes
+// (errStoreChanged), because the holder's new token usually makes our own refresh unnecessary.
+func (c *Cache) lock(ctx context.Context, lk Locker) (func(), error) {
+	w, ok := c.cfg.store.(Watcher)
+	if !ok {
+		return lk.Lock(ctx, c.cfg.key, c.cfg.leaseTTL)
+	}
+	changed, stop, err := w.Watch(ctx, c.cfg.key)
+	if err != nil {
+		return lk.Lock(ctx, c.cfg.key, c.cfg.leaseTTL)
+	}
+	defer stop()
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var woke atomic.Bool
+	go func() {
+		select {
+		case <-changed:
+			woke.Store(true)
+			cancel()
+		case <-lctx.Done():
+		}
+	}()
+	unlock, err := lk.Lock(lctx, c.cfg.key, c.cfg.leaseTTL)
+	if err != nil && ctx.Err() == nil && woke.Load() {
+		return nil, errStoreChanged
+	}
+	return unlock, err
+}
+
+// spaceCall waits until the minimum interval since the last platform call has passed, or fails at
+// once with ErrRateLimited if that is later than ctx allows.
+func (c *Cache) spaceCall(ctx context.Context) error {
+	c.mu.Lock()
+	now := c.cfg.clock.Now()
+	wait := c.lastCall.Add(c.cfg.minInterval).Sub(now)
+	if c.lastCall.IsZero() || wait < 0 {
+		wait = 0
+	}
+	if dl, ok := ctx.Deadline(); ok && wait > 0 && wait >= time.Until(dl) {
+		c.mu.Unlock()
+		return &Error{Op: "refresh", Kind: ErrRateLimited,
+			Message: "next platform call for this key is allowed in " + wait.Round(time.Millisecond).String() + " (minimum interval)"}
+	}
+	c.lastCall = now.Add(wait)
+	c.mu.Unlock()
+	if wait == 0 {
+		return nil
+	}
+	return c.sleep(ctx, wait)
+}
+
+func (c *Cache) sleep(ctx context.Context, d time.Duration) error {
+	done := make(chan struct{})
+	stop := c.cfg.clock.AfterFunc(d, func() { close(done) })
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		stop()
+		return &Error{Op: "refresh", Kind: ErrUnavailable, Err: ctx.Err()}
+	}
+}
+
+// adoptStored reads the store and publishes the stored token when it serves the purpose without a
+// platform call: it is valid, not the rejected one, and (for a planned refresh) not itself due.
+// A newer stored token that does not serve becomes the current token anyway (unusable), so the
+// refresher starts from the latest refresh token.
+func (c *Cache) adoptStored(ctx context.Context, why Reason) (*Token, bool) {
+	st, key := c.cfg.store, c.cfg.key
+	stored, ver, err := st.Load(ctx, key)
+	c.mu.Lock()
+	seed := c.cfg.initial
+	if c.seeded {
+		seed = nil
+	}
+	c.mu.Unlock()
+	if errors.Is(err, ErrNotFound) && seed != nil {
+		// First use with WithToken and an empty store: the given token seeds the fleet.
+		ver, err = st.Save(ctx, key, seed, 0)
+		stored = seed
+		if errors.Is(err, ErrConflict) {
+			stored, ver, err = st.Load(ctx, key)
+		}
+		if err == nil {
+			c.mu.Lock()
+			c.seeded = true
+			c.mu.Unlock()
+		}
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil, false
+	}
+	if err != nil {
+		c.emit(Event{Kind: EventStoreFailed, Err: err})
+		if seed != nil {
+			// The store cannot say whether it holds something newer. Start from the seed rather
+			// than from nothing: its refresh token is the only one this process has.
+			c.mu.Lock()
+			if c.state.Load().tok == nil {
+				c.publishLocked(seed)
+			}
+			tok, usable := c.state.Load().tok, c.state.Load().usable
+			c.mu.Unlock()
+			if usable && why != ReasonEarly && !same(tok, c.rejected) {
+				return tok, true
+			}
+		}
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.cfg.clock.Now()
+	cur := c.state.Load().tok
+	if ver < c.version {
+		return nil, false // an older read than what we hold: ignore it
+	}
+	newer := ver > c.version || cur == nil
+	c.version = ver
+	serves := c.usableAt(stored, now) && !same(stored, c.rejected) &&
+		!(why == ReasonEarly && (same(stored, cur) || !now.Before(c.refreshAt(stored, now))))
+	if !serves {
+		if newer && !same(stored, cur) {
+			if c.usableAt(stored, now) && !same(stored, c.rejected) {
+				c.publishLocked(stored) // still valid: serve it while the planned refresh goes on
+			} else {
+				c.state.Store(&cacheState{tok: stored})
+			}
+		}
+		return nil, false
+	}
+	if !same(stored, cur) || !c.state.Load().usable {
+		c.publishLocked(stored)
+		c.emit(Event{Kind: EventAdopted, Token: stored, Version: ver})
+	}
+	return c.state.Load().tok, true
+}
+
+// persist saves tok (compare-and-swap on base, the version the refresh started from) and then
+// publishes it. On a conflict the newer stored token wins if it works. If the store fails, tok is
+// used anyway and the background saver retries it: a rotated refresh token must never be dropped.
+func (c *Cache) persist(ctx context.Context, tok *Token, base int64) *Token {
+	st := c.cfg.store
+	if st == nil {
+		c.mu.Lock()
+		c.publishLocked(tok)
+		c.mu.Unlock()
+		return tok
+	}
+	ver, err := st.Save(ctx, c.cfg.key, tok, base)
+	if errors.Is(err, ErrConflict) {
+		if won, ok := c.resolveConflict(ctx, tok); ok {
+			return won
+		}
+		ver, err = c.saveOver(ctx, tok)
+	}
+	c.mu.Lock()
+	if err == nil {
+		c.version = ver
+		if same(c.pending, tok) {
+			c.pending = nil
+		}
+	}
+	c.publishLocked(tok)
+	c.mu.Unlock()
+	if err == nil {
+		c.emit(Event{Kind: EventPersisted, Token: tok, Version: ver})
+		return tok
+	}
+	c.emit(Event{Kind: EventSaveFailed, Token: tok, Err: err})
+	c.mu.Lock()
+	c.pending = tok // a newer unsaved token replaces an older one: only the newest matters
+	if !c.saving {
+		c.saving = true
+		go c.saveLoop()
+	}
+	c.mu.Unlock()
+	return tok
+}
+
+// resolveConflict handles a lost compare-and-swap: if the stored token works, it is adopted in
+// place of tok (no second platform call).
+func (c *Cache) resolveConflict(ctx context.Context, tok *Token) (*Token, bool) {
+	stored, ver, err := c.cfg.store.Load(ctx, c.cfg.key)
+	if err != nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !same(stored, tok) && (!c.usableAt(stored, c.cfg.clock.Now()) || same(stored, c.rejected)) {
+		return nil, false
+	}
+	c.version = ver
+	if same(c.pending, tok) {
+		c.pending = nil
+	}
+	c.publishLocked(stored)
+	if !same(stored, tok) {
+		c.emit(Event{Kind: EventAdopted, Token: stored, Version: ver})
+	}
+	return stored, true
+}
+
+// saveOver writes tok over whatever is stored: used when the stored token is of no use, so tok is
+// the newest working token.
+func (c *Cache) saveOver(ctx context.Context, tok *Token) (int64, error) {
+	_, ver, err := c.cfg.store.Load(ctx, c.cfg.key)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return 0, err
+	}
+	return c.cfg.store.Save(ctx, c.cfg.key, tok, ver)
+}
+
+// saveLoop retries saving c.pending, whichever token that is by now, with backoff, until the
+// store takes it or a newer token has been saved. It outlives Close: the pending token may hold the
+// only copy of a rotated refresh token.
+func (c *Cache) saveLoop() {
+	for n := 1; ; n++ {
+		wait := make(chan struct{})
+		c.cfg.clock.AfterFunc(c.backoff(n), func() { close(wait) })
+		<-wait
+		c.mu.Lock()
+		tok := c.pending
+		if tok == nil {
+			c.saving = false
+			c.mu.Unlock()
+			return
+		}
+		prev := c.version
+		c.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), saveTimeout)
+		ver, err := c.cfg.store.Save(ctx, c.cfg.key, tok, prev)
+		if errors.Is(err, ErrConflict) {
+			if _, ok := c.resolveConflict(ctx, tok); ok {
+				cancel()
+				continue // resolved: pending is cleared unless a newer token arrived meanwhile
+			}
+			ver, err = c.saveOver(ctx, tok)
+		}
+		cancel()
+		if err != nil {
+			c.emit(Event{Kind: EventSaveFailed, Token: tok, Err: err})
+			continue
+		}
+		c.mu.Lock()
+		if same(c.pending, tok) {
+			c.pending = nil
+		}
+		if same(c.state.Load().tok, tok) {
+			c.version = ver
+		}
+		c.mu.Unlock()
+		c.emit(Event{Kind: EventPersisted, Token: tok, Version: ver})
+		n = 0
+	}
+}
+
+// Pending reports whether a new token is waiting to be saved to the store (the store was down when
+// it was issued). A Registry does not evict such a Cache.
+func (c *Cache) Pending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending != nil
+}
+
+// publishLocked makes tok the current token and schedules its timers.
+func (c *Cache) publishLocked(tok *Token) {
+	now := c.cfg.clock.Now()
+	if !same(tok, c.state.Load().tok) {
+		c.gaveUp = false
+	}
+	tok.Scope = internScope(tok.Scope)
+	prev := c.state.Load().tok
+	due := c.planRefresh(tok, prev, now)
+	if same(prev, tok) {
+		due = c.state.Load().due // the same token again: keep its plan
+	}
+	c.state.Store(&cacheState{tok: tok, usable: !c.closed && c.usableAt(tok, now), due: due})
+	c.scheduleLocked(now)
+}
+
+func (c *Cache) usableAt(t *Token, now time.Time) bool {
+	return t != nil && t.AccessToken != "" && (t.Expiry.IsZero() || now.Before(t.Expiry.Add(-c.cfg.expirySkew)))
+}
+
+// refreshAt returns when a planned refresh of t is due: early before Expiry or RefreshExpiry,
+// whichever comes first, jittered, and never more than half of the remaining life ahead (so a
+// platform issuing short-lived tokens does not cause a refresh loop). Zero time: never.
+func (c *Cache) refreshAt(t *Token, now time.Time) time.Time {
+	return c.planRefresh(t, nil, now)
+}
+
+// planRefresh is refreshAt for a token that replaces prev: when a refresh did not move the grant's
+// RefreshExpiry (veapi keeps it fixed), refreshing again cannot move it either, so it stops
+// counting, instead of pulling each planned refresh to half the remaining time.
+func (c *Cache) planRefresh(t, prev *Token, now time.Time) time.Time {
+	if c.cfg.early <= 0 || t == nil {
+		return time.Time{}
+	}
+	ends := []time.Time{t.Expiry, t.RefreshExpiry}
+	if prev != nil && !prev.RefreshExpiry.IsZero() && prev.RefreshExpiry.Equal(t.RefreshExpiry) && !same(prev, t) {
+		ends = ends[:1]
+	}
+	var at time.Time
+	for _, end := range ends {
+		// A refresh expiry already past plans nothing: a refresh now would fail the same way, and
+		// planning on it would refresh in a loop.
+		if end.IsZero() || (!end.After(now) && end.Equal(t.RefreshExpiry)) {
+			continue
+		}
+		ahead := c.cfg.early + time.Duration(c.cfg.jitter*jitterOf(t)*float64(c.cfg.early))
+		start := now
+		if !t.IssuedAt.IsZero() && t.IssuedAt.Before(now) {
+			start = t.IssuedAt
+		}
+		if life := end.Sub(start); ahead > life/2 {
+			ahead = life / 2
+		}
+		if a := end.Add(-ahead); at.IsZero() || a.Before(at) {
+			at = a
+		}
+	}
+	return at
+}
+
+// scopes interns scope lists: a Youzan token carries some fifty scopes, the same for every shop of
+// an app, and 100 000 shops should not hold 100 000 copies. Published tokens are read-only, so
+// they can share one slice. Bounded, because the set of distinct lists is small in practice.
+var scopes struct {
+	sync.Mutex
+	m map[string][]string
+}
+
+const maxInternedScopes = 1024
+
+func internScope(scope []string) []string {
+	if len(scope) == 0 {
+		return scope
+	}
+	key := strings.Join(scope, " ")
+	scopes.Lock()
+	defer scopes.Unlock()
+	if s, ok := scopes.m[key]; ok {
+		return s
+	}
+	if scopes.m == nil {
+		scopes.m = map[string][]string{}
+	}
+	if len(scopes.m) < maxInternedScopes {
+		scopes.m[key] = scope
+	}
+	return scope
+}
+
+// jitterOf returns a number in [-1, 1) that is fixed for a token and spread across tokens (a hash
+// of its access token), so a token's planned refresh time does not move each time it is computed.
+func jitterOf(t *Token) float64 {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(t.AccessToken); i++ {
+		h = (h ^ uint32(t.AccessToken[i])) * 16777619
+	}
+	// fmix32 from MurmurHash3: keys that differ in one character land far apart.
+	h ^= h >> 16
+	h *= 0x85ebca6b
+	h ^= h >> 13
+	h *= 0xc2b2ae35
+	h ^= h >> 16
+	return float64(h)/float64(1<<31) - 1
+}
+
+// grantWarnAt returns when EventGrantExpiring is due for t; zero: never.
+func (c *Cache) grantWarnAt(t *Token) time.Time {
+	end := grantEnd(t)
+	if c.cfg.grantWarning <= 0 || end.IsZero() {
+		return time.Time{}
+	}
+	return end.Add(-c.cfg.grantWarning)
+}
+
+// grantEnd returns when t's grant lapses: RefreshExpiry, or Expiry for a token that cannot be
+// refreshed; zero when unknown.
+func grantEnd(t *Token) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	if t.RefreshExpiry.IsZero() && t.RefreshToken == "" {
+		return t.Expiry
+	}
+	return t.RefreshExpiry
+}
+
+// scheduleLocked arms one timer for the next thing due for the current token: its expiry, its
+// planned refresh (or the retry of a failed one), or the grant warning.
+func (c *Cache) scheduleLocked(now time.Time) {
+	if c.stopTimer != nil {
+		c.stopTimer()
+		c.stopTimer = nil
+	}
+	s := c.state.Load()
+	if c.closed || s.tok == nil {
+		return
+	}
+	tok := s.tok
+	var next time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if s.usable {
+		if !tok.Expiry.IsZero() {
+			consider(tok.Expiry.Add(-c.cfg.expirySkew))
+		}
+		if at := s.due; !at.IsZero() && !c.gaveUp {
+			if c.lastErr != nil && c.nextAttempt.After(at) {
+				at = c.nextAttempt
+			}
+			// While a refresh runs, a refresh already due is its business: when it ends it
+			// publishes (and schedules) a new token or records a failure (and schedules a retry).
+			if c.flight == nil || at.After(now) {
+				consider(at)
+			}
+		}
+	}
+	if at := c.grantWarnAt(tok); !at.IsZero() && !c.warnedEnd.Equal(grantEnd(tok)) {
+		consider(at)
+	}
+	if next.IsZero() {
+		return
+	}
+	c.stopTimer = c.cfg.clock.AfterFunc(max(next.Sub(now), 0), func() { c.onTimer(tok) })
+}
+
+func (c *Cache) onTimer(tok *Token) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.state.Load()
+	if c.closed || s.tok != tok {
+		return // a newer token was published meanwhile
+	}
+	now := c.cfg.clock.Now()
+	if s.usable && !c.usableAt(tok, now) {
+		s = &cacheState{tok: tok, due: s.due}
+		c.state.Store(s)
+	}
+	if at := c.grantWarnAt(tok); !at.IsZero() && !now.Before(at) && !c.warnedEnd.Equal(grantEnd(tok)) {
+		c.warnedEnd = grantEnd(tok)
+		c.emit(Event{Kind: EventGrantExpiring, Token: tok})
+	}
+	if s.usable && c.flight == nil && !c.gaveUp {
+		at := s.due
+		if !at.IsZero() && !now.Before(at) && (c.lastErr == nil || !now.Before(c.nextAttempt)) {
+			c.startLocked(context.Background(), ReasonEarly)
+		}
+	}
+	// Keep the expiry timer armed while a planned refresh runs, so the token stops being served on
+	// time even if the refresh hangs.
+	c.stopTimer = nil
+	c.scheduleLocked(now)
+}
+
+func (c *Cache) failLocked(err error) {
+	now := c.cfg.clock.Now()
+	c.lastErr = err
+	c.failures++
+	if IsPermanent(err) {
+		c.gaveUp = true
+		c.nextAttempt = now.Add(c.cfg.backoffMax)
+	} else {
+		c.nextAttempt = now.Add(c.backoff(c.failures))
+	}
+	c.scheduleLocked(now)
+}
+
+func (c *Cache) clearFailureLocked() {
+	c.failures = 0
+	c.lastErr = nil
+	c.nextAttempt = time.Time{}
+}
+
+// backoff returns the wait after the n-th consecutive failure: doubling from backoffMin up to
+// backoffMax, with "equal jitter" (between half and all of it), so a fleet does not retry in step.
+func (c *Cache) backoff(n int) time.Duration {
+	d := c.cfg.backoffMin
+	for i := 1; i < n && d < c.cfg.backoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, c.cfg.backoffMax)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// asError makes sure a refresher's error carries a kind, so callers can match it.
+func asError(err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.Kind != nil {
+		return err
+	}
+	return &Error{Op: "refresh", Kind: KindOf(err), Err: err}
+}

@@ -1,0 +1,231 @@
+package shoptoken
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// flakyStore wraps a MemoryStore and fails Save/Load/Lock on demand, counting calls.
+type flakyStore struct {
+	*MemoryStore
+	saveErr, loadErr atomic.Pointer[error]
+	saves, loads     atomic.Int64
+	onSave           func(tok *Token) // runs before the save
+}
+
+func newFlaky() *flakyStore { return &flakyStore{MemoryStore: NewMemoryStore()} }
+
+func (f *flakyStore) Save(ctx context.Context, key string, tok *Token, prev int64) (int64, error) {
+	f.saves.Add(1)
+	if f.onSave != nil {
+		f.onSave(tok)
+	}
+	if e := f.saveErr.Load(); e != nil {
+		return 0, *e
+	}
+	return f.MemoryStore.Save(ctx, key, tok, prev)
+}
+
+func (f *flakyStore) Load(ctx context.Context, key string) (*Token, int64, error) {
+	f.loads.Add(1)
+	if e := f.loadErr.Load(); e != nil {
+		return nil, 0, *e
+	}
+	return f.MemoryStore.Load(ctx, key)
+}
+
+var errStoreDown = errors.New("store: connection refused")
+
+func TestCache_Token_persistsBeforePublish(t *testing.T) {
+	st := newFlaky()
+	up := newUpstream(time.Now, time.Hour)
+	var c *Cache
+	var seenBeforeSave atomic.Int64
+	st.onSave = func(tok *Token) {
+		if cur := c.Current(); cur != nil && cur.AccessToken == tok.AccessToken {
+			seenBeforeSave.Add(1)
+		}
+	}
+	c = NewCache(up, WithStore(st, "shop-1"), WithMinInterval(0))
+	tok, err := c.Token(context.Background())
+	require.NoError(t, err)
+	for range 5 {
+		tok, err = c.Invalidate(context.Background(), tok)
+		require.NoError(t, err)
+	}
+	assert.Zero(t, seenBeforeSave.Load(), "no token is visible before it is saved")
+	stored, ver, err := st.MemoryStore.Load(context.Background(), "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, tok.AccessToken, stored.AccessToken)
+	assert.Equal(t, int64(6), ver)
+}
+
+func TestCache_Token_fleetSharesOneRefresh(t *testing.T) {
+	st := NewMemoryStore()
+	up := newUpstream(time.Now, time.Hour)
+	up.delay = 30 * time.Millisecond
+	caches := make([]*Cache, 8) // eight "processes"
+	for i := range caches {
+		caches[i] = NewCache(up, WithStore(st, "shop-1"))
+	}
+	var wg sync.WaitGroup
+	var errs atomic.Int64
+	for i := range 800 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if tok, err := caches[i%8].Token(context.Background()); err != nil || tok.AccessToken != "tok-1" {
+				errs.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, errs.Load())
+	assert.Equal(t, int64(1), up.calls.Load())
+}
+
+func TestCache_Invalidate_fleetCompareAndRefresh(t *testing.T) {
+	st := NewMemoryStore()
+	up := newUpstream(time.Now, time.Hour)
+	a := NewCache(up, WithStore(st, "k"), WithMinInterval(0))
+	b := NewCache(up, WithStore(st, "k"), WithMinInterval(0))
+	ta, err := a.Token(context.Background())
+	require.NoError(t, err)
+	tb, err := b.Token(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, ta.AccessToken, tb.AccessToken)
+	// Process A sees the rejection and refreshes; process B then sees the same rejection.
+	na, err := a.Invalidate(context.Background(), ta)
+	require.NoError(t, err)
+	nb, err := b.Invalidate(context.Background(), tb)
+	require.NoError(t, err)
+	assert.Equal(t, na.AccessToken, nb.AccessToken, "B adopts A's token from the store")
+	assert.Equal(t, int64(2), up.calls.Load())
+}
+
+func TestCache_Token_conflictAdoptsStoredToken(t *testing.T) {
+	st := newFlaky()
+	up := newUpstream(time.Now, time.Hour)
+	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0))
+	tok, err := c.Token(context.Background())
+	require.NoError(t, err)
+	// Another writer (a process with no lease) saves first.
+	_, ver, _ := st.MemoryStore.Load(context.Background(), "k")
+	other := &Token{AccessToken: "other", Expiry: time.Now().Add(time.Hour)}
+	_, err = st.MemoryStore.Save(context.Background(), "k", other, ver)
+	require.NoError(t, err)
+	// c has not seen it; its refresh loses the compare-and-swap. (Invalidate finds "other" first
+	// through the store, so drive the conflict directly.)
+	got := c.persist(context.Background(), &Token{AccessToken: "mine", Expiry: time.Now().Add(time.Hour)}, ver)
+	assert.Equal(t, "other", got.AccessToken)
+	assert.Equal(t, "other", c.Current().AccessToken)
+	_ = tok
+}
+
+func TestCache_Token_saveFailureKeepsNewTokenAndRetries(t *testing.T) {
+	st := newFlaky()
+	up := newUpstream(time.Now, time.Hour)
+	var saveFailed, persisted atomic.Int64
+	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0), WithBackoff(5*time.Millisecond, 20*time.Millisecond),
+		WithEvents(func(e Event) {
+			switch e.Kind {
+			case EventSaveFailed:
+				saveFailed.Add(1)
+			case EventPersisted:
+				persisted.Add(1)
+			}
+		}))
+	st.saveErr.Store(&errStoreDown)
+	tok, err := c.Token(context.Background())
+	require.NoError(t, err, "the new token is used even though it could not be saved")
+	assert.Equal(t, "tok-1", tok.AccessToken)
+	assert.GreaterOrEqual(t, saveFailed.Load(), int64(1))
+	time.Sleep(50 * time.Millisecond)
+	st.saveErr.Store(nil)
+	require.Eventually(t, func() bool { return persisted.Load() == 1 }, 2*time.Second, 5*time.Millisecond)
+	stored, _, err := st.MemoryStore.Load(context.Background(), "k")
+	require.NoError(t, err)
+	assert.Equal(t, "tok-1", stored.AccessToken, "the token (and its refresh token) reached the store")
+	assert.Equal(t, "rt-1", stored.RefreshToken)
+}
+
+func TestCache_Token_storeDownServesMemoryAndCapsCalls(t *testing.T) {
+	st := newFlaky()
+	up := newUpstream(time.Now, time.Hour)
+	c := NewCache(up, WithStore(st, "k"), WithMinInterval(time.Hour), WithRefreshTimeout(200*time.Millisecond))
+	tok, err := c.Token(context.Background())
+	require.NoError(t, err)
+	st.loadErr.Store(&errStoreDown)
+	st.saveErr.Store(&errStoreDown)
+	loads := st.loads.Load()
+	for range 100 {
+		got, err := c.Token(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, tok, got)
+	}
+	assert.Equal(t, loads, st.loads.Load(), "warm reads make no store round trip")
+	// Rejections while the store is down still obey the minimum interval.
+	for range 20 {
+		_, _ = c.Invalidate(context.Background(), tok)
+	}
+	assert.Equal(t, int64(1), up.calls.Load())
+}
+
+func TestCache_Token_withTokenSeedsEmptyStoreOnly(t *testing.T) {
+	st := NewMemoryStore()
+	up := newUpstream(time.Now, time.Hour)
+	seed := &Token{AccessToken: "seed", RefreshToken: "rt-seed", Expiry: time.Now().Add(time.Hour)}
+	a := NewCache(up, WithStore(st, "k"), WithToken(seed))
+	tok, err := a.Token(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "seed", tok.AccessToken)
+	_, ver, err := st.Load(context.Background(), "k")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), ver)
+	// A process started later with an old token from its config: the stored token wins.
+	newer := &Token{AccessToken: "newer", Expiry: time.Now().Add(time.Hour)}
+	_, err = st.Save(context.Background(), "k", newer, 1)
+	require.NoError(t, err)
+	b := NewCache(up, WithStore(st, "k"), WithToken(seed))
+	tok, err = b.Token(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "newer", tok.AccessToken)
+	assert.Zero(t, up.calls.Load())
+}
+
+func TestCache_Token_expiredSeedRefreshesWithItsRefreshToken(t *testing.T) {
+	st := NewMemoryStore()
+	up := newUpstream(time.Now, time.Hour)
+	seed := &Token{AccessToken: "old", RefreshToken: "rt-seed", Expiry: time.Now().Add(-time.Hour)}
+	c := NewCache(up, WithStore(st, "k"), WithToken(seed))
+	tok, err := c.Token(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "tok-1", tok.AccessToken)
+	assert.Equal(t, "rt-seed", up.lastCur.Load().RefreshToken)
+	stored, _, _ := st.Load(context.Background(), "k")
+	assert.Equal(t, "rt-1", stored.RefreshToken)
+}
+
+func TestCache_Token_deadGrantRereadsStoreFirst(t *testing.T) {
+	st := NewMemoryStore()
+	var calls atomic.Int64
+	rotated := &Token{AccessToken: "rotated", RefreshToken: "rt-2", Expiry: time.Now().Add(time.Hour)}
+	c := NewCache(RefresherFunc(func(ctx context.Context, cur *Token, _ Reason) (*Token, error) {
+		calls.Add(1)
+		// Another process rotated while we were calling: our refresh token is dead.
+		_, v, _ := st.Load(ctx, "k")
+		_, _ = st.Save(ctx, "k", rotated, v)
+		return nil, &Error{Platform: "veapi", Kind: ErrReauthorize, Message: "refresh_token invalid"}
+	}), WithStore(st, "k"))
+	tok, err := c.Token(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "rotated", tok.AccessToken)
+	assert.Equal(t, int64(1), calls.Load())
+}

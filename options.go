@@ -1,0 +1,211 @@
+package shoptoken
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Option configures a Cache. Every option has a sensible default; see NewCache.
+type Option func(*config)
+
+type config struct {
+	initial        *Token
+	store          Store
+	key            string
+	early          time.Duration
+	jitter         float64
+	expirySkew     time.Duration
+	refreshTimeout time.Duration
+	leaseTTL       time.Duration
+	minInterval    time.Duration
+	backoffMin     time.Duration
+	backoffMax     time.Duration
+	grantWarning   time.Duration
+	logger         *slog.Logger
+	events         func(Event)
+	clock          Clock
+}
+
+// Defaults used by NewCache when no option says otherwise.
+const (
+	DefaultEarlyRefresh   = 5 * time.Minute
+	DefaultJitter         = 0.10
+	DefaultExpirySkew     = 10 * time.Second
+	DefaultRefreshTimeout = 30 * time.Second
+	DefaultMinInterval    = time.Second
+	DefaultBackoffMin     = time.Second
+	DefaultBackoffMax     = 5 * time.Minute
+)
+
+func newConfig(opts []Option) *config {
+	cfg := &config{
+		early:          DefaultEarlyRefresh,
+		jitter:         DefaultJitter,
+		expirySkew:     DefaultExpirySkew,
+		refreshTimeout: DefaultRefreshTimeout,
+		minInterval:    DefaultMinInterval,
+		backoffMin:     DefaultBackoffMin,
+		backoffMax:     DefaultBackoffMax,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(cfg)
+		}
+	}
+	if cfg.clock == nil {
+		cfg.clock = systemClock{}
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.backoffMax < cfg.backoffMin {
+		cfg.backoffMax = cfg.backoffMin
+	}
+	if cfg.leaseTTL <= cfg.refreshTimeout {
+		// The lease must outlive the refresh it protects, or a slow but healthy holder would lose it
+		// mid-call and a second process would fetch too.
+		cfg.leaseTTL = cfg.refreshTimeout + 15*time.Second
+	}
+	if cfg.key == "" {
+		cfg.key = "default"
+	}
+	return cfg
+}
+
+// WithToken starts the Cache from t, e.g. a token obtained by an authorization. With a Store, a
+// token already stored under the key wins (it may be a later rotation of t); t is saved only when
+// the store holds none.
+func WithToken(t *Token) Option {
+	return func(c *config) { c.initial = t.Clone() }
+}
+
+// WithStore persists and shares tokens through s under exactly key. If s is also a Locker, one
+// process at a time refreshes the key; if it is a Watcher, waiting processes learn of a new token
+// without polling.
+func WithStore(s Store, key string) Option {
+	return func(c *config) { c.store, c.key = s, key }
+}
+
+// WithName names the Cache in logs and events when it has no Store (with a Store the key is used).
+func WithName(name string) Option {
+	return func(c *config) {
+		if c.store == nil {
+			c.key = name
+		}
+	}
+}
+
+// WithEarlyRefresh makes one background refresh start d before Expiry (and before RefreshExpiry,
+// so a refresh token is used before it lapses). Callers keep getting the valid token meanwhile.
+// d <= 0 disables refresh ahead: the Cache then calls the platform only when there is no token, it
+// has expired, or it was rejected (vv-tool needs this). The default is 5 minutes.
+func WithEarlyRefresh(d time.Duration) Option {
+	return func(c *config) { c.early = d }
+}
+
+// WithJitter spreads planned refreshes by ±frac of the early-refresh window (default 0.10), so that
+// thousands of keys issued in the same second do not refresh in the same second. frac is clamped to
+// [0, 0.5].
+func WithJitter(frac float64) Option {
+	return func(c *config) { c.jitter = min(max(frac, 0), 0.5) }
+}
+
+// WithExpirySkew treats a token as expired d before its Expiry (default 10 s), so a token is not
+// sent on a request that arrives after it lapsed.
+func WithExpirySkew(d time.Duration) Option {
+	return func(c *config) { c.expirySkew = max(d, 0) }
+}
+
+// WithRefreshTimeout bounds one refresh, including store and lease round trips (default 30 s). The
+// refresh runs detached from any caller's context: callers stop waiting at their own deadlines.
+func WithRefreshTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.refreshTimeout = d
+		}
+	}
+}
+
+// WithLeaseTTL sets the lifetime of the fleet-wide refresh lease (default: refresh timeout + 15 s).
+// It is raised to that minimum if set lower: the lease must outlive the refresh it protects.
+func WithLeaseTTL(d time.Duration) Option {
+	return func(c *config) { c.leaseTTL = d }
+}
+
+// WithMinInterval spaces platform calls for this key by at least d (default 1 s), whatever callers
+// do, so that no caller loop can trip a platform's abuse detection. A refresh that would have to
+// wait longer than the refresh timeout fails at once with ErrRateLimited.
+func WithMinInterval(d time.Duration) Option {
+	return func(c *config) { c.minInterval = max(d, 0) }
+}
+
+// WithBackoff sets how long the Cache waits after a failed refresh before it calls the platform
+// again: from lo, doubling to hi, with full jitter (default 1 s to 5 min). While a token is still
+// valid the retries run in the background; with no valid token, callers get the last error at once
+// until the wait is over.
+func WithBackoff(lo, hi time.Duration) Option {
+	return func(c *config) {
+		if lo > 0 {
+			c.backoffMin = lo
+		}
+		if hi > 0 {
+			c.backoffMax = hi
+		}
+	}
+}
+
+// WithGrantWarning emits EventGrantExpiring d before the grant lapses: before RefreshExpiry when
+// it is known, else before Expiry of a token that has no refresh token (vip.com). It gives the
+// application time to ask the merchant to authorize again. 0 (the default) disables it.
+func WithGrantWarning(d time.Duration) Option {
+	return func(c *config) { c.grantWarning = max(d, 0) }
+}
+
+// WithLogger logs the Cache's events (refreshes, failures, saves, lost grants) to l, never a secret.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithEvents calls fn for every Event, synchronously on the goroutine that caused it. fn must be
+// quick and must not call the Cache; hand slow work (alerting, metrics exporters) to a goroutine.
+// Each WithEvents adds a listener; earlier ones (a platform package's, a Registry's) still run.
+func WithEvents(fn func(Event)) Option {
+	return func(c *config) {
+		if fn == nil {
+			return
+		}
+		if prev := c.events; prev != nil {
+			c.events = func(e Event) { prev(e); fn(e) }
+			return
+		}
+		c.events = fn
+	}
+}
+
+// WithClock replaces the system clock, for tests.
+func WithClock(clk Clock) Option {
+	return func(c *config) {
+		if clk != nil {
+			c.clock = clk
+		}
+	}
+}
+
+// Clock is the Cache's source of time. AfterFunc runs f in its own goroutine after d and returns a
+// function that cancels it (reporting whether it did). Tests use a fake clock to move time.
+type Clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func (systemClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}

@@ -1,0 +1,278 @@
+package shoptoken
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Store persists tokens and shares them between processes. Implementations must be safe for
+// concurrent use. Versions are positive and grow with every Save of a key; 0 means "absent".
+type Store interface {
+	// Load returns the stored token and its version; ErrNotFound when there is none.
+	Load(ctx context.Context, key string) (*Token, int64, error)
+	// Save writes tok if the stored version is still prev (0 = absent) and returns the new version;
+	// ErrConflict when someone else wrote first.
+	Save(ctx context.Context, key string, tok *Token, prev int64) (int64, error)
+	// Delete removes the key. Deleting an absent key is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// Locker hands out leases so that one process at a time refreshes a key.
+type Locker interface {
+	// Lock takes a lease on key, waiting until it is free or ctx ends. ctx bounds the wait only:
+	// once taken, the implementation keeps renewing the lease until unlock, even after ctx ends; if
+	// the holder dies it lapses after ttl (or sooner: filestore's flock ends with the process). unlock releases it only if this holder still owns it,
+	// and may be called more than once.
+	Lock(ctx context.Context, key string, ttl time.Duration) (unlock func(), err error)
+}
+
+// Watcher is an optional Store capability: Changed returns a channel that receives (or is closed)
+// when key is saved or deleted by anyone, so a Cache waiting on another process's refresh learns of
+// it without polling. stop releases the subscription. Stores without it are polled.
+type Watcher interface {
+	Watch(ctx context.Context, key string) (changed <-chan struct{}, stop func(), err error)
+}
+
+// MemoryStore is a Store, Locker and Watcher in process memory. It copies tokens in and out, so no
+// caller can change stored state. It is safe for concurrent use; the zero value is not usable, use
+// NewMemoryStore.
+type MemoryStore struct {
+	mu       sync.Mutex
+	entries  map[string]memEntry
+	leases   map[string]memLease
+	watchers map[string]map[chan struct{}]struct{}
+	dues     map[string]time.Time
+	now      func() time.Time
+}
+
+// DueIndex remembers when each key next needs a Keeper's attention, so that a sweep costs
+// O(keys due), not O(keys). MemoryStore and redisstore implement it.
+type DueIndex interface {
+	// Schedule sets (or moves) key's due time.
+	Schedule(ctx context.Context, key string, due time.Time) error
+	// Unschedule removes key; removing an absent key is not an error.
+	Unschedule(ctx context.Context, key string) error
+	// Due returns up to limit keys due at or before now, earliest first.
+	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
+type memEntry struct {
+	tok     *Token
+	version int64
+}
+
+type memLease struct {
+	owner   string
+	expires time.Time
+	freed   chan struct{} // closed when the lease is released or taken over
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{
+		entries:  map[string]memEntry{},
+		leases:   map[string]memLease{},
+		watchers: map[string]map[chan struct{}]struct{}{},
+		dues:     map[string]time.Time{},
+		now:      time.Now,
+	}
+}
+
+// Load implements Store.
+func (m *MemoryStore) Load(ctx context.Context, key string) (*Token, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key]
+	if !ok {
+		return nil, 0, ErrNotFound
+	}
+	return e.tok.Clone(), e.version, nil
+}
+
+// Save implements Store.
+func (m *MemoryStore) Save(ctx context.Context, key string, tok *Token, prev int64) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.entries[key].version != prev {
+		return 0, ErrConflict
+	}
+	v := prev + 1
+	m.entries[key] = memEntry{tok: tok.Clone(), version: v}
+	m.notifyLocked(key)
+	return v, nil
+}
+
+// Delete implements Store.
+func (m *MemoryStore) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// A writer holding the deleted version now gets ErrConflict: the stored version is back to 0.
+	delete(m.entries, key)
+	m.notifyLocked(key)
+	return nil
+}
+
+func (m *MemoryStore) notifyLocked(key string) {
+	for ch := range m.watchers[key] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Watch implements Watcher.
+func (m *MemoryStore) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	ch := make(chan struct{}, 1)
+	m.mu.Lock()
+	if m.watchers[key] == nil {
+		m.watchers[key] = map[chan struct{}]struct{}{}
+	}
+	m.watchers[key][ch] = struct{}{}
+	m.mu.Unlock()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			m.mu.Lock()
+			delete(m.watchers[key], ch)
+			if len(m.watchers[key]) == 0 {
+				delete(m.watchers, key)
+			}
+			m.mu.Unlock()
+		})
+	}
+	return ch, stop, nil
+}
+
+// Lock implements Locker. A MemoryStore's leases live in this process only; a lease whose ttl has
+// passed may be taken by the next caller, as a crashed holder's would be in a shared store.
+func (m *MemoryStore) Lock(ctx context.Context, key string, ttl time.Duration) (func(), error) {
+	owner := randomOwner()
+	for {
+		m.mu.Lock()
+		now := m.now()
+		l, held := m.leases[key]
+		if !held || !now.Before(l.expires) {
+			if held {
+				close(l.freed)
+			}
+			mine := memLease{owner: owner, expires: now.Add(ttl), freed: make(chan struct{})}
+			m.leases[key] = mine
+			m.mu.Unlock()
+			stopRenew := make(chan struct{})
+			go m.renew(key, owner, ttl, stopRenew)
+			var once sync.Once
+			return func() {
+				once.Do(func() {
+					close(stopRenew)
+					m.mu.Lock()
+					if cur, ok := m.leases[key]; ok && cur.owner == owner {
+						delete(m.leases, key)
+						close(cur.freed)
+					}
+					m.mu.Unlock()
+				})
+			}, nil
+		}
+		freed := l.freed
+		wait := l.expires.Sub(now)
+		m.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-freed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// renew extends the lease every ttl/3 while its owner holds it.
+func (m *MemoryStore) renew(key, owner string, ttl time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(max(ttl/3, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			m.mu.Lock()
+			cur, ok := m.leases[key]
+			if !ok || cur.owner != owner {
+				m.mu.Unlock()
+				return
+			}
+			cur.expires = m.now().Add(ttl)
+			m.leases[key] = cur
+			m.mu.Unlock()
+		}
+	}
+}
+
+// Schedule implements DueIndex.
+func (m *MemoryStore) Schedule(ctx context.Context, key string, due time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.dues[key] = due
+	return ctx.Err()
+}
+
+// Unschedule implements DueIndex.
+func (m *MemoryStore) Unschedule(ctx context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.dues, key)
+	return ctx.Err()
+}
+
+// Due implements DueIndex. It scans every key: fine in memory, which is what redisstore's sorted
+// set avoids.
+func (m *MemoryStore) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	type due struct {
+		key string
+		at  time.Time
+	}
+	m.mu.Lock()
+	var ds []due
+	for k, at := range m.dues {
+		if !at.After(now) {
+			ds = append(ds, due{k, at})
+		}
+	}
+	m.mu.Unlock()
+	sort.Slice(ds, func(i, j int) bool {
+		if !ds[i].at.Equal(ds[j].at) {
+			return ds[i].at.Before(ds[j].at)
+		}
+		return ds[i].key < ds[j].key
+	})
+	if limit > 0 && len(ds) > limit {
+		ds = ds[:limit]
+	}
+	keys := make([]string, len(ds))
+	for i, d := range ds {
+		keys[i] = d.key
+	}
+	return keys, ctx.Err()
+}
+
+func randomOwner() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

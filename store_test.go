@@ -1,0 +1,129 @@
+package shoptoken
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMemoryStore_SaveLoadCAS(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryStore()
+	_, _, err := m.Load(ctx, "k")
+	require.ErrorIs(t, err, ErrNotFound)
+	v1, err := m.Save(ctx, "k", &Token{AccessToken: "a"}, 0)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), v1)
+	_, err = m.Save(ctx, "k", &Token{AccessToken: "b"}, 0)
+	require.ErrorIs(t, err, ErrConflict)
+	v2, err := m.Save(ctx, "k", &Token{AccessToken: "b"}, v1)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), v2)
+	_, err = m.Save(ctx, "k", &Token{AccessToken: "stale"}, v1)
+	require.ErrorIs(t, err, ErrConflict, "a stale writer is fenced by the version")
+	require.NoError(t, m.Delete(ctx, "k"))
+	_, _, err = m.Load(ctx, "k")
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = m.Save(ctx, "k", &Token{AccessToken: "c"}, v2)
+	require.ErrorIs(t, err, ErrConflict)
+}
+
+func TestMemoryStore_CopiesInAndOut(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryStore()
+	tok := &Token{AccessToken: "a", Scope: []string{"x"}, Extra: map[string]string{"k": "v"}}
+	_, err := m.Save(ctx, "k", tok, 0)
+	require.NoError(t, err)
+	tok.AccessToken, tok.Scope[0], tok.Extra["k"] = "changed", "changed", "changed"
+	got, _, err := m.Load(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "a", got.AccessToken)
+	assert.Equal(t, "x", got.Scope[0])
+	got.Extra["k"] = "changed again"
+	again, _, _ := m.Load(ctx, "k")
+	assert.Equal(t, "v", again.Extra["k"])
+}
+
+func TestMemoryStore_ConcurrentCASOneWinner(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryStore()
+	var wins, conflicts atomic.Int64
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := m.Save(ctx, "k", &Token{AccessToken: "a"}, 0); err == nil {
+				wins.Add(1)
+			} else if err == ErrConflict {
+				conflicts.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(1), wins.Load())
+	assert.Equal(t, int64(99), conflicts.Load())
+}
+
+func TestMemoryStore_LockExcludesAndLapses(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryStore()
+	var holders, maxHolders atomic.Int64
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			unlock, err := m.Lock(ctx, "k", time.Second)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n := holders.Add(1)
+			for {
+				old := maxHolders.Load()
+				if n <= old || maxHolders.CompareAndSwap(old, n) {
+					break
+				}
+			}
+			time.Sleep(time.Millisecond)
+			holders.Add(-1)
+			unlock()
+			unlock() // idempotent
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(1), maxHolders.Load())
+
+	// A held lease is renewed; a waiter with a short deadline gives up.
+	unlock, err := m.Lock(ctx, "k", 30*time.Millisecond)
+	require.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	_, err = m.Lock(wctx, "k", time.Second)
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded, "renewal keeps the lease past its ttl")
+	unlock()
+	unlock2, err := m.Lock(ctx, "k", time.Second)
+	require.NoError(t, err)
+	unlock2()
+}
+
+func TestMemoryStore_Watch(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryStore()
+	ch, stop, err := m.Watch(ctx, "k")
+	require.NoError(t, err)
+	defer stop()
+	_, err = m.Save(ctx, "k", &Token{AccessToken: "a"}, 0)
+	require.NoError(t, err)
+	select {
+	case <-ch:
+	case <-time.After(time.Second):
+		t.Fatal("watcher not woken")
+	}
+}
