@@ -1,0 +1,145 @@
+package shoptoken
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+)
+
+// Invalidator is a TokenSource that can be told a token was rejected. *Cache is one.
+type Invalidator interface {
+	TokenSource
+	Invalidate(ctx context.Context, rejected *Token) (*Token, error)
+}
+
+// Transport is an http.RoundTripper that authorizes each request with a token from Source. When
+// the platform rejects the token it calls Source.Invalidate (compare-and-refresh, so a burst of
+// rejections causes one refresh) and sends the request once more with the new token, replaying the
+// body through Request.GetBody. It never retries twice.
+//
+// The token is attached to a clone of the request, so the caller's *http.Request and the URL in
+// any *url.Error never carry it.
+type Transport struct {
+	// Source supplies tokens. Required.
+	Source Invalidator
+	// Base sends the requests. nil means http.DefaultTransport.
+	Base http.RoundTripper
+	// Attach puts the token on the request. nil means AttachBearer.
+	Attach func(r *http.Request, t *Token)
+	// Rejected reports whether resp says the token was rejected. It may read the body with
+	// PeekBody, which leaves it readable. nil means RejectedStatus(http.StatusUnauthorized).
+	Rejected func(resp *http.Response) bool
+}
+
+// NewClient returns an *http.Client that sends requests through a Transport over base's transport
+// (nil base: http.DefaultClient's settings), with Bearer tokens and 401 as the rejection signal.
+func NewClient(src Invalidator, base *http.Client) *http.Client {
+	var hc http.Client
+	if base != nil {
+		hc = *base
+	}
+	hc.Transport = &Transport{Source: src, Base: hc.Transport}
+	return &hc
+}
+
+// AttachBearer sets "Authorization: Bearer <token>".
+func AttachBearer(r *http.Request, t *Token) {
+	r.Header.Set("Authorization", "Bearer "+t.AccessToken)
+}
+
+// AttachQuery returns an Attach function that puts the token in the query parameter param
+// (Youzan's and vip.com's access_token).
+func AttachQuery(param string) func(r *http.Request, t *Token) {
+	return func(r *http.Request, t *Token) {
+		q := r.URL.Query()
+		q.Set(param, t.AccessToken)
+		r.URL.RawQuery = q.Encode()
+	}
+}
+
+// RejectedStatus returns a Rejected function that matches any of the given HTTP statuses.
+func RejectedStatus(statuses ...int) func(*http.Response) bool {
+	return func(resp *http.Response) bool {
+		for _, s := range statuses {
+			if resp.StatusCode == s {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// PeekBody returns up to n bytes of resp's body and leaves the body readable from the start.
+func PeekBody(resp *http.Response, n int64) ([]byte, error) {
+	if resp.Body == nil || resp.Body == http.NoBody {
+		return nil, nil
+	}
+	head, err := io.ReadAll(io.LimitReader(resp.Body, n))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	return head, err
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	attach := t.Attach
+	if attach == nil {
+		attach = AttachBearer
+	}
+	rejected := t.Rejected
+	if rejected == nil {
+		rejected = RejectedStatus(http.StatusUnauthorized)
+	}
+	ctx := req.Context()
+	tok, err := t.Source.Token(ctx)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	first := req.Clone(ctx)
+	attach(first, tok)
+	resp, err := base.RoundTrip(first)
+	if err != nil || !rejected(resp) {
+		return resp, err
+	}
+	// Rejected. Replaying needs a fresh body; without GetBody the first send consumed it.
+	canReplay := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	fresh, ierr := t.Source.Invalidate(ctx, tok)
+	if ierr != nil {
+		// The refresh failed: its error (ErrReauthorize, say) tells the caller more than the 401.
+		drain(resp)
+		return nil, ierr
+	}
+	if !canReplay || same(fresh, tok) {
+		return resp, nil // the caller sees the platform's own rejection
+	}
+	drain(resp)
+	second := req.Clone(ctx)
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		second.Body = body
+	}
+	attach(second, fresh)
+	return base.RoundTrip(second)
+}
+
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}
+
+func closeBody(r *http.Request) {
+	if r.Body != nil {
+		r.Body.Close()
+	}
+}

@@ -1,0 +1,148 @@
+package shoptoken
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// rotatingServer accepts only the newest token it was told about.
+type rotatingServer struct {
+	mu     sync.Mutex
+	valid  string
+	hits   atomic.Int64
+	bodies []string
+}
+
+func (s *rotatingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.hits.Add(1)
+	b, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	s.bodies = append(s.bodies, string(b))
+	ok := r.Header.Get("Authorization") == "Bearer "+s.valid || r.URL.Query().Get("access_token") == s.valid
+	s.mu.Unlock()
+	if !ok {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"msg":"身份凭证无效"}`)
+		return
+	}
+	_, _ = io.WriteString(w, "ok")
+}
+
+func (s *rotatingServer) set(tok string) {
+	s.mu.Lock()
+	s.valid = tok
+	s.mu.Unlock()
+}
+
+func TestTransport_RoundTrip_retriesOnceWithReplayedBody(t *testing.T) {
+	srv := &rotatingServer{}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	up := newUpstream(time.Now, time.Hour)
+	var platformAccepts atomic.Bool
+	platformAccepts.Store(true)
+	c := NewCache(RefresherFunc(func(ctx context.Context, cur *Token, why Reason) (*Token, error) {
+		tok, err := up.Refresh(ctx, cur, why)
+		if err == nil && platformAccepts.Load() {
+			srv.set(tok.AccessToken)
+		}
+		return tok, err
+	}), WithMinInterval(0))
+	hc := NewClient(c, nil)
+	post := func(body string) int {
+		resp, err := hc.Post(ts.URL, "text/plain", strings.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, 200, post("body-1"))
+	srv.set("rotated-elsewhere") // another process took over: our token is rejected
+	assert.Equal(t, 200, post("body-2"), "invalidated, refreshed, retried")
+	assert.Equal(t, int64(3), srv.hits.Load())
+	srv.mu.Lock()
+	assert.Equal(t, []string{"body-1", "body-2", "body-2"}, srv.bodies, "the body is replayed on the retry")
+	srv.mu.Unlock()
+	// A platform that rejects every token: one retry, then the caller sees the 401. No loop.
+	platformAccepts.Store(false)
+	srv.set("nobody")
+	assert.Equal(t, 401, post("body-3"))
+	assert.Equal(t, int64(5), srv.hits.Load())
+	assert.Equal(t, int64(3), up.calls.Load())
+}
+
+func TestTransport_RoundTrip_concurrentRejectionsOneRefresh(t *testing.T) {
+	srv := &rotatingServer{}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	var calls atomic.Int64
+	c := NewCache(RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+		n := calls.Add(1)
+		tok := &Token{AccessToken: "t" + itoa(int(n)), Expiry: time.Now().Add(time.Hour)}
+		srv.set(tok.AccessToken)
+		return tok, nil
+	}), WithMinInterval(0))
+	hc := &http.Client{Transport: &Transport{Source: c, Attach: AttachQuery("access_token")}}
+	_, err := c.Token(context.Background())
+	require.NoError(t, err)
+	srv.set("superseded")
+	var wg sync.WaitGroup
+	var fails atomic.Int64
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := hc.Get(ts.URL + "/api?x=1")
+			if err != nil {
+				fails.Add(1)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				fails.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, fails.Load())
+	assert.Equal(t, int64(2), calls.Load(), "100 rejections of one token: one refresh")
+}
+
+func TestTransport_RoundTrip_refreshErrorReachesCaller(t *testing.T) {
+	srv := &rotatingServer{}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	first := true
+	c := NewCache(RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+		if first {
+			first = false
+			return &Token{AccessToken: "t1", Expiry: time.Now().Add(time.Hour)}, nil
+		}
+		return nil, &Error{Platform: "test", Kind: ErrReauthorize}
+	}), WithMinInterval(0))
+	hc := NewClient(c, nil)
+	resp, err := hc.Get(ts.URL + "/?access_token=leak-me-if-you-can-1234567890")
+	if resp != nil {
+		resp.Body.Close()
+	}
+	require.ErrorIs(t, err, ErrReauthorize)
+	assert.NotContains(t, err.Error(), "t1")
+}
+
+func TestPeekBody_leavesBodyReadable(t *testing.T) {
+	resp := &http.Response{Body: io.NopCloser(strings.NewReader("hello world"))}
+	head, err := PeekBody(resp, 5)
+	require.NoError(t, err)
+	assert.Equal(t, "hello", string(head))
+	all, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, "hello world", string(all))
+}
