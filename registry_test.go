@@ -1,0 +1,150 @@
+package shoptoken
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shoptoken/shoptoken/internal/fakeclock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRegistry_Cache_oneCachePerKeyUnderRace(t *testing.T) {
+	var made atomic.Int64
+	st := NewMemoryStore()
+	up := newUpstream(time.Now, time.Hour)
+	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
+		made.Add(1)
+		return NewCache(up, append([]Option{WithStore(st, key)}, opts...)...), nil
+	})
+	defer reg.Close()
+	var wg sync.WaitGroup
+	var errs atomic.Int64
+	for i := range 400 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("shop-%d", i%4)
+			if _, err := reg.Token(context.Background(), key); err != nil {
+				errs.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, errs.Load())
+	assert.Equal(t, 4, reg.Len())
+	assert.Equal(t, int64(4), up.calls.Load(), "one platform call per shop")
+}
+
+func TestRegistry_Cache_evictsLeastRecentlyUsedAndReloadsFromStore(t *testing.T) {
+	st := NewMemoryStore()
+	up := newUpstream(time.Now, time.Hour)
+	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
+		return NewCache(up, append([]Option{WithStore(st, key)}, opts...)...), nil
+	}, WithMaxCaches(10))
+	defer reg.Close()
+	ctx := context.Background()
+	for i := range 25 {
+		_, err := reg.Token(ctx, fmt.Sprintf("shop-%d", i))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 10, reg.Len())
+	assert.Equal(t, int64(25), up.calls.Load())
+	// An evicted shop comes back from the store, not from the platform.
+	tok, err := reg.Token(ctx, "shop-0")
+	require.NoError(t, err)
+	assert.Equal(t, "tok-1", tok.AccessToken)
+	assert.Equal(t, int64(25), up.calls.Load())
+}
+
+func TestKeeper_Sweep_refreshesIdleGrantsBeforeTheyLapse(t *testing.T) {
+	clk := fakeclock.New(t0)
+	st := NewMemoryStore()
+	var calls atomic.Int64
+	// A veapi-like platform: access token 90 days, refresh token 30 days, rotating.
+	platform := RefresherFunc(func(_ context.Context, cur *Token, _ Reason) (*Token, error) {
+		n := calls.Add(1)
+		now := clk.Now()
+		return &Token{AccessToken: fmt.Sprintf("at-%d", n), RefreshToken: fmt.Sprintf("rt-%d", n),
+			Expiry: now.Add(90 * 24 * time.Hour), RefreshExpiry: now.Add(30 * 24 * time.Hour), IssuedAt: now}, nil
+	})
+	newReg := func() *Registry {
+		return NewRegistry(func(key string, opts ...Option) (*Cache, error) {
+			return NewCache(platform, append([]Option{WithStore(st, key), WithClock(clk), WithEarlyRefresh(7 * 24 * time.Hour),
+				WithJitter(0)}, opts...)...), nil
+		}, WithDueIndex(st), WithMaxCaches(5))
+	}
+	reg := newReg()
+	ctx := context.Background()
+	for i := range 50 { // 50 shops authorized today, then nobody asks for their tokens
+		_, err := reg.Token(ctx, fmt.Sprintf("shop-%d", i))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		due, _ := st.Due(ctx, t0.Add(365*24*time.Hour), 0)
+		return len(due) == 50
+	}, time.Second, time.Millisecond, "every new token is scheduled")
+	reg.Close()
+	assert.Equal(t, int64(50), calls.Load())
+
+	reg = newReg() // a later process; its Registry holds nothing
+	defer reg.Close()
+	var reauth []string
+	k := NewKeeper(reg, st, WithKeeperClock(clk.Now), WithRate(1e6), WithOnReauthorize(func(key string, _ error) { reauth = append(reauth, key) }))
+	res, err := k.Sweep(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, res.Due, "nothing is due on day 0")
+
+	clk.Advance(24 * 24 * time.Hour) // day 24: refresh tokens lapse on day 30; planned refresh from day 23
+	res, err = k.Sweep(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 50, res.Due)
+	assert.Equal(t, 50, res.Refreshed)
+	assert.Empty(t, reauth)
+	assert.Equal(t, int64(100), calls.Load(), "one platform call per shop")
+	for i := range 50 {
+		tok, _, err := st.Load(ctx, fmt.Sprintf("shop-%d", i))
+		require.NoError(t, err)
+		assert.True(t, tok.RefreshExpiry.After(clk.Now().Add(29*24*time.Hour)), "the chain is renewed")
+	}
+	// A second sweep right away finds nothing due: the sweep cost follows what is due.
+	res, err = k.Sweep(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, res.Due)
+}
+
+func TestKeeper_Sweep_reportsGrantsThatNeedAPerson(t *testing.T) {
+	clk := fakeclock.New(t0)
+	st := NewMemoryStore()
+	ctx := context.Background()
+	// A vip.com-like grant: 30 days, cannot be refreshed; warn 3 days ahead.
+	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
+		return NewCache(RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+			return nil, &Error{Platform: "vipauth", Kind: ErrReauthorize, Message: "cannot refresh"}
+		}), append([]Option{WithStore(st, key), WithClock(clk), WithEarlyRefresh(0), WithGrantWarning(72 * time.Hour)}, opts...)...), nil
+	}, WithDueIndex(st))
+	defer reg.Close()
+	c, err := reg.Cache("user-1")
+	require.NoError(t, err)
+	require.NoError(t, c.Set(ctx, &Token{AccessToken: "vip-token-1", Expiry: t0.Add(30 * 24 * time.Hour)}))
+	require.Eventually(t, func() bool {
+		due, _ := st.Due(ctx, t0.Add(28*24*time.Hour), 0)
+		return len(due) == 1
+	}, time.Second, time.Millisecond)
+	var reported []string
+	k := NewKeeper(reg, st, WithKeeperClock(clk.Now), WithOnReauthorize(func(key string, _ error) { reported = append(reported, key) }))
+	clk.Advance(27*24*time.Hour + time.Hour)
+	res, err := k.Sweep(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"user-1"}, res.Reauthorize)
+	assert.Equal(t, []string{"user-1"}, reported)
+	tok, err := c.Token(ctx)
+	require.NoError(t, err, "the token still works until it expires")
+	assert.Equal(t, "vip-token-1", tok.AccessToken)
+	res, _ = k.Sweep(ctx)
+	assert.Zero(t, res.Due, "reported once, then unscheduled")
+}
