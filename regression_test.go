@@ -1,0 +1,252 @@
+package shoptoken
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shoptoken/shoptoken/internal/fakeclock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// storedAccess returns the access token in st under key ("" when absent).
+func storedAccess(st *flakyStore, key string) string {
+	tok, _, err := st.MemoryStore.Load(context.Background(), key)
+	if err != nil {
+		return ""
+	}
+	return tok.AccessToken
+}
+
+// retrySave is pinned to the token it started with. A second rotated token whose save fails while
+// that goroutine is alive finds c.saving == true and starts no retry; the old goroutine then sees
+// that its token is no longer current and exits. The newest refresh token is never saved.
+func TestRegression_RetrySaveDropsNewerUnsavedToken(t *testing.T) {
+	st := newFlaky()
+	up := newUpstream(time.Now, time.Hour)
+	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0), WithBackoff(200*time.Millisecond, 400*time.Millisecond))
+	defer c.Close()
+	st.saveErr.Store(&errStoreDown)
+	tok1, err := c.Token(context.Background())
+	require.NoError(t, err)
+	tok2, err := c.Invalidate(context.Background(), tok1) // the platform rejected tok-1; tok-2 rotates the refresh token
+	require.NoError(t, err)
+	require.Equal(t, "tok-2", tok2.AccessToken)
+	st.saveErr.Store(nil) // the store recovers
+	assert.Eventually(t, func() bool { return storedAccess(st, "k") == "tok-2" }, 1500*time.Millisecond, 10*time.Millisecond,
+		"the newest rotated token (rt-2) must reach the store once it is back; store has %q", storedAccess(st, "k"))
+}
+
+// retrySave sleeps its backoff under a context bounded by the refresh timeout. Once backoff(n)
+// exceeds the refresh timeout (defaults: 30 s vs up to 5 min, i.e. from about the 6th attempt on)
+// every sleep fails and the loop `continue`s without ever calling Save again, and without checking
+// closed: the token is never saved and the goroutine never exits.
+func TestRegression_RetrySaveStallsWhenBackoffExceedsRefreshTimeout(t *testing.T) {
+	st := newFlaky()
+	up := newUpstream(time.Now, time.Hour)
+	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0), WithRefreshTimeout(40*time.Millisecond),
+		WithBackoff(120*time.Millisecond, 240*time.Millisecond)) // every backoff (60..240 ms) > 40 ms
+	st.saveErr.Store(&errStoreDown)
+	_, err := c.Token(context.Background())
+	require.NoError(t, err)
+	st.saveErr.Store(nil)
+	ok := assert.Eventually(t, func() bool { return storedAccess(st, "k") == "tok-1" }, 1500*time.Millisecond, 10*time.Millisecond,
+		"the unsaved token must be saved once the store is back")
+	c.Close()
+	if !ok {
+		time.Sleep(300 * time.Millisecond)
+		c.mu.Lock()
+		saving := c.saving
+		c.mu.Unlock()
+		assert.False(t, saving, "retrySave goroutine still running after Close (leak)")
+	}
+}
+
+// Close (which a Registry calls on every LRU eviction) stops the background save of a rotated
+// token that could not be saved yet: the only copy of the new refresh token is dropped.
+func TestRegression_CloseDropsUnsavedRotatedToken(t *testing.T) {
+	st := newFlaky()
+	up := newUpstream(time.Now, time.Hour)
+	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0), WithBackoff(20*time.Millisecond, 40*time.Millisecond))
+	st.saveErr.Store(&errStoreDown)
+	_, err := c.Token(context.Background())
+	require.NoError(t, err)
+	c.Close() // e.g. Registry evicts the least recently used shop
+	st.saveErr.Store(nil)
+	assert.Eventually(t, func() bool { return storedAccess(st, "k") == "tok-1" }, time.Second, 10*time.Millisecond,
+		"rt-1 was rotated by the platform but never reached the store")
+}
+
+// With a Store, WithToken's token only lives in cfg.initial until adoptStored seeds it. If the
+// store errors at that moment (Load fails, or the seeding Save fails, after which seeded is already
+// true), the seed is never published nor offered again, and the refresher is called with
+// current == nil: its refresh token is lost (veapi "needs WithToken or a stored token").
+func TestRegression_SeedLostWhenStoreErrors(t *testing.T) {
+	seed := &Token{AccessToken: "seed-access", RefreshToken: "seed-refresh", Expiry: time.Now().Add(time.Hour)}
+	check := func(t *testing.T, st *flakyStore) {
+		up := newUpstream(time.Now, time.Hour)
+		c := NewCache(up, WithStore(st, "k"), WithToken(seed), WithRefreshTimeout(time.Second))
+		defer c.Close()
+		tok, err := c.Token(context.Background())
+		require.NoError(t, err)
+		if tok.AccessToken == "seed-access" {
+			return // served the valid seed: fine
+		}
+		cur := up.lastCur.Load()
+		require.NotNil(t, cur, "refresher called with current == nil although WithToken gave a token (got %v)", tok)
+		assert.Equal(t, "seed-refresh", cur.RefreshToken)
+	}
+	t.Run("load fails at start", func(t *testing.T) {
+		st := newFlaky()
+		st.loadErr.Store(&errStoreDown)
+		check(t, st)
+	})
+	t.Run("seeding save fails once", func(t *testing.T) {
+		st := newFlaky()
+		st.saveErr.Store(&errStoreDown)
+		// Fail only the first Save (the seeding one).
+		var n atomic.Int64
+		st.onSave = func(*Token) {
+			if n.Add(1) == 2 {
+				st.saveErr.Store(nil)
+			}
+		}
+		check(t, st)
+	})
+}
+
+// A token adopted from the store by a Missing/Expired/Rejected flight is published while c.flight
+// is still set, so scheduleLocked skips its planned refresh when that is already due
+// (`c.flight == nil || at.After(now)`), and nothing reschedules when the flight ends. A process that
+// starts (or a Registry that re-creates an evicted Cache) inside the token's early window never
+// refreshes ahead: callers block on a ReasonExpired refresh at expiry.
+func TestRegression_AdoptedDueTokenNeverRefreshedEarly(t *testing.T) {
+	clk := fakeclock.New(t0)
+	st := NewMemoryStore()
+	_, err := st.Save(context.Background(), "k",
+		&Token{AccessToken: "x", RefreshToken: "rx", IssuedAt: t0, Expiry: t0.Add(time.Hour)}, 0)
+	require.NoError(t, err)
+	up := newUpstream(clk.Now, time.Hour)
+	clk.Advance(55 * time.Minute) // inside x's early window (due at t0+50m)
+	c := NewCache(up, WithStore(st, "k"), WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0))
+	defer c.Close()
+	tok, err := c.Token(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "x", tok.AccessToken)
+	for range 4 {
+		clk.Advance(time.Minute)
+		time.Sleep(5 * time.Millisecond)
+	}
+	assert.Eventually(t, func() bool { return up.count(ReasonEarly) >= 1 }, 300*time.Millisecond, 5*time.Millisecond,
+		"no planned refresh for an adopted token already inside its early window (Due=%v)", c.Due())
+}
+
+// adoptStored, on a planned (ReasonEarly) refresh, replaces the usable current token with a newer
+// stored token marked unusable when that stored token does not "serve" (here: it is itself already
+// due). Warm reads then fail and callers block on the background refresh, and if it fails they get
+// an error while two valid tokens exist (DESIGN points 2 and 4).
+func TestRegression_EarlyRefreshHidesValidToken(t *testing.T) {
+	clk := fakeclock.New(t0)
+	st := NewMemoryStore()
+	_, err := st.Save(context.Background(), "k",
+		&Token{AccessToken: "x", RefreshToken: "rx", IssuedAt: t0, Expiry: t0.Add(time.Hour)}, 0)
+	require.NoError(t, err)
+	up := newUpstream(clk.Now, time.Hour)
+	up.gate = make(chan struct{})
+	defer close(up.gate)
+	c := NewCache(up, WithStore(st, "k"), WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0))
+	defer c.Close()
+	_, err = c.Token(context.Background())
+	require.NoError(t, err)
+	// Another process saves y, valid until t0+55m and so due at t0+45m.
+	_, err = st.Save(context.Background(), "k",
+		&Token{AccessToken: "y", RefreshToken: "ry", IssuedAt: t0, Expiry: t0.Add(55 * time.Minute)}, 1)
+	require.NoError(t, err)
+	clk.Advance(50 * time.Minute) // x's planned refresh starts and reads y from the store
+	require.Eventually(t, func() bool { return up.calls.Load() == 1 }, time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	tok, err := c.Token(ctx)
+	require.NoError(t, err, "x and y are both valid, yet the caller waits for the background refresh")
+	assert.NotEmpty(t, tok.AccessToken)
+}
+
+// Registry.Cache builds the Cache outside the lock and does not re-check r.closed before inserting
+// it: a lookup racing with Close gets a live Cache that Close never closes (timers leak), and the
+// closed Registry holds it.
+func TestRegression_RegistryCacheAfterClose(t *testing.T) {
+	var reg *Registry
+	up := newUpstream(time.Now, time.Hour)
+	reg = NewRegistry(func(key string, opts ...Option) (*Cache, error) {
+		reg.Close() // Close runs while the Cache is being built
+		return NewCache(up, opts...), nil
+	})
+	c, err := reg.Cache("shop")
+	if err == nil {
+		defer c.Close()
+	}
+	assert.ErrorIs(t, err, ErrClosed, "lookup finished after Close")
+	assert.Zero(t, reg.Len(), "closed Registry still holds a Cache")
+}
+
+// Registry.Token looks the Cache up, then calls it outside the lock; an eviction in between closes
+// it, so Registry.Token returns ErrClosed although the Registry is open.
+func TestRegression_RegistryTokenSpuriousErrClosed(t *testing.T) {
+	st := NewMemoryStore()
+	up := newUpstream(time.Now, time.Hour)
+	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
+		return NewCache(up, append([]Option{WithStore(st, key)}, opts...)...), nil
+	}, WithMaxCaches(2))
+	defer reg.Close()
+	var closed atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(time.Second)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline) && closed.Load() == 0; i++ {
+				_, err := reg.Token(context.Background(), fmt.Sprintf("shop-%d", (g+i)%5))
+				if errors.Is(err, ErrClosed) {
+					closed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, closed.Load(), "Registry.Token returned ErrClosed on an open Registry")
+}
+
+// persist's compare-and-swap uses c.version as it is when the refresh ends, not the version the
+// refresh started from. Set (the merchant authorized again) bumps c.version while a refresh that
+// started from the old grant is at the platform; that refresh then saves over Set's token (CAS
+// succeeds) and publishes its own: the new grant is silently replaced in memory and in the store.
+func TestRegression_InflightRefreshOverwritesSet(t *testing.T) {
+	st := NewMemoryStore()
+	up := newUpstream(time.Now, time.Hour)
+	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0))
+	defer c.Close()
+	tok1, err := c.Token(context.Background())
+	require.NoError(t, err)
+	up.gate = make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = c.Refresh(context.Background()) // started from the old grant
+	}()
+	require.Eventually(t, func() bool { return up.calls.Load() == 2 }, time.Second, time.Millisecond)
+	_ = tok1
+	fresh := &Token{AccessToken: "reauthorized", RefreshToken: "rt-new", Expiry: time.Now().Add(time.Hour)}
+	require.NoError(t, c.Set(context.Background(), fresh))
+	up.gate <- struct{}{}
+	<-done
+	stored, _, err := st.Load(context.Background(), "k")
+	require.NoError(t, err)
+	assert.Equal(t, "rt-new", stored.RefreshToken, "Set's new grant was overwritten in the store by a refresh of the old one")
+	assert.Equal(t, "reauthorized", c.Current().AccessToken)
+}
