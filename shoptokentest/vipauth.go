@@ -1,0 +1,348 @@
+package shoptokentest
+
+import (
+	"html"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// VipAuth emulates vip.com OAuth2 (auth.vip.com): GET /oauth2/authorize (a user who always
+// consents, unless DenyNext), POST /oauth2/token, POST /oauth2/token_info,
+// POST /oauth2/revoke_token, and the API GET /api/account/info?access_token=...
+//
+// For counting and faults, /oauth2/token is the token endpoint; token_info, revoke_token
+// and /api/account/info are API endpoints; authorize is neither (it is the browser's).
+// Exchanging a new code does not end the user's earlier tokens.
+//
+// A VipAuth is safe for concurrent use.
+type VipAuth struct {
+	*core
+	// URL is the emulator's root URL; the API is URL+"/api/account/info".
+	URL string
+	// OAuthURL is URL+"/oauth2", the base of the OAuth2 endpoints (vipauth.Config.BaseURL).
+	OAuthURL string
+
+	user   string // open_id of the user who consents in the browser
+	deny   int    // authorize requests still to be refused
+	codes  map[string]*vaCode
+	tokens map[string]*vaToken
+}
+
+type vaCode struct {
+	redirect string
+	openID   string
+	expires  time.Time
+	used     bool
+}
+
+type vaToken struct {
+	openID  string
+	created time.Time
+	expires time.Time
+	revoked bool
+}
+
+// VipAuthOpenID is the open_id of the user who consents in the VipAuth emulator's browser
+// until ConsentAs names another (the open_id of the platform's documented example).
+const VipAuthOpenID = "69BA0D43AF9E3821EE93F72D3BB14724"
+
+// OOB is the redirect_uri of vip.com's native-application flow: the code is shown on the page.
+const OOB = "urn:ietf:wg:oauth:2.0:oob"
+
+// chinaTime is the zone of vip.com's date strings (UTC+8, no daylight saving).
+var chinaTime = time.FixedZone("CST", 8*60*60)
+
+// vipAuthDateLayout is the layout of create_at and expires_time: "2015-03-13 17:24:20".
+const vipAuthDateLayout = "2006-01-02 15:04:05"
+
+// NewVipAuth starts a vip.com OAuth2 emulator. It accepts client_id "id" and client_secret
+// "secret" unless WithCredentials says otherwise; tokens live 30 days unless WithTokenTTL
+// says otherwise. Close it when done.
+func NewVipAuth(opts ...Option) *VipAuth {
+	v := &VipAuth{
+		core:   newCore(opts, "id", "secret"),
+		user:   VipAuthOpenID,
+		codes:  map[string]*vaCode{},
+		tokens: map[string]*vaToken{},
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/oauth2/authorize", v.handle(epOther, v.serveAuthorize))
+	mux.Handle("/oauth2/token", v.handle(epToken, v.serveToken))
+	mux.Handle("/oauth2/token_info", v.handle(epAPI, v.serveTokenInfo))
+	mux.Handle("/oauth2/revoke_token", v.handle(epAPI, v.serveRevoke))
+	mux.Handle("/api/account/info", v.handle(epAPI, v.serveAccountInfo))
+	v.URL = v.start(mux)
+	v.OAuthURL = v.URL + "/oauth2"
+	return v
+}
+
+// ConsentAs makes openID the user who consents on later authorize requests.
+func (v *VipAuth) ConsentAs(openID string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.user = openID
+}
+
+// DenyNext makes the next authorize request a refusal: the browser is redirected with
+// error=access_denied&error_description=... (on the oob page, the error is shown instead).
+func (v *VipAuth) DenyNext() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.deny++
+}
+
+// NewCode returns a single-use authorization code (valid 10 minutes) for openID and
+// redirectURI, as if the user had just consented in a browser. Stats are not touched.
+func (v *VipAuth) NewCode(openID, redirectURI string) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.newCode(openID, redirectURI)
+}
+
+func (v *VipAuth) newCode(openID, redirectURI string) string {
+	code := unique(func() string { return randHex(16, true) }, func(s string) bool { return v.codes[s] != nil })
+	v.codes[code] = &vaCode{redirect: redirectURI, openID: openID, expires: v.now().Add(10 * time.Minute)}
+	return code
+}
+
+// RevokeUser ends every token of openID, as when the user cancels the grant or changes the
+// password: token_info answers "token revoked", the API answers 30111.
+func (v *VipAuth) RevokeUser(openID string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, t := range v.tokens {
+		if t.openID == openID {
+			t.revoked = true
+		}
+	}
+}
+
+// ExpireNow makes every token issued so far expire now.
+func (v *VipAuth) ExpireNow() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := v.now()
+	for _, t := range v.tokens {
+		t.expires = now
+	}
+}
+
+// Valid reports whether accessToken would be accepted by the API now.
+func (v *VipAuth) Valid(accessToken string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.live(accessToken) != nil
+}
+
+// live returns the token if it is neither unknown, revoked nor expired; v.mu must be held.
+func (v *VipAuth) live(accessToken string) *vaToken {
+	t := v.tokens[accessToken]
+	if t == nil || t.revoked || !v.now().Before(t.expires) {
+		return nil
+	}
+	return t
+}
+
+type vaCodeMsg struct {
+	Code int    `json:"code"`
+	Msg  string `json:"msg"`
+}
+
+// Error answers. 30111 "access token invalid" and {"code":0,"msg":"token revoked"} are the
+// platform's; the 3000x codes are the emulator's invention (the real table is unknown).
+var (
+	vaInvalidCode     = vaCodeMsg{30001, "invalid code"}
+	vaInvalidClient   = vaCodeMsg{30002, "invalid client"}
+	vaRedirect        = vaCodeMsg{30003, "redirect_uri mismatch"}
+	vaUnsupported     = vaCodeMsg{30005, "unsupported grant_type"}
+	vaUnsupportedResp = vaCodeMsg{30005, "unsupported response_type"}
+	vaTokenInvalid    = vaCodeMsg{30111, "access token invalid"}
+	vaTokenRevoked    = vaCodeMsg{0, "token revoked"}
+)
+
+func vaMissing(param string) vaCodeMsg { return vaCodeMsg{30004, "missing parameter: " + param} }
+
+func (v *VipAuth) serveAuthorize(r *http.Request) answer {
+	q := r.URL.Query()
+	redirect := q.Get("redirect_uri")
+	state := q.Get("state")
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if q.Get("client_id") != v.opts.id {
+		return jsonAnswer(http.StatusBadRequest, vaInvalidClient)
+	}
+	if redirect == "" {
+		return jsonAnswer(http.StatusBadRequest, vaMissing("redirect_uri"))
+	}
+	if q.Get("response_type") != "code" {
+		return jsonAnswer(http.StatusBadRequest, vaUnsupportedResp)
+	}
+	params := url.Values{}
+	if v.deny > 0 {
+		v.deny--
+		params.Set("error", "access_denied")
+		params.Set("error_description", "用户拒绝授权 (the user denied the request)")
+	} else {
+		params.Set("code", v.newCode(v.user, redirect))
+	}
+	if state != "" {
+		params.Set("state", state)
+	}
+	if redirect == OOB {
+		return answer{status: http.StatusOK, ctype: ctypeHTML, body: []byte(oobPage(params))}
+	}
+	u, err := url.Parse(redirect)
+	if err != nil || !u.IsAbs() {
+		return jsonAnswer(http.StatusBadRequest, vaCodeMsg{30003, "invalid redirect_uri"})
+	}
+	uq := u.Query()
+	for k, vs := range params {
+		uq[k] = vs
+	}
+	u.RawQuery = uq.Encode()
+	return answer{status: http.StatusFound, ctype: ctypeHTML, header: http.Header{"Location": {u.String()}}}
+}
+
+func oobPage(p url.Values) string {
+	head := `<!DOCTYPE html>
+<html>
+<head><meta charset="utf-8"><title>唯品会授权</title></head>
+<body>
+`
+	tail := "</body>\n</html>\n"
+	if e := p.Get("error"); e != "" {
+		return head + `<p>授权失败 (authorization failed): <span id="error">` + html.EscapeString(e) +
+			`</span> <span id="error_description">` + html.EscapeString(p.Get("error_description")) + "</span></p>\n" + tail
+	}
+	return head + `<p>请复制授权码到应用中 (copy this code into the application):</p>
+<code id="code">` + html.EscapeString(p.Get("code")) + "</code>\n" + tail
+}
+
+// tokenError counts a token-endpoint error; v.mu must be held.
+func (v *VipAuth) tokenError(m vaCodeMsg) answer {
+	v.stats.Errors++
+	return jsonAnswer(http.StatusOK, m)
+}
+
+func (v *VipAuth) serveToken(r *http.Request) answer {
+	formErr := formValues(r)
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if r.Method != http.MethodPost {
+		v.stats.Errors++
+		return answer{status: http.StatusMethodNotAllowed, ctype: ctypeText, body: []byte("Method Not Allowed")}
+	}
+	if formErr != nil {
+		return v.tokenError(vaCodeMsg{30004, "invalid request"})
+	}
+	f := r.Form
+	if f.Get("client_id") != v.opts.id || f.Get("client_secret") != v.opts.secret {
+		return v.tokenError(vaInvalidClient)
+	}
+	if f.Get("grant_type") != "authorization_code" {
+		return v.tokenError(vaUnsupported)
+	}
+	for _, p := range []string{"code", "redirect_uri", "request_client_ip"} {
+		if f.Get(p) == "" {
+			return v.tokenError(vaMissing(p))
+		}
+	}
+	now := v.now()
+	c := v.codes[f.Get("code")]
+	if c == nil || c.used || !now.Before(c.expires) {
+		return v.tokenError(vaInvalidCode)
+	}
+	if c.redirect != f.Get("redirect_uri") {
+		return v.tokenError(vaRedirect)
+	}
+	c.used = true
+	life := ttl(v.opts.tokenTTL, 30*24*time.Hour)
+	tok := unique(func() string { return randHex(20, true) }, func(s string) bool { return v.tokens[s] != nil })
+	v.tokens[tok] = &vaToken{openID: c.openID, created: now, expires: now.Add(life)}
+	v.stats.Issued++
+	return jsonAnswer(http.StatusOK, struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int64  `json:"expires_in"`
+		OpenID      string `json:"open_id"`
+	}{tok, int64(life / time.Second), c.openID})
+}
+
+// apiReject counts and shapes a rejection; v.mu must be held.
+func (v *VipAuth) apiReject(m vaCodeMsg) answer {
+	v.stats.Rejected++
+	return jsonAnswer(http.StatusOK, m)
+}
+
+func methodNotAllowed() answer {
+	return answer{status: http.StatusMethodNotAllowed, ctype: ctypeText, body: []byte("Method Not Allowed")}
+}
+
+func (v *VipAuth) serveTokenInfo(r *http.Request) answer {
+	_ = formValues(r)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if r.Method != http.MethodPost {
+		return methodNotAllowed()
+	}
+	tok := r.Form.Get("access_token")
+	if t := v.tokens[tok]; t != nil && t.revoked {
+		return v.apiReject(vaTokenRevoked)
+	}
+	t := v.live(tok)
+	if t == nil {
+		return v.apiReject(vaTokenInvalid)
+	}
+	return jsonAnswer(http.StatusOK, struct {
+		AccessToken string `json:"access_token"`
+		CreateAt    string `json:"create_at"`
+		ExpiresIn   int64  `json:"expires_in"`
+		ExpiresTime string `json:"expires_time"`
+		OpenID      string `json:"open_id"`
+		TokenType   string `json:"token_type"`
+	}{
+		AccessToken: tok,
+		CreateAt:    t.created.In(chinaTime).Format(vipAuthDateLayout),
+		ExpiresIn:   int64(t.expires.Sub(t.created) / time.Second),
+		ExpiresTime: t.expires.In(chinaTime).Format(vipAuthDateLayout),
+		OpenID:      t.openID,
+		TokenType:   "Bearer",
+	})
+}
+
+func (v *VipAuth) serveRevoke(r *http.Request) answer {
+	_ = formValues(r)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if r.Method != http.MethodPost {
+		return methodNotAllowed()
+	}
+	t := v.live(r.Form.Get("access_token"))
+	if t == nil {
+		return v.apiReject(vaTokenInvalid)
+	}
+	t.revoked = true
+	return jsonAnswer(http.StatusOK, vaCodeMsg{0, "success"})
+}
+
+func (v *VipAuth) serveAccountInfo(r *http.Request) answer {
+	_ = formValues(r)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		return methodNotAllowed()
+	}
+	t := v.live(r.Form.Get("access_token"))
+	if t == nil {
+		return v.apiReject(vaTokenInvalid)
+	}
+	type info struct {
+		OpenID string `json:"open_id"`
+	}
+	return jsonAnswer(http.StatusOK, struct {
+		Code int  `json:"code"`
+		Data info `json:"data"`
+	}{0, info{t.openID}})
+}

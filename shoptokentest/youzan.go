@@ -1,0 +1,460 @@
+package shoptokentest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Youzan emulates Youzan cloud (有赞云): the token endpoint POST /auth/token (silent
+// authorization, authorization code, refresh token) and the API gateway
+// POST /api/{name}/{version}?access_token=...
+//
+// Every grant id is known until Revoke or ExpireGrant; NewCode authorizes it again. A grant
+// has one current access token and one current refresh token; issuing a new pair kills the
+// previous pair at once. The "retry within an hour returns the same pair" grace from the
+// platform's documentation is not emulated, so code that depends on it fails here.
+//
+// A Youzan is safe for concurrent use.
+type Youzan struct {
+	*core
+	// URL is the emulator's base URL, e.g. "http://127.0.0.1:41234"; use it as the SDK's BaseURL.
+	URL string
+
+	grants  map[string]*yzGrant
+	access  map[string]*yzAccess
+	refresh map[string]*yzRefresh
+	codes   map[string]*yzCode
+	apiErr  []int
+}
+
+type yzStatus int
+
+const (
+	yzActive yzStatus = iota
+	yzRevoked
+	yzExpired
+)
+
+type yzGrant struct {
+	status  yzStatus
+	access  string // current access token, "" before the first
+	refresh string // current refresh token
+}
+
+type yzAccess struct {
+	grant   string
+	expires time.Time
+	dead    bool // superseded by a newer token, or the grant was revoked/expired
+}
+
+type yzRefresh struct {
+	grant   string
+	expires time.Time
+	dead    bool // rotated away, or the grant was revoked/expired
+}
+
+type yzCode struct {
+	grant   string
+	expires time.Time
+	used    bool
+}
+
+// YouzanScope is the space-separated scope string the Youzan emulator grants (the list from
+// the platform's documented example answer).
+const YouzanScope = "beauty_appointment beauty_cashier beauty_item beauty_member beauty_order beauty_shop beauty_staff beauty_stock buyer_bill circle coupon coupon_advanced crm_advanced cross_boarder customer extension_analysis item item_category item_hotel item_standard ka_customization level_membership logistics mei_promoter multi_store open_market open_robot pay-customs-declaration pay_qrcode points retail-scrm retail_goods retail_product retail_shop retail_stock retail_supplier retail_trade reviews salesman selffetchcode seller_refund shop storage stored_value_card tag tags trade trade-delivery trade_advanced trade_virtual user virtualticket"
+
+// Youzan token-endpoint error messages. The codes are the platform's; the wording is the
+// emulator's own (Chinese, then English in parentheses).
+const (
+	yzMsgNotJSON        = "请求格式错误,请使用 POST + application/json (request must be a POST with Content-Type application/json)"
+	yzMsgBadSecret      = "client_secret 错误 (client secret is wrong)"
+	yzMsgBadParam       = "参数错误 (invalid parameter): "
+	yzMsgNoClient       = "client 不存在 (client does not exist)"
+	yzMsgNoGrant        = "授权关系不存在 (grant does not exist)"
+	yzMsgGrantExpired   = "授权已过期 (authorization expired)"
+	yzMsgRefreshDead    = "refresh_token 无效或已被刷新 (refresh_token is invalid or has been replaced)"
+	yzMsgRefreshExpired = "refresh_token 已过期 (refresh_token expired)"
+	yzMsgCode           = "授权码无效或已被使用 (authorization code is invalid or used)"
+)
+
+// youzanGatewayMessages are the gateway's err_msg texts by err_code.
+var youzanGatewayMessages = map[int]string{
+	4001: "请求路径错误 (invalid request path)",
+	4005: "API 不存在或版本错误 (api or version does not exist)",
+	4007: "请求方式或 Content-Type 错误 (wrong method or content type)",
+	4101: "请求过于频繁,请稍后再试 (too many requests)",
+	4201: "access_token 无效 (invalid access_token)",
+	4202: "access_token 已过期 (access_token expired)",
+	4203: "access_token 不存在 (access_token does not exist)",
+	4204: "没有该 API 的访问权限 (no permission for this api)",
+	5001: "系统错误 (system error)",
+	5002: "业务处理错误 (business error)",
+	5003: "插件错误 (plugin error)",
+}
+
+// NewYouzan starts a Youzan emulator. It accepts client_id "id" and client_secret "secret"
+// unless WithCredentials says otherwise. Access tokens live 7 days and refresh tokens 28
+// days unless WithTokenTTL / WithRefreshTTL say otherwise. Close it when done.
+func NewYouzan(opts ...Option) *Youzan {
+	y := &Youzan{
+		core:    newCore(opts, "id", "secret"),
+		grants:  map[string]*yzGrant{},
+		access:  map[string]*yzAccess{},
+		refresh: map[string]*yzRefresh{},
+		codes:   map[string]*yzCode{},
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/auth/token", y.handle(epToken, y.serveToken))
+	mux.Handle("/api/", y.handle(epAPI, y.serveAPI))
+	y.URL = y.start(mux)
+	return y
+}
+
+// NewCode returns a single-use authorization code (valid 10 minutes) for grantID, as if the
+// merchant had just authorized the app in a browser; exchange it with authorize_type
+// "authorization_code". It also restores a revoked or expired grant. Stats are not touched.
+func (y *Youzan) NewCode(grantID string) string {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	y.grant(grantID).status = yzActive
+	code := unique(func() string { return randHex(16, false) }, func(s string) bool { return y.codes[s] != nil })
+	y.codes[code] = &yzCode{grant: grantID, expires: y.now().Add(10 * time.Minute)}
+	return code
+}
+
+// Revoke ends grantID, as when the merchant cancels the authorization: its tokens stop
+// working (API 4201), its refresh token is dead (counted in DeadRefreshUsed when used) and
+// the token endpoint answers 1103 "grant does not exist" until NewCode authorizes it again.
+func (y *Youzan) Revoke(grantID string) {
+	y.endGrant(grantID, yzRevoked)
+}
+
+// ExpireGrant lapses grantID, as when the merchant's subscription to the app runs out: its
+// tokens stop working (API 4201) and the token endpoint answers 1004 "authorization expired"
+// until NewCode authorizes it again.
+func (y *Youzan) ExpireGrant(grantID string) {
+	y.endGrant(grantID, yzExpired)
+}
+
+func (y *Youzan) endGrant(grantID string, st yzStatus) {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	g := y.grant(grantID)
+	g.status = st
+	y.kill(g)
+}
+
+// ExpireNow makes every access token issued so far expire now (API 4202).
+func (y *Youzan) ExpireNow() {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	now := y.now()
+	for _, a := range y.access {
+		a.expires = now
+	}
+}
+
+// ExpireRefreshNow makes every refresh token issued so far expire now (token endpoint 1004).
+func (y *Youzan) ExpireRefreshNow() {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	now := y.now()
+	for _, rt := range y.refresh {
+		rt.expires = now
+	}
+}
+
+// Valid reports whether accessToken would be accepted by the API now.
+func (y *Youzan) Valid(accessToken string) bool {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	a := y.access[accessToken]
+	return a != nil && !a.dead && y.now().Before(a.expires) && y.grant(a.grant).status == yzActive
+}
+
+// FailAPIWith makes the next n API calls answer the gateway error errCode (4101, 4201,
+// 4204, 5001, ...) in the platform's {"gw_err_resp":{...}} shape, whatever their token. A
+// forced 4201, 4202 or 4203 counts as Rejected; the token itself stays valid. n <= 0 clears
+// the queue.
+func (y *Youzan) FailAPIWith(errCode int, n int) {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	if n <= 0 {
+		y.apiErr = nil
+		return
+	}
+	for range n {
+		y.apiErr = append(y.apiErr, errCode)
+	}
+}
+
+// grant returns the grant, creating an active one: every shop has authorized silently.
+func (y *Youzan) grant(id string) *yzGrant {
+	g := y.grants[id]
+	if g == nil {
+		g = &yzGrant{}
+		y.grants[id] = g
+	}
+	return g
+}
+
+func (y *Youzan) kill(g *yzGrant) {
+	if a := y.access[g.access]; a != nil {
+		a.dead = true
+	}
+	if rt := y.refresh[g.refresh]; rt != nil {
+		rt.dead = true
+	}
+}
+
+// issue replaces the grant's token pair.
+func (y *Youzan) issue(grantID string) answer {
+	g := y.grant(grantID)
+	y.kill(g)
+	now := y.now()
+	at := unique(func() string { return randHex(16, false) }, func(s string) bool { return y.access[s] != nil })
+	rt := unique(func() string { return randHex(16, false) }, func(s string) bool { return y.refresh[s] != nil })
+	y.access[at] = &yzAccess{grant: grantID, expires: now.Add(ttl(y.opts.tokenTTL, 7*24*time.Hour))}
+	y.refresh[rt] = &yzRefresh{grant: grantID, expires: now.Add(ttl(y.opts.refreshTTL, 28*24*time.Hour))}
+	g.access, g.refresh = at, rt
+	y.stats.Issued++
+	return y.tokenAnswer(grantID)
+}
+
+func (y *Youzan) tokenAnswer(grantID string) answer {
+	g := y.grants[grantID]
+	return jsonAnswer(http.StatusOK, struct {
+		Success bool        `json:"success"`
+		Code    int         `json:"code"`
+		Data    yzTokenData `json:"data"`
+		Message *string     `json:"message"`
+	}{true, 200, yzTokenData{
+		Expires:      ms(y.access[g.access].expires),
+		Scope:        YouzanScope,
+		AccessToken:  g.access,
+		AuthorityID:  grantID,
+		RefreshToken: g.refresh,
+	}, nil})
+}
+
+type yzTokenData struct {
+	Expires      int64  `json:"expires"`
+	Scope        string `json:"scope"`
+	AccessToken  string `json:"access_token"`
+	AuthorityID  string `json:"authority_id"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// tokenError counts and shapes a token-endpoint error; y.mu must be held.
+func (y *Youzan) tokenError(code int, msg string) answer {
+	y.stats.Errors++
+	return jsonAnswer(http.StatusOK, struct {
+		Success bool   `json:"success"`
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{false, code, msg})
+}
+
+type yzTokenRequest struct {
+	ClientID      string          `json:"client_id"`
+	ClientSecret  string          `json:"client_secret"`
+	AuthorizeType string          `json:"authorize_type"`
+	GrantID       json.RawMessage `json:"grant_id"` // a string, or a number from careless clients
+	Refresh       json.RawMessage `json:"refresh"`
+	Code          string          `json:"code"`
+	RedirectURI   string          `json:"redirect_uri"`
+	RefreshToken  string          `json:"refresh_token"`
+}
+
+func isJSONType(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+func (y *Youzan) serveToken(r *http.Request) answer {
+	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	var req yzTokenRequest
+	parseErr := json.Unmarshal(body, &req)
+
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	if r.Method != http.MethodPost || !isJSONType(r) || readErr != nil || parseErr != nil {
+		return y.tokenError(1000, yzMsgNotJSON)
+	}
+	if req.ClientID != y.opts.id {
+		return y.tokenError(1103, yzMsgNoClient)
+	}
+	if req.ClientSecret != y.opts.secret {
+		return y.tokenError(1000, yzMsgBadSecret)
+	}
+	now := y.now()
+	switch req.AuthorizeType {
+	case "silent":
+		grantID, ok := jsonString(req.GrantID)
+		if !ok || grantID == "" {
+			return y.tokenError(1000, yzMsgBadParam+"grant_id")
+		}
+		refresh, ok := jsonBool(req.Refresh)
+		if !ok {
+			return y.tokenError(1000, yzMsgBadParam+"refresh")
+		}
+		g := y.grant(grantID)
+		switch g.status {
+		case yzRevoked:
+			return y.tokenError(1103, yzMsgNoGrant)
+		case yzExpired:
+			return y.tokenError(1004, yzMsgGrantExpired)
+		}
+		if !refresh {
+			if a := y.access[g.access]; a != nil && !a.dead && now.Before(a.expires) {
+				y.stats.Reused++
+				return y.tokenAnswer(grantID)
+			}
+		}
+		return y.issue(grantID)
+	case "authorization_code":
+		c := y.codes[req.Code]
+		if c == nil || c.used || !now.Before(c.expires) {
+			return y.tokenError(1005, yzMsgCode)
+		}
+		c.used = true
+		if y.grant(c.grant).status != yzActive {
+			return y.tokenError(1103, yzMsgNoGrant)
+		}
+		return y.issue(c.grant)
+	case "refresh_token":
+		rt := y.refresh[req.RefreshToken]
+		if rt == nil {
+			return y.tokenError(1004, yzMsgRefreshDead)
+		}
+		g := y.grant(rt.grant)
+		if rt.dead {
+			y.stats.DeadRefreshUsed++
+			switch g.status {
+			case yzRevoked:
+				return y.tokenError(1103, yzMsgNoGrant)
+			case yzExpired:
+				return y.tokenError(1004, yzMsgGrantExpired)
+			}
+			return y.tokenError(1004, yzMsgRefreshDead)
+		}
+		if !now.Before(rt.expires) {
+			return y.tokenError(1004, yzMsgRefreshExpired)
+		}
+		return y.issue(rt.grant)
+	default:
+		return y.tokenError(1000, yzMsgBadParam+"authorize_type")
+	}
+}
+
+// jsonString accepts "88888" and 88888.
+func jsonString(raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 {
+		return "", true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s, true
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String(), true
+	}
+	return "", false
+}
+
+// jsonBool accepts true, "true", false, "false", null and absence (false).
+func jsonBool(raw json.RawMessage) (bool, bool) {
+	switch strings.TrimSpace(string(raw)) {
+	case "", "null", "false", `"false"`:
+		return false, true
+	case "true", `"true"`:
+		return true, true
+	}
+	return false, false
+}
+
+func (y *Youzan) traceID() string {
+	return "yz7-" + randHex(4, false) + "-" + strconv.FormatInt(ms(y.now()), 10) + "-" + randHex(3, false)
+}
+
+// gwError shapes a gateway error; y.mu must be held.
+func (y *Youzan) gwError(code int) answer {
+	msg, ok := youzanGatewayMessages[code]
+	if !ok {
+		msg = "网关错误 (gateway error " + strconv.Itoa(code) + ")"
+	}
+	if code >= 4201 && code <= 4203 {
+		y.stats.Rejected++
+	}
+	type gwErr struct {
+		TraceID string `json:"trace_id"`
+		ErrCode int    `json:"err_code"`
+		ErrMsg  string `json:"err_msg"`
+	}
+	return jsonAnswer(http.StatusOK, struct {
+		GwErrResp gwErr `json:"gw_err_resp"`
+	}{gwErr{y.traceID(), code, msg}})
+}
+
+func (y *Youzan) serveAPI(r *http.Request) answer {
+	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	name, version, pathOK := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api/"), "/")
+	pathOK = pathOK && name != "" && version != "" && !strings.Contains(version, "/")
+
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	if len(y.apiErr) > 0 {
+		code := y.apiErr[0]
+		y.apiErr = y.apiErr[1:]
+		return y.gwError(code)
+	}
+	if !pathOK {
+		return y.gwError(4001)
+	}
+	if r.Method != http.MethodPost || !isJSONType(r) || readErr != nil {
+		return y.gwError(4007)
+	}
+	// The token is read from the query only: one in a header or the body counts as none.
+	tok := r.URL.Query().Get("access_token")
+	if tok == "" {
+		return y.gwError(4201)
+	}
+	a := y.access[tok]
+	switch {
+	case a == nil:
+		return y.gwError(4203)
+	case y.grant(a.grant).status != yzActive:
+		return y.gwError(4201)
+	case a.dead:
+		return y.gwError(4203)
+	case !y.now().Before(a.expires):
+		return y.gwError(4202)
+	}
+	echo := json.RawMessage(`{}`)
+	if len(bytes.TrimSpace(body)) > 0 {
+		var buf bytes.Buffer
+		if json.Compact(&buf, body) != nil {
+			return y.gwError(4007)
+		}
+		echo = buf.Bytes()
+	}
+	type data struct {
+		Name    string          `json:"name"`
+		Version string          `json:"version"`
+		Echo    json.RawMessage `json:"echo"`
+	}
+	return jsonAnswer(http.StatusOK, struct {
+		TraceID string `json:"trace_id"`
+		Code    int    `json:"code"`
+		Success bool   `json:"success"`
+		Data    data   `json:"data"`
+		Message string `json:"message"`
+	}{y.traceID(), 200, true, data{name, version, echo}, "successful"})
+}
