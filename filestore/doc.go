@@ -1,0 +1,60 @@
+// Package filestore keeps shoptoken tokens in files of a local directory and coordinates the
+// processes of one host that share it: a Store is a shoptoken.Store, shoptoken.Locker and
+// shoptoken.Watcher.
+//
+// # Layout
+//
+// Each key has up to three files, named after the key's lowercase base32 encoding (keys longer
+// than 100 bytes: the hex SHA-256 of the key), so that no key, whatever its slashes or dots, can
+// name a path outside the directory:
+//
+//	k-<base32>.json   the token and its version (JSON)
+//	k-<base32>.lock   flocked while a Save or Delete of the key runs
+//	k-<base32>.lease  flocked while a process holds the key's lease (Lock)
+//
+// Lock files are created once and never removed. Files named ".tmp-*" are writes in progress, or
+// leftovers of a process that crashed while writing; they are never read, and may be removed when
+// no process is writing.
+//
+// # Atomicity
+//
+// Save compares the stored version and writes the new file under an exclusive flock on the
+// key's lock file, so compare-and-swap is atomic across goroutines and processes. It writes a
+// temporary file in the same directory, fsyncs it, renames it over the data file and fsyncs the
+// directory: readers, which take no lock, see the whole old file or the whole new one, and a
+// crash leaves one of the two.
+//
+// Delete leaves a tombstone recording the next version rather than removing the file, so versions
+// of a key only grow: Load reports a tombstone as shoptoken.ErrNotFound, Save with prev 0
+// succeeds on it as on an absent key, and a writer still holding a version from before the
+// Delete gets shoptoken.ErrConflict even after the key has been saved again.
+//
+// # Permissions
+//
+// New creates the directory with mode 0700 and refuses one that group or others may write;
+// files are created with mode 0600. Every process sharing a directory must therefore run as the
+// same user.
+//
+// # Locking
+//
+// Locks are flock(2) locks, which the kernel drops when the holding process exits or crashes;
+// leases therefore need no renewal and the ttl passed to Lock is not used. flock coordinates the
+// processes of one host only: do not share a directory between hosts over NFS or another network
+// file system; use redisstore for a fleet. On systems without flock (Windows, Plan 9, wasm), New
+// returns an error.
+//
+// # Sealing
+//
+// With WithSealKey, tokens are sealed with AES-256-GCM and a random 12-byte nonce; the key name
+// and version are authenticated as additional data, so a file copied to another key or with its
+// version altered fails to load. Key names and versions stay readable in the files; the token
+// does not. Sealing does not stop someone with write access to the directory from deleting files
+// or putting back an older file of the same key. A file that cannot be read or unsealed makes
+// Load and Save return an error wrapping ErrCorrupt that names the file and never shows the
+// token; Delete clears it.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use, and any number of Stores, in one process or many, may
+// share a directory.
+package filestore

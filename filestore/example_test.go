@@ -1,0 +1,82 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package filestore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/filestore"
+)
+
+func ExampleNew() {
+	dir, err := os.MkdirTemp("", "filestore-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	// Every process that opens this directory shares the tokens and the leases in it.
+	store, err := filestore.New(filepath.Join(dir, "tokens"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+
+	unlock, err := store.Lock(ctx, "youzan/88888", time.Minute)
+	if err != nil {
+		log.Fatal(err)
+	}
+	v, err := store.Save(ctx, "youzan/88888", &shoptoken.Token{AccessToken: "at-1", Subject: "88888"}, 0)
+	unlock()
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	tok, version, err := store.Load(ctx, "youzan/88888")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v, version, tok.Subject)
+
+	// A second writer that read version 0 loses the compare-and-swap.
+	_, err = store.Save(ctx, "youzan/88888", &shoptoken.Token{AccessToken: "at-2"}, 0)
+	fmt.Println(err)
+	// Output:
+	// 1 1 88888
+	// shoptoken: version conflict
+}
+
+func ExampleWithSealKey() {
+	dir, err := os.MkdirTemp("", "filestore-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	// In production, load the key from a secret manager; every process needs the same one.
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		log.Fatal(err)
+	}
+	store, err := filestore.New(dir, filestore.WithSealKey(key))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := store.Save(ctx, "vvtool/acct", &shoptoken.Token{AccessToken: "at-sealed"}, 0); err != nil {
+		log.Fatal(err)
+	}
+	tok, _, err := store.Load(ctx, "vvtool/acct")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok.AccessToken)
+	// Output: at-sealed
+}

@@ -1,0 +1,402 @@
+package filestore
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shoptoken/shoptoken"
+)
+
+// ErrCorrupt is wrapped by the error Load, Save and Delete return for a token file they cannot
+// read: damaged, altered, belonging to another key, sealed with another key, or sealed when the
+// Store has no seal key (and the reverse). The error names the key and the file, never the token.
+var ErrCorrupt = errors.New("unreadable token file")
+
+var (
+	_ shoptoken.Store   = (*Store)(nil)
+	_ shoptoken.Locker  = (*Store)(nil)
+	_ shoptoken.Watcher = (*Store)(nil)
+)
+
+const (
+	defaultPoll = 200 * time.Millisecond
+	// formatV1 is the only file layout so far; a reader refuses any other.
+	formatV1 = 1
+	// maxFileSize bounds what Load reads: a token file is a few hundred bytes.
+	maxFileSize = 1 << 20
+	// maxPlainKey is the longest key (in bytes) whose file name is its base32 encoding; longer
+	// keys are named by their SHA-256 so that every name stays well below 255 bytes.
+	maxPlainKey = 100
+)
+
+// Store is a shoptoken.Store, shoptoken.Locker and shoptoken.Watcher on files in one directory. It
+// is safe for concurrent use by goroutines and by processes on the same host that open the same
+// directory. Create it with New; the zero value is not usable.
+type Store struct {
+	dir  string
+	aead cipher.AEAD // nil: tokens are stored in the clear
+	poll time.Duration
+}
+
+// Option configures a Store.
+type Option func(*config)
+
+type config struct {
+	sealKey []byte
+	poll    time.Duration
+	err     error
+}
+
+// WithSealKey seals tokens at rest with AES-256-GCM under key, which must be 32 bytes (New reports
+// an error otherwise). Every process sharing the directory must use the same key: a Store refuses
+// files sealed with another key, and sealed and unsealed Stores refuse each other's files.
+func WithSealKey(key []byte) Option {
+	return func(c *config) {
+		if len(key) != 32 {
+			c.err = fmt.Errorf("filestore: seal key is %d bytes, want 32 (AES-256)", len(key))
+			return
+		}
+		c.sealKey = bytes.Clone(key)
+	}
+}
+
+// WithPollInterval sets how often Watch checks the file and the longest pause between attempts
+// to take a lease in Lock. Zero or negative means the default, 200ms.
+func WithPollInterval(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.poll = d
+		}
+	}
+}
+
+// New returns a Store keeping its files in dir. It creates dir (and its parents) with mode 0700
+// when missing. It refuses a dir that is not a directory or that group or others may write to,
+// since anyone who can write there can replace tokens. It reports an error on operating systems
+// without flock(2), such as Windows.
+func New(dir string, opts ...Option) (*Store, error) {
+	if err := supported(); err != nil {
+		return nil, err
+	}
+	cfg := config{poll: defaultPoll}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
+	if dir == "" {
+		return nil, errors.New("filestore: dir is empty")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("filestore: %s is not a directory", abs)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return nil, fmt.Errorf("filestore: %s is writable by group or others (mode %#o); use mode 0700", abs, perm)
+	}
+	s := &Store{dir: abs, poll: cfg.poll}
+	if cfg.sealKey != nil {
+		block, err := aes.NewCipher(cfg.sealKey)
+		if err != nil {
+			return nil, fmt.Errorf("filestore: %w", err)
+		}
+		if s.aead, err = cipher.NewGCM(block); err != nil {
+			return nil, fmt.Errorf("filestore: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Dir returns the absolute path of the directory holding the Store's files.
+func (s *Store) Dir() string { return s.dir }
+
+var nameEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// stem is the file name of key without extension. Base32 uses only [a-z2-7] once lowercased, so
+// no key can name a path outside the directory, and two keys differing only in case stay apart on
+// case-insensitive file systems. The "k-" and "h-" prefixes keep the two schemes from colliding.
+func stem(key string) string {
+	if len(key) <= maxPlainKey {
+		return "k-" + strings.ToLower(nameEncoding.EncodeToString([]byte(key)))
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "h-" + hex.EncodeToString(sum[:])
+}
+
+func (s *Store) path(key, ext string) string {
+	return filepath.Join(s.dir, stem(key)+ext)
+}
+
+// record is the JSON content of a data file. Token holds the token's JSON when the store is not
+// sealed; Sealed holds nonce || AES-GCM(token JSON) when it is. Key and Version are in the clear
+// and, when sealed, authenticated as additional data.
+type record struct {
+	Format  int             `json:"format"`
+	Key     string          `json:"key"`
+	Version int64           `json:"version"`
+	Deleted bool            `json:"deleted,omitempty"`
+	Token   json.RawMessage `json:"token,omitempty"`
+	Sealed  []byte          `json:"sealed,omitempty"`
+}
+
+// entry is what a data file says about its key. version is 0 when there is no file.
+type entry struct {
+	version int64
+	live    bool // false for no file and for a tombstone
+	tok     *shoptoken.Token
+}
+
+// read returns the entry stored for key. On an ErrCorrupt error the entry still carries the
+// version from the file's header when that could be read, so Delete can keep versions growing.
+func (s *Store) read(key string) (entry, error) {
+	path := s.path(key, ".json")
+	data, err := readFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return entry{}, nil
+	}
+	if err != nil {
+		return entry{}, fmt.Errorf("filestore: key %q: %w", key, err)
+	}
+	corrupt := func(e entry, reason string) (entry, error) {
+		return e, fmt.Errorf("filestore: key %q: %s: %w: %s", key, path, ErrCorrupt, reason)
+	}
+	var rec record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		// The decoder's message may quote file content, so it is not passed on.
+		return corrupt(entry{}, "not valid JSON")
+	}
+	if rec.Format != formatV1 {
+		return corrupt(entry{}, "unknown format "+strconv.Itoa(rec.Format))
+	}
+	if rec.Version < 1 {
+		return corrupt(entry{}, "invalid version")
+	}
+	e := entry{version: rec.Version}
+	if rec.Key != key {
+		return corrupt(e, fmt.Sprintf("the file belongs to key %q", rec.Key))
+	}
+	if rec.Deleted {
+		if rec.Token != nil || rec.Sealed != nil {
+			return corrupt(e, "deleted entry carries a token")
+		}
+		return e, nil
+	}
+	plain := []byte(rec.Token)
+	switch {
+	case s.aead != nil && rec.Sealed == nil:
+		return corrupt(e, "not sealed, but the store has a seal key")
+	case s.aead == nil && rec.Sealed != nil:
+		return corrupt(e, "sealed, but the store has no seal key")
+	case s.aead != nil:
+		ns := s.aead.NonceSize()
+		if len(rec.Sealed) < ns {
+			return corrupt(e, "sealed data too short")
+		}
+		plain, err = s.aead.Open(nil, rec.Sealed[:ns], rec.Sealed[ns:], additionalData(key, rec.Version))
+		if err != nil {
+			return corrupt(e, "cannot unseal (wrong seal key, or the file was altered)")
+		}
+	}
+	if len(plain) == 0 {
+		return corrupt(e, "no token")
+	}
+	var tok shoptoken.Token
+	if err := json.Unmarshal(plain, &tok); err != nil {
+		return corrupt(e, "token is not valid JSON")
+	}
+	e.live, e.tok = true, &tok
+	return e, nil
+}
+
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("%s: %w: larger than %d bytes", path, ErrCorrupt, maxFileSize)
+	}
+	return data, nil
+}
+
+// additionalData binds a sealed token to its key and version: a file copied to another key's
+// name, or with its version edited, fails to unseal.
+func additionalData(key string, version int64) []byte {
+	b := make([]byte, 0, len("shoptoken/filestore/v1")+len(key)+24)
+	b = append(b, "shoptoken/filestore/v1\x00"...)
+	b = append(b, key...)
+	b = append(b, 0)
+	return strconv.AppendInt(b, version, 10)
+}
+
+// Load implements shoptoken.Store. It takes no lock: files are replaced by rename, so a reader
+// sees either the old or the new file, never part of one.
+func (s *Store) Load(ctx context.Context, key string) (*shoptoken.Token, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	e, err := s.read(key)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !e.live {
+		return nil, 0, shoptoken.ErrNotFound
+	}
+	return e.tok, e.version, nil
+}
+
+// Save implements shoptoken.Store. The compare and the write happen under an exclusive flock on
+// the key's lock file, so they are atomic across goroutines and processes. prev 0 matches both
+// an absent key and a deleted one; after a Delete the next version continues from the deleted
+// one's instead of restarting at 1. A file Save cannot read (ErrCorrupt) is not overwritten;
+// Delete removes it.
+func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev int64) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if tok == nil {
+		return 0, fmt.Errorf("filestore: save %q: nil token", key)
+	}
+	plain, err := json.Marshal(tok)
+	if err != nil {
+		return 0, fmt.Errorf("filestore: save %q: %w", key, err)
+	}
+	unlock, err := s.lockWrite(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	cur, err := s.read(key)
+	if err != nil {
+		return 0, err
+	}
+	if (cur.live && cur.version != prev) || (!cur.live && prev != 0) {
+		return 0, shoptoken.ErrConflict
+	}
+	next := cur.version + 1
+	rec := record{Format: formatV1, Key: key, Version: next}
+	if s.aead != nil {
+		nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
+		if _, err := rand.Read(nonce); err != nil {
+			return 0, fmt.Errorf("filestore: save %q: %w", key, err)
+		}
+		rec.Sealed = s.aead.Seal(nonce, nonce, plain, additionalData(key, next))
+	} else {
+		rec.Token = plain
+	}
+	if err := s.write(key, rec); err != nil {
+		return 0, err
+	}
+	return next, nil
+}
+
+// Delete implements shoptoken.Store. It replaces the token with a tombstone that records the next
+// version, so versions keep growing and a writer holding the deleted version gets
+// shoptoken.ErrConflict. Load reports a tombstone as shoptoken.ErrNotFound. Delete also clears a
+// file that cannot be read (ErrCorrupt). Deleting an absent key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	unlock, err := s.lockWrite(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cur, err := s.read(key)
+	switch {
+	case errors.Is(err, ErrCorrupt):
+		if cur.version < 0 || cur.version == math.MaxInt64 {
+			cur.version = 0
+		}
+	case err != nil:
+		return err
+	case !cur.live:
+		return nil // absent or already a tombstone
+	}
+	return s.write(key, record{Format: formatV1, Key: key, Version: cur.version + 1, Deleted: true})
+}
+
+// write replaces key's data file with rec: a temporary file in the same directory is written,
+// synced and renamed over the old one, then the directory is synced so the rename survives a
+// crash. Readers see the old file or the new one, never a partial one.
+func (s *Store) write(key string, rec record) (err error) {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("filestore: save %q: %w", key, err)
+	}
+	name := stem(key)
+	f, err := os.CreateTemp(s.dir, ".tmp-"+name+"-*") // mode 0600
+	if err != nil {
+		return fmt.Errorf("filestore: save %q: %w", key, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("filestore: save %q: %w", key, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("filestore: save %q: %w", key, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("filestore: save %q: %w", key, err)
+	}
+	if err = os.Rename(tmp, filepath.Join(s.dir, name+".json")); err != nil {
+		return fmt.Errorf("filestore: save %q: %w", key, err)
+	}
+	if derr := syncDir(s.dir); derr != nil {
+		// The new file is in place and visible; only its durability across a crash is in doubt.
+		return fmt.Errorf("filestore: save %q: written, but syncing the directory: %w", key, derr)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
