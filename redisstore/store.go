@@ -1,0 +1,277 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shoptoken/shoptoken"
+)
+
+// Store is a shoptoken.Store, shoptoken.Locker and shoptoken.Watcher on Redis. It is safe for
+// concurrent use. Create it with New; the zero value is not usable.
+type Store struct {
+	rdb redis.UniversalClient
+	cfg config
+	hub *hub
+
+	closeOnce sync.Once
+}
+
+var (
+	_ shoptoken.Store   = (*Store)(nil)
+	_ shoptoken.Locker  = (*Store)(nil)
+	_ shoptoken.Watcher = (*Store)(nil)
+)
+
+// Option configures a Store.
+type Option func(*config)
+
+type config struct {
+	prefix string
+	poll   time.Duration
+	// health is how long the pub/sub connection may stay silent before it is pinged; a ping
+	// unanswered for as long again counts as a broken connection.
+	health time.Duration
+	// noPubSub makes Watch and Lock rely on polling alone (tests, proxies without pub/sub).
+	noPubSub bool
+	// noRenew stops leases from being renewed (tests: a holder that has stalled).
+	noRenew bool
+}
+
+// WithPrefix sets the namespace every Redis key and channel starts with. The default is
+// "shoptoken:". Give each application (or environment) sharing one Redis its own prefix.
+func WithPrefix(namespace string) Option {
+	return func(c *config) { c.prefix = namespace }
+}
+
+// WithPollInterval sets how often Watch and Lock poll Redis while pub/sub is not delivering
+// (not yet subscribed, disconnected, or refused by a proxy). Zero or negative keeps the default,
+// one second.
+func WithPollInterval(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.poll = d
+		}
+	}
+}
+
+// New returns a Store on rdb: a *redis.Client, a Sentinel-backed failover client or a
+// *redis.ClusterClient. The Store does not own rdb: Close leaves it open, and rdb must stay open
+// while the Store is used.
+func New(rdb redis.UniversalClient, opts ...Option) *Store {
+	cfg := config{prefix: "shoptoken:", poll: time.Second, health: 15 * time.Second}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := &Store{rdb: rdb, cfg: cfg}
+	s.hub = newHub(s)
+	return s
+}
+
+// Close stops the Store's pub/sub connection and its polling. Watch channels handed out before stop
+// receiving; later Watch calls fail. Leases that are held keep being renewed until they are
+// unlocked, and Lock keeps working by polling. Close does not close the Redis client.
+func (s *Store) Close() error {
+	s.closeOnce.Do(s.hub.close)
+	return nil
+}
+
+// The Redis layout of one key. The braces make the key a Redis Cluster hash tag, so its token,
+// lease and channel share one slot; no script touches more than one key anyway.
+func (s *Store) tokKey(key string) string   { return s.cfg.prefix + "{" + key + "}:tok" }
+func (s *Store) leaseKey(key string) string { return s.cfg.prefix + "{" + key + "}:lease" }
+func (s *Store) channel(key string) string  { return s.cfg.prefix + "{" + key + "}:chg" }
+func (s *Store) dueKey() string             { return s.cfg.prefix + "keeper:due" }
+
+// saveScript is the compare-and-swap. KEYS[1] is the token hash {v, tok}; ARGV is prev, the encoded
+// token and the change channel. A tombstone (v without tok, left by Delete) also accepts prev 0.
+var saveScript = redis.NewScript(`
+local cur = redis.call('HMGET', KEYS[1], 'v', 'tok')
+local v = tonumber(cur[1]) or 0
+local prev = tonumber(ARGV[1])
+if v ~= prev and not (prev == 0 and not cur[2]) then
+	return {0, v}
+end
+v = v + 1
+redis.call('HSET', KEYS[1], 'v', v, 'tok', ARGV[2])
+redis.call('PUBLISH', ARGV[3], v)
+return {1, v}
+`)
+
+// deleteScript turns a stored token into a tombstone with the next version, so that no writer
+// holding an older version can write again; absent keys and tombstones stay as they are.
+var deleteScript = redis.NewScript(`
+local cur = redis.call('HMGET', KEYS[1], 'v', 'tok')
+local v = tonumber(cur[1]) or 0
+if cur[2] then
+	v = v + 1
+	redis.call('HSET', KEYS[1], 'v', v)
+	redis.call('HDEL', KEYS[1], 'tok')
+end
+redis.call('PUBLISH', ARGV[1], v)
+return v
+`)
+
+// Load implements shoptoken.Store. When there is no token it returns shoptoken.ErrNotFound with
+// the key's current version: 0 if the key was never saved, the tombstone version if it was
+// deleted. Save accepts either as prev.
+//
+// If Redis cannot be reached, the error wraps the client's error (a *net.OpError, a redis.Error or
+// the context's error) and is neither ErrNotFound nor ErrConflict; shoptoken.KindOf reports network
+// failures as shoptoken.ErrUnavailable.
+func (s *Store) Load(ctx context.Context, key string) (*shoptoken.Token, int64, error) {
+	vals, err := s.rdb.HMGet(ctx, s.tokKey(key), "v", "tok").Result()
+	if err != nil {
+		return nil, 0, fmt.Errorf("redisstore: load %q: %w", key, err)
+	}
+	return decode(key, vals)
+}
+
+// decode turns an HMGET v tok answer into a token and its version.
+func decode(key string, vals []any) (*shoptoken.Token, int64, error) {
+	var v int64
+	if s, ok := vals[0].(string); ok {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, 0, fmt.Errorf("redisstore: load %q: bad version %q", key, s)
+		}
+		v = n
+	}
+	data, ok := vals[1].(string)
+	if !ok {
+		return nil, v, shoptoken.ErrNotFound
+	}
+	tok := new(shoptoken.Token)
+	if err := json.Unmarshal([]byte(data), (*plainToken)(tok)); err != nil {
+		return nil, v, fmt.Errorf("redisstore: load %q: decode: %w", key, err)
+	}
+	return tok, v, nil
+}
+
+// plainToken has Token's fields without its methods, so the stored JSON holds every field
+// verbatim whatever marshalling methods Token grows.
+type plainToken shoptoken.Token
+
+// Save implements shoptoken.Store: it writes tok if the stored version is still prev and publishes
+// the new version on the key's channel, in one Lua script. prev is 0 for a key that was never
+// saved; for a deleted key it may be 0 or the tombstone version Load returned.
+//
+// It returns shoptoken.ErrConflict when someone else wrote first. If Redis cannot be reached, the
+// error wraps the client's error and is not ErrConflict: the write may or may not have happened,
+// so Load again before retrying.
+func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev int64) (int64, error) {
+	if tok == nil {
+		return 0, fmt.Errorf("redisstore: save %q: nil token", key)
+	}
+	if prev < 0 {
+		return 0, shoptoken.ErrConflict
+	}
+	data, err := json.Marshal((*plainToken)(tok))
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: save %q: encode: %w", key, err)
+	}
+	res, err := saveScript.Run(ctx, s.rdb, []string{s.tokKey(key)}, prev, data, s.channel(key)).Int64Slice()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: save %q: %w", key, err)
+	}
+	if len(res) != 2 {
+		return 0, fmt.Errorf("redisstore: save %q: unexpected script reply %v", key, res)
+	}
+	if res[0] != 1 {
+		return 0, shoptoken.ErrConflict
+	}
+	return res[1], nil
+}
+
+// Delete implements shoptoken.Store. It leaves a tombstone holding the next version, so versions
+// of a key never repeat and a writer still holding a version from before the Delete gets
+// ErrConflict. After a Delete, Load returns ErrNotFound with the tombstone version, and Save
+// accepts prev 0 (as for a new key) or that version. Deleting an absent key is not an error.
+// Watchers are woken either way.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := deleteScript.Run(ctx, s.rdb, []string{s.tokKey(key)}, s.channel(key)).Err(); err != nil {
+		return fmt.Errorf("redisstore: delete %q: %w", key, err)
+	}
+	return nil
+}
+
+// Loaded is one result of LoadMany.
+type Loaded struct {
+	Token   *shoptoken.Token // the stored token, a copy the caller owns
+	Version int64            // its version, to pass to Save as prev
+}
+
+// loadBatch is how many keys LoadMany sends in one pipeline, and loadWorkers how many pipelines
+// it keeps in flight, so that decoding one batch overlaps the round trip of the next.
+const (
+	loadBatch   = 1000
+	loadWorkers = 4
+)
+
+// LoadMany loads many keys with pipelines of 1000 keys, several at a time, for cold-starting a
+// fleet's worth of tokens. Keys without a token (never saved, or deleted) are left out of the map.
+// A token that cannot be decoded is left out and reported in the error. If a pipeline fails,
+// LoadMany stops sending and returns what it loaded so far with an error wrapping the cause. The
+// error joins every such failure.
+func (s *Store) LoadMany(ctx context.Context, keys []string) (map[string]Loaded, error) {
+	res := make([]Loaded, len(keys))
+	found := make([]bool, len(keys))
+	batches := (len(keys) + loadBatch - 1) / loadBatch
+	errs := make([][]error, batches)
+	var next atomic.Int64
+	var failed atomic.Bool // a pipeline failed: Redis is unwell, stop sending
+	var wg sync.WaitGroup
+	for range min(loadWorkers, batches) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmds := make([]*redis.SliceCmd, 0, loadBatch)
+			for {
+				b := int(next.Add(1)) - 1
+				if b >= batches || failed.Load() {
+					return
+				}
+				lo, hi := b*loadBatch, min((b+1)*loadBatch, len(keys))
+				cmds = cmds[:0]
+				pipe := s.rdb.Pipeline()
+				for _, k := range keys[lo:hi] {
+					cmds = append(cmds, pipe.HMGet(ctx, s.tokKey(k), "v", "tok"))
+				}
+				if _, err := pipe.Exec(ctx); err != nil {
+					errs[b] = []error{fmt.Errorf("redisstore: load many: %w", err)}
+					failed.Store(true)
+					return
+				}
+				for i, cmd := range cmds {
+					tok, v, err := decode(keys[lo+i], cmd.Val())
+					switch {
+					case err == nil:
+						res[lo+i], found[lo+i] = Loaded{Token: tok, Version: v}, true
+					case !errors.Is(err, shoptoken.ErrNotFound):
+						errs[b] = append(errs[b], err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	out := make(map[string]Loaded, len(keys))
+	for i, ok := range found {
+		if ok {
+			out[keys[i]] = res[i]
+		}
+	}
+	var all []error
+	for _, e := range errs {
+		all = append(all, e...)
+	}
+	return out, errors.Join(all...)
+}
