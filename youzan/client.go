@@ -1,0 +1,415 @@
+package youzan
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/redact"
+)
+
+// Client calls Youzan APIs through the gateway with tokens from a Cache. It is safe for
+// concurrent use.
+type Client struct {
+	cfg Config
+	src *shoptoken.Cache
+	hc  *httpx.Client
+	log *slog.Logger
+
+	limited atomic.Int32 // len(limits), read without the lock on the success path
+	mu      sync.Mutex
+	limits  map[string]*limitState // per API: the 4101 back-off sequence
+}
+
+// String describes the Client without its secrets.
+func (cl *Client) String() string { return "youzan.Client{" + cl.cfg.String() + "}" }
+
+// Format prints the redacted form for every verb.
+func (cl *Client) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(cl.String())) }
+
+// NewClient returns a Client that calls APIs on c.BaseURL with tokens from src (NewSource or
+// NewToolSource). Problems with c or a nil src are reported by Call.
+func NewClient(c Config, src *shoptoken.Cache) *Client {
+	return &Client{cfg: c, src: src, hc: c.callHTTP(), log: c.logger(), limits: map[string]*limitState{}}
+}
+
+// Call invokes API api at version (e.g. "youzan.trade.get", "4.0.2"; the docs' name
+// "youzan.trade.get.4.0.2" is the two joined by a dot) with params as the JSON body, and
+// decodes the answer's data into out.
+//
+// params may be nil (the body is then {}), a []byte or json.RawMessage holding a JSON object,
+// or anything encoding/json encodes to one. out may be nil to discard the data, or any pointer
+// encoding/json decodes into; it is left alone when the data is null.
+//
+// The token goes in the access_token query parameter only, as the gateway requires, and never
+// into an error or a log. When the gateway rejects it (4201, 4202, 4203) Call reports it to the
+// Cache (Invalidate: compare-and-refresh, so a burst of rejections costs one token call) and
+// sends the same body once more with the new token; it never retries twice. A second rejection
+// is ErrTokenInvalid, or ErrReauthorize for 4201 (the grant is closed). Other errors are
+// returned as they come: see the package documentation for the mapping, and RetryAfter for
+// 4101. The request is not retried on other failures, because it may have had an effect.
+func (cl *Client) Call(ctx context.Context, api, version string, params, out any) error {
+	if cl == nil || cl.src == nil {
+		return configError(opCall, "NewClient was given no token source")
+	}
+	target, err := cl.endpoint(api, version)
+	if err != nil {
+		return err
+	}
+	body, err := encodeParams(params)
+	if err != nil {
+		return err
+	}
+	tok, err := cl.src.Token(ctx)
+	if err != nil {
+		return err
+	}
+	res := cl.send(ctx, target, body, tok)
+	if res.rejected == 0 {
+		return cl.finish(api, res, out)
+	}
+	// Rejected: compare-and-refresh, then one more try with whatever token is current now.
+	cl.log.LogAttrs(ctx, slog.LevelDebug, "youzan: token rejected; invalidating and retrying once",
+		slog.String("api", api), slog.Int("err_code", res.rejected), slog.String("trace_id", res.traceID))
+	fresh, err := cl.src.Invalidate(ctx, tok)
+	if err != nil {
+		return err
+	}
+	if fresh == nil || fresh.AccessToken == tok.AccessToken {
+		return res.err // no new token to try: the platform's own rejection, ErrTokenInvalid
+	}
+	res = cl.send(ctx, target, body, fresh)
+	if res.rejected != 0 {
+		var e *shoptoken.Error
+		if errors.As(res.err, &e) && res.rejected == 4201 {
+			cp := *e
+			cp.Kind = shoptoken.ErrReauthorize // a fresh token refused as invalid: the grant is closed
+			return &cp
+		}
+		return res.err
+	}
+	return cl.finish(api, res, out)
+}
+
+func (cl *Client) endpoint(api, version string) (string, error) {
+	bad := func(s string) bool { return s == "" || strings.ContainsAny(s, "/?#% \t\r\n") }
+	switch {
+	case bad(api):
+		return "", configError(opCall, "invalid API name "+strconv.Quote(api))
+	case bad(version):
+		return "", configError(opCall, "invalid API version "+strconv.Quote(version)+` (want e.g. "3.0.0")`)
+	}
+	base, err := cl.cfg.base(opCall)
+	if err != nil {
+		return "", err
+	}
+	return base + "/api/" + url.PathEscape(api) + "/" + url.PathEscape(version), nil
+}
+
+// encodeParams returns the JSON body: {} for nil.
+func encodeParams(params any) ([]byte, error) {
+	var b []byte
+	switch p := params.(type) {
+	case nil:
+		return []byte("{}"), nil
+	case json.RawMessage:
+		b = p
+	case []byte:
+		b = p
+	default:
+		var err error
+		if b, err = json.Marshal(p); err != nil {
+			return nil, &shoptoken.Error{Platform: platform, Op: opCall, Kind: shoptoken.ErrBadRequest, Message: "encode params", Err: err}
+		}
+	}
+	t := strings.TrimSpace(string(b))
+	switch {
+	case t == "" || t == "null":
+		return []byte("{}"), nil
+	case t[0] != '{' || !json.Valid(b):
+		return nil, configError(opCall, "params must encode to a JSON object")
+	}
+	return b, nil
+}
+
+// result is one gateway answer, classified.
+type result struct {
+	data     json.RawMessage // success: what to decode into out
+	traceID  string
+	status   int
+	err      error // failure
+	rejected int   // 4201, 4202 or 4203 when the token was rejected
+}
+
+func (cl *Client) send(ctx context.Context, target string, body []byte, tok *shoptoken.Token) result {
+	secrets := []string{tok.AccessToken}
+	resp, err := cl.hc.Do(ctx, httpx.Request{
+		Op:      opCall,
+		Method:  "POST",
+		URL:     target,
+		Query:   url.Values{"access_token": {tok.AccessToken}},
+		JSON:    body,
+		Secrets: secrets,
+	})
+	if err != nil {
+		return result{err: err}
+	}
+	return parseCall(resp, secrets)
+}
+
+// callAnswer holds every envelope the gateway is known to use.
+type callAnswer struct {
+	GwErrResp     json.RawMessage `json:"gw_err_resp"`
+	ErrorResponse json.RawMessage `json:"error_response"`
+	Response      json.RawMessage `json:"response"`
+	TraceID       flexString      `json:"trace_id"`
+	Code          flexString      `json:"code"`
+	Success       flexBool        `json:"success"`
+	Data          json.RawMessage `json:"data"`
+	Message       flexString      `json:"message"`
+}
+
+type gwErrResp struct {
+	TraceID flexString `json:"trace_id"`
+	ErrCode flexString `json:"err_code"`
+	ErrMsg  flexString `json:"err_msg"`
+}
+
+type legacyError struct {
+	Code    flexString `json:"code"`
+	Msg     flexString `json:"msg"`
+	Message flexString `json:"message"`
+}
+
+// parseCall classifies a gateway answer. Errors come with HTTP 200 [public].
+func parseCall(resp *httpx.Response, secrets []string) result {
+	var a callAnswer
+	if err := resp.DecodeJSON(platform, opCall, &a, secrets...); err != nil {
+		return result{err: err, status: resp.StatusCode}
+	}
+	res := result{traceID: string(a.TraceID), status: resp.StatusCode}
+	fail := func(code, msg string, kind error) result {
+		if n, _ := strconv.Atoi(code); n >= 4201 && n <= 4203 {
+			res.rejected = n
+		}
+		res.err = &shoptoken.Error{
+			Platform:   platform,
+			Op:         opCall,
+			StatusCode: resp.StatusCode,
+			Code:       code,
+			Message:    redact.Known(msg, secrets...),
+			RequestID:  res.traceID,
+			Kind:       kind,
+		}
+		return res
+	}
+	sub := func(raw json.RawMessage, v any) error {
+		obj, ok := object(raw)
+		if !ok {
+			obj = raw
+		}
+		return withRequestID((&httpx.Response{StatusCode: resp.StatusCode, Body: obj}).DecodeJSON(platform, opCall, v, secrets...), res.traceID)
+	}
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	switch {
+	case present(a.GwErrResp):
+		var g gwErrResp
+		if err := sub(a.GwErrResp, &g); err != nil {
+			res.err = err
+			return res
+		}
+		if g.TraceID != "" {
+			res.traceID = string(g.TraceID)
+		}
+		return fail(string(g.ErrCode), string(g.ErrMsg), gatewayKind(string(g.ErrCode), string(g.ErrMsg)))
+	case present(a.ErrorResponse):
+		var l legacyError
+		if err := sub(a.ErrorResponse, &l); err != nil {
+			res.err = err
+			return res
+		}
+		msg := string(l.Msg)
+		if msg == "" {
+			msg = string(l.Message)
+		}
+		return fail(string(l.Code), msg, businessKind(string(l.Code), msg))
+	case a.Success.set:
+		if !a.Success.v {
+			return fail(string(a.Code), string(a.Message), businessKind(string(a.Code), string(a.Message)))
+		}
+		res.data = a.Data
+	case present(a.Response):
+		res.data = a.Response
+	case a.Code != "":
+		if a.Code != "200" && a.Code != "0" {
+			return fail(string(a.Code), string(a.Message), businessKind(string(a.Code), string(a.Message)))
+		}
+		res.data = a.Data
+	default:
+		if err := resp.StatusError(platform, opCall, secrets...); err != nil {
+			res.err = err
+			return res
+		}
+		res.err = &shoptoken.Error{Platform: platform, Op: opCall, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse,
+			RequestID: res.traceID, Message: "unknown answer: " + httpx.Snippet(resp.Body, secrets...)}
+		return res
+	}
+	if !ok { // a success envelope on an error status: believe the status
+		res.data = nil
+		res.err = resp.StatusError(platform, opCall, secrets...)
+	}
+	return res
+}
+
+// ipWord finds "IP" as a word ("IP 白名单", "source ip not allowed"), not inside "multipart".
+var ipWord = regexp.MustCompile(`(?i)(^|[^a-z])ip([^a-z]|$)`)
+
+// gatewayKind maps a gateway err_code (PLATFORMS.md):
+//
+//	4001, 4005        bad path, unknown API or version   ErrBadRequest
+//	4007              wrong method or content type       ErrBadRequest
+//	4007              source IP not allowed (message)    ErrPermission
+//	4101              too many requests                  ErrRateLimited (see RetryAfter)
+//	4201, 4202, 4203  token invalid, expired, superseded ErrTokenInvalid (Call retries once)
+//	4204              no permission for this API         ErrPermission
+//	5001, 5003        system, plugin error               ErrUnavailable
+//	5002              business error                     ErrBadRequest
+//
+// Other 4xxx codes are ErrBadRequest, other 5xxx ErrUnavailable, anything else ErrBadResponse.
+func gatewayKind(code, msg string) error {
+	n, err := strconv.Atoi(code)
+	if err != nil {
+		return shoptoken.ErrBadResponse
+	}
+	switch {
+	case n == 4007:
+		if ipWord.MatchString(msg) || containsAny(normalize(msg), "白名单", "whitelist", "allowlist", "allowedlist") {
+			return shoptoken.ErrPermission
+		}
+		return shoptoken.ErrBadRequest
+	case n == 4101:
+		return shoptoken.ErrRateLimited
+	case n >= 4201 && n <= 4203:
+		return shoptoken.ErrTokenInvalid
+	case n == 4204:
+		return shoptoken.ErrPermission
+	case n == 5002:
+		return shoptoken.ErrBadRequest
+	case n >= 4000 && n < 5000:
+		return shoptoken.ErrBadRequest
+	case n >= 5000 && n < 6000:
+		return shoptoken.ErrUnavailable
+	}
+	return shoptoken.ErrBadResponse
+}
+
+// businessKind maps the code of a {"success":false} or legacy error_response answer: a gateway
+// code means what it means there; a 5xx code is ErrUnavailable; any other code is a business
+// rule the request broke (ErrBadRequest).
+func businessKind(code, msg string) error {
+	n, err := strconv.Atoi(code)
+	switch {
+	case err == nil && n >= 4000 && n < 6000:
+		return gatewayKind(code, msg)
+	case err == nil && n >= 500 && n < 600:
+		return shoptoken.ErrUnavailable
+	}
+	return shoptoken.ErrBadRequest
+}
+
+// finish decodes a successful answer into out, or returns the failure (adding the 4101 advice).
+func (cl *Client) finish(api string, res result, out any) error {
+	if res.err != nil {
+		if errors.Is(res.err, shoptoken.ErrRateLimited) {
+			return cl.rateLimited(api, res.err)
+		}
+		return res.err
+	}
+	cl.clearLimit(api)
+	if out == nil || !present(res.data) {
+		return nil
+	}
+	return withRequestID((&httpx.Response{StatusCode: res.status, Body: res.data}).DecodeJSON(platform, opCall, out), res.traceID)
+}
+
+// The gateway asks callers that get 4101 to back off 3, 6, 12, 24 and then 48 seconds [public].
+const (
+	rateLimitFirst = 3 * time.Second
+	rateLimitSteps = 4 // 3 s << 4 = 48 s
+)
+
+type limitState struct {
+	level int
+	last  time.Time
+}
+
+// rateLimited attaches the advised wait to a 4101 error. The sequence is per API: a 4101 that
+// comes after the caller waited the advised time moves one step up; 4101s from a burst of
+// concurrent calls within the same wait do not; a success, or a quiet spell of twice the wait,
+// starts again at 3 s.
+func (cl *Client) rateLimited(api string, err error) error {
+	now := cl.cfg.now()
+	cl.mu.Lock()
+	st := cl.limits[api]
+	if st == nil {
+		st = &limitState{}
+		cl.limits[api] = st
+		cl.limited.Add(1)
+	} else {
+		cur := rateLimitFirst << st.level
+		switch since := now.Sub(st.last); {
+		case since >= 2*cur+rateLimitFirst:
+			st.level = 0
+		case since >= cur:
+			st.level = min(st.level+1, rateLimitSteps)
+		}
+	}
+	st.last = now
+	wait := rateLimitFirst << st.level
+	cl.mu.Unlock()
+	var e *shoptoken.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	cp := *e
+	cp.Err = &retryAfterError{wait: wait}
+	return &cp
+}
+
+func (cl *Client) clearLimit(api string) {
+	if cl.limited.Load() == 0 {
+		return
+	}
+	cl.mu.Lock()
+	if _, ok := cl.limits[api]; ok {
+		delete(cl.limits, api)
+		cl.limited.Add(-1)
+	}
+	cl.mu.Unlock()
+}
+
+type retryAfterError struct{ wait time.Duration }
+
+func (e *retryAfterError) Error() string { return "retry after " + e.wait.String() }
+
+// RetryAfter returns how long Youzan asks the caller to wait before calling again, when err is
+// a 4101 (too many requests) from Client.Call: 3 s, then 6, 12, 24 and 48 s for an API that
+// stays limited.
+func RetryAfter(err error) (time.Duration, bool) {
+	var ra *retryAfterError
+	if errors.As(err, &ra) {
+		return ra.wait, true
+	}
+	return 0, false
+}

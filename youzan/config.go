@@ -1,0 +1,197 @@
+package youzan
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/redact"
+)
+
+// platform names Youzan in every *shoptoken.Error.
+const platform = "youzan"
+
+// DefaultBaseURL is the Youzan cloud gateway: the token endpoint is DefaultBaseURL+"/auth/token",
+// APIs are under DefaultBaseURL+"/api/".
+const DefaultBaseURL = "https://open.youzanyun.com"
+
+// Lifetimes the platform documents [seed]. They are used only when an answer does not say.
+const (
+	// AccessTokenLifetime is how long an access token lives (7 days).
+	AccessTokenLifetime = 7 * 24 * time.Hour
+	// RefreshTokenLifetime is how long a refresh token lives (28 days).
+	RefreshTokenLifetime = 28 * 24 * time.Hour
+)
+
+// Config holds what Youzan issues to your app. ClientID and ClientSecret are always required;
+// GrantID is required for silent authorization (FetchToken, NewSource).
+//
+// Config prints and logs with ClientSecret redacted.
+type Config struct {
+	// ClientID is the app's client_id.
+	ClientID string
+	// ClientSecret is the app's client_secret.
+	ClientSecret string
+	// GrantID is the kdt_id of the shop (grant_id of silent authorization). Tool apps
+	// (NewToolSource, ExchangeCode, Refresh) do not need it.
+	GrantID string
+
+	// BaseURL overrides https://open.youzanyun.com, for tests and proxies. "" means
+	// DefaultBaseURL; a trailing slash is ignored.
+	BaseURL string
+	// HTTPClient sends requests. If nil, a shared client with sane timeouts is used (5 s to
+	// connect, 15 s to the response headers, 30 s in all).
+	HTTPClient *http.Client
+	// Logger receives Debug records of every request (URLs redacted, never a secret) and of
+	// the recoveries this package makes. If nil, nothing is logged.
+	Logger *slog.Logger
+	// Now is the clock used to stamp IssuedAt and to estimate expiries. If nil, time.Now. Tests
+	// that give the Cache a fake clock (shoptoken.WithClock) should pass the same clock here.
+	Now func() time.Time
+}
+
+// Size limits for answers: token answers are small, API answers (a page of orders) can be large.
+const (
+	tokenMaxBody = 1 << 20
+	callMaxBody  = 16 << 20
+)
+
+// defaultHTTPClient is shared by every Config without an HTTPClient, so that one-off calls such
+// as FetchToken do not each build a connection pool.
+var defaultHTTPClient = sync.OnceValue(httpx.DefaultHTTPClient)
+
+func (c Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// tokenHTTP returns the client for /auth/token: small answers, and no body in the debug log.
+func (c Config) tokenHTTP() *httpx.Client {
+	return c.newHTTP(tokenMaxBody, tokenLogger(c.Logger))
+}
+
+// callHTTP returns the client for the API gateway.
+func (c Config) callHTTP() *httpx.Client {
+	return c.newHTTP(callMaxBody, c.Logger)
+}
+
+func (c Config) newHTTP(maxBody int64, log *slog.Logger) *httpx.Client {
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = defaultHTTPClient()
+	}
+	return httpx.New(httpx.Config{Platform: platform, HTTPClient: hc, Logger: log, MaxBody: maxBody})
+}
+
+// base returns the validated base URL without a trailing slash.
+func (c Config) base(op string) (string, error) {
+	if c.BaseURL == "" {
+		return DefaultBaseURL, nil
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return "", configError(op, "Config.BaseURL "+redact.URL(c.BaseURL)+" is not an http(s) URL without a query")
+	}
+	return strings.TrimRight(c.BaseURL, "/"), nil
+}
+
+// check reports the first missing field that op needs.
+func (c Config) check(op string, needGrant bool) error {
+	switch {
+	case c.ClientID == "":
+		return configError(op, "Config.ClientID is empty")
+	case c.ClientSecret == "":
+		return configError(op, "Config.ClientSecret is empty")
+	case needGrant && c.GrantID == "":
+		return configError(op, "Config.GrantID is empty (the shop's kdt_id)")
+	}
+	_, err := c.base(op)
+	return err
+}
+
+func configError(op, msg string) error {
+	return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest, Message: msg}
+}
+
+// String describes c with ClientSecret redacted.
+func (c Config) String() string {
+	var b strings.Builder
+	b.WriteString("youzan.Config{ClientID: " + c.ClientID)
+	b.WriteString(", ClientSecret: " + redact.Secret(c.ClientSecret))
+	if c.GrantID != "" {
+		b.WriteString(", GrantID: " + c.GrantID)
+	}
+	if c.BaseURL != "" {
+		b.WriteString(", BaseURL: " + redact.URL(c.BaseURL))
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString is used by %#v; it redacts like String.
+func (c Config) GoString() string { return c.String() }
+
+// Format prints the redacted form for every verb, so that %v, %+v and %#v never show the secret.
+func (c Config) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", c.String())
+		return
+	}
+	_, _ = f.Write([]byte(c.String()))
+}
+
+// LogValue implements slog.LogValuer: the secret is redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("client_id", c.ClientID),
+		slog.String("client_secret", redact.Secret(c.ClientSecret)),
+		slog.String("grant_id", c.GrantID),
+	)
+}
+
+// tokenLogger returns l with the "body" attribute dropped from every record: a token answer is
+// made of secrets, and one under a name the redaction does not know (say, a bare "data" string)
+// would otherwise reach the debug log in httpx's body snippet.
+func tokenLogger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return nil
+	}
+	return slog.New(dropBody{l.Handler()})
+}
+
+type dropBody struct{ slog.Handler }
+
+func (h dropBody) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != "body" {
+			out.AddAttrs(a)
+		}
+		return true
+	})
+	return h.Handler.Handle(ctx, out)
+}
+
+func (h dropBody) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return dropBody{h.Handler.WithAttrs(attrs)}
+}
+
+func (h dropBody) WithGroup(name string) slog.Handler {
+	return dropBody{h.Handler.WithGroup(name)}
+}

@@ -1,0 +1,101 @@
+// Package youzan obtains and refreshes Youzan cloud (有赞云) access tokens and calls Youzan APIs
+// with them.
+//
+// Self-use apps (自用型) use silent authorization: NewSource keeps the token of one shop (GrantID,
+// the kdt_id) fresh, and NewClient calls APIs with it:
+//
+//	cfg := youzan.Config{ClientID: id, ClientSecret: secret, GrantID: "42587152"}
+//	src, err := youzan.NewSource(cfg, shoptoken.WithStore(store, "youzan:42587152"))
+//	...
+//	cl := youzan.NewClient(cfg, src)
+//	var shop struct{ Name string `json:"name"` }
+//	err = cl.Call(ctx, "youzan.shop.get", "3.0.0", nil, &shop)
+//
+// Tool apps (工具型) authorize through the merchant's browser: ExchangeCode turns the code into a
+// token whose refresh token NewToolSource then rotates.
+//
+// # Silent authorization and refresh:true
+//
+// POST /auth/token with refresh:false returns the shop's current token while it is valid and
+// issues one only when there is none [public], so every process may call it. refresh:true always
+// issues a new token and the previous one dies at once (gateway 4203) everywhere. The refresher
+// behind NewSource therefore asks refresh:false on a cold start, for an expired token and after a
+// rejection, and refresh:true only for the planned refresh a day before expiry, which the Cache
+// runs once per key, under the fleet lease when its Store is a Locker.
+//
+// After a rejection, refresh:false may hand back the very token the gateway just refused (for a
+// while the token endpoint and the gateway can disagree: a 4202 at the expiry instant, a 4203 or
+// 4201 forced by the platform), and for a token the Cache counts as expired (it allows a 10 s
+// skew) the platform may still call it valid. Returning it would make every caller fail again
+// until it lapses, so in that case the refresher calls once more with refresh:true. That kills
+// the token for other processes too, which costs nothing: the gateway refuses it anyway, or it
+// is seconds from expiry. If the token that refresh:true produced is refused as well, something
+// else is wrong (a proxy that moves the token out of the query, say); the refresher then does not
+// force again and sticks to refresh:false, so a persistent fault never becomes a storm of
+// destructive fetches. Call then reports the rejection (ErrTokenInvalid).
+//
+// # Tool apps and the rotating refresh token
+//
+// A refresh token lives 28 days [seed] and redeeming it kills it at once [seed]; a lost answer, or
+// a process that does not save the new pair, ends the chain until the merchant authorizes again.
+// NewToolSource's Cache saves every new pair to its Store before anyone uses it and re-reads the
+// Store before declaring the grant dead; give all processes the same Store. RefreshExpiry is set
+// to 28 days after the estimated issue time (the answer has no date) so the Cache refreshes in
+// time. The request fields (code, redirect_uri, refresh_token) are those of Youzan's official PHP
+// and Node SDKs [public]; those SDKs also send "scope":"scope", a placeholder this package omits.
+//
+// # Calling APIs
+//
+// Client.Call posts a JSON body to /api/{name}/{version} with the token in the access_token
+// query parameter, the only place the gateway reads it [public]. It understands every envelope
+// the gateway uses: {"gw_err_resp":{...}} gateway errors, {"success","code","data","message",
+// "trace_id"} answers and the legacy {"response":{...}} / {"error_response":{...}}. The trace_id
+// becomes Error.RequestID.
+//
+// # Concurrency
+//
+// The Cache returned by NewSource and NewToolSource, and Client, are safe for concurrent use. When
+// many calls see the same rejected token at once, the Cache's compare-and-refresh makes one token
+// call for all of them. Across processes, give every process the same Store (redisstore,
+// filestore) under the same key.
+//
+// # Errors
+//
+// Every error is a *shoptoken.Error with Platform "youzan", Op "token" (silent), "exchange",
+// "refresh" (refresh_token grant) or "call", the platform's code and message verbatim, and a Kind:
+//
+//	token 1000 (secret wrong), 1105 (wrong app type)          ErrCredentials
+//	token 1004 (authorization expired), 1005 (code invalid)   ErrReauthorize
+//	token 1103 "client does not exist" / "app mismatch"       ErrCredentials
+//	token 1103 "grant does not exist", or any other wording   ErrReauthorize
+//	token success without an access_token, HTML, truncated    ErrBadResponse
+//	gateway 4001, 4005, 4007, 5002, business failures         ErrBadRequest
+//	gateway 4007 mentioning the IP allowlist, 4204            ErrPermission
+//	gateway 4101                                              ErrRateLimited, RetryAfter gives 3-48 s
+//	gateway 4201, 4202, 4203 after the one retry              ErrTokenInvalid (4201: ErrReauthorize)
+//	gateway 5001, 5003, network failures, 5xx                 ErrUnavailable
+//
+// 1103 is told apart by its message, in Chinese or English. When the wording is not recognised it
+// is taken as the grant's problem: both kinds are permanent (the Cache stops calling), and asking
+// the merchant to authorize again is the cheaper mistake for an app whose credentials work for
+// other shops. Unknown token codes are ErrRateLimited when the message says so, ErrUnavailable
+// for system errors, and ErrBadResponse otherwise, which the Cache retries with backoff.
+//
+// Secrets (client secret, access and refresh tokens, codes) never appear in errors, logs or
+// fmt output; Config prints its secret redacted too.
+//
+// # What is unverified and how the code copes
+//
+//   - "Retrying within an hour returns the same pair" is in the seed but [unverified] for
+//     Youzan: nothing here depends on it. A lost refresh_token answer may end the chain.
+//   - The real answer to a dead refresh token is unknown; 1004, 1005, 1103 (grant) and a
+//     message naming the refresh token are all read as ErrReauthorize, and the Cache re-reads
+//     the Store before it believes that.
+//   - The 1103 wordings and the 4007 IP wording are matched loosely (see above).
+//   - Scalar types are read tolerantly (numbers as strings and back), because the gateway's
+//     types are loosely documented; objects where a scalar belongs are ErrBadResponse.
+//   - expires is read as milliseconds [seed]; a value too small for that is read as seconds, and
+//     a missing one as the documented 7 days. A token that is already expired is ErrBadResponse.
+//   - The 4101 back-off sequence is the platform's advice [public]; Call does not sleep, it
+//     returns the advice (RetryAfter) and the caller decides.
+package youzan

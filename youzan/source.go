@@ -1,0 +1,142 @@
+package youzan
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/redact"
+)
+
+// Engine defaults NewSource and NewToolSource put before the caller's options.
+const (
+	// DefaultEarlyRefresh: a token lives 7 days; refreshing about a day ahead (jittered by the
+	// Cache) leaves room for a long outage of the platform or of the store.
+	DefaultEarlyRefresh = 24 * time.Hour
+	// DefaultMinInterval spaces token calls for one key: above the engine's 1 s because Youzan
+	// throttles frequent token fetches [public], short enough that recovering from a rejection
+	// right after a fetch is quick.
+	DefaultMinInterval = 2 * time.Second
+)
+
+func defaults(opts []shoptoken.Option) []shoptoken.Option {
+	return append([]shoptoken.Option{
+		shoptoken.WithEarlyRefresh(DefaultEarlyRefresh),
+		shoptoken.WithMinInterval(DefaultMinInterval),
+	}, opts...)
+}
+
+// NewSource returns a Cache of the silent-authorization token of c.GrantID (self-use apps).
+//
+// A cold start, an expired token and a rejected token are answered with refresh:false, which
+// returns the shop's current token while it is valid and so never kills a token another process
+// uses. Only the planned refresh about a day before expiry (DefaultEarlyRefresh) asks refresh:true,
+// once per key, under the fleet lease when the Store is a Locker. When refresh:false hands back
+// the very token being replaced (the platform still thinks valid what the gateway refused or the
+// Cache counts as expired), one refresh:true call follows: see the package documentation.
+//
+// Defaults (the caller's options win): WithEarlyRefresh(DefaultEarlyRefresh),
+// WithMinInterval(DefaultMinInterval).
+func NewSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
+	if err := c.check(opToken, true); err != nil {
+		return nil, err
+	}
+	r := &silentRefresher{cfg: c, hc: c.tokenHTTP(), log: c.logger()}
+	return shoptoken.NewCache(r, defaults(opts)...), nil
+}
+
+// NewToolSource returns a Cache for a tool app's grant, kept alive with its rotating refresh
+// token (authorize_type "refresh_token"). Start it from the token ExchangeCode returned
+// (shoptoken.WithToken) or from a Store that holds one; without either, Token fails with
+// ErrReauthorize.
+//
+// Each refresh kills the previous refresh token at once [seed]. The Cache saves the new pair to
+// the Store before anyone uses it, and before declaring the grant dead it looks in the Store for
+// a rotation made by another process; give every process that serves the shop the same Store.
+// The planned refresh runs a day before the access token expires, well before the refresh
+// token's 28 days (RefreshExpiry) run out.
+//
+// Defaults as for NewSource. c.GrantID is not used.
+func NewToolSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
+	if err := c.check(opRefresh, false); err != nil {
+		return nil, err
+	}
+	r := &toolRefresher{cfg: c, hc: c.tokenHTTP()}
+	return shoptoken.NewCache(r, defaults(opts)...), nil
+}
+
+// silentRefresher implements shoptoken.Refresher with silent authorization.
+type silentRefresher struct {
+	cfg Config
+	hc  *httpx.Client
+	log *slog.Logger
+	// forced is the access token the last forced refresh:true produced. If the gateway refuses
+	// that one too, something other than staleness is wrong (a proxy moving the token out of
+	// the query, say), and forcing again would only kill tokens for other processes.
+	forced atomic.Pointer[string]
+}
+
+func (r *silentRefresher) fetch(ctx context.Context, refresh bool) (*shoptoken.Token, error) {
+	return r.cfg.token(ctx, r.hc, opToken, tokenRequest{AuthorizeType: "silent", GrantID: r.cfg.GrantID, Refresh: &refresh})
+}
+
+// Refresh asks refresh:true for a planned refresh, refresh:false otherwise, and refresh:true
+// once more when refresh:false hands back the very token being replaced.
+func (r *silentRefresher) Refresh(ctx context.Context, current *shoptoken.Token, why shoptoken.Reason) (*shoptoken.Token, error) {
+	if why == shoptoken.ReasonEarly {
+		return r.fetch(ctx, true)
+	}
+	tok, err := r.fetch(ctx, false)
+	if err != nil || current == nil || tok.AccessToken != current.AccessToken {
+		return tok, err
+	}
+	// The token endpoint still calls current valid, but the gateway refused it (ReasonRejected:
+	// 4202 at the expiry instant, 4203/4201 forced by the platform) or the Cache counts it as
+	// expired (ReasonExpired: within the expiry skew). Handing it back would make every caller
+	// fail again until it lapses, so ask for a new one: a token the gateway refuses is of no use
+	// to any other process either, and one about to expire soon will not be.
+	if f := r.forced.Load(); f != nil && *f == current.AccessToken {
+		r.log.LogAttrs(ctx, slog.LevelDebug, "youzan: a token from refresh:true was refused too; not forcing again",
+			slog.String("grant_id", r.cfg.GrantID), slog.String("reason", why.String()))
+		return tok, nil
+	}
+	r.log.LogAttrs(ctx, slog.LevelDebug, "youzan: refresh:false returned the token being replaced; asking refresh:true",
+		slog.String("grant_id", r.cfg.GrantID), slog.String("reason", why.String()),
+		slog.String("access_token", redact.Secret(current.AccessToken)))
+	fresh, err := r.fetch(ctx, true)
+	if err == nil {
+		r.forced.Store(&fresh.AccessToken)
+	}
+	return fresh, err
+}
+
+// toolRefresher implements shoptoken.Refresher with the refresh_token grant.
+type toolRefresher struct {
+	cfg Config
+	hc  *httpx.Client
+}
+
+// Refresh redeems current's refresh token, whatever the reason: there is no non-destructive
+// call for tool apps.
+func (r *toolRefresher) Refresh(ctx context.Context, current *shoptoken.Token, _ shoptoken.Reason) (*shoptoken.Token, error) {
+	var rt string
+	if current != nil {
+		rt = current.RefreshToken
+	}
+	tok, err := r.cfg.refresh(ctx, r.hc, rt)
+	if err != nil {
+		return nil, err
+	}
+	if tok.RefreshToken == "" {
+		// An answer without a new refresh token did not rotate it: keep the one we have rather
+		// than drop the chain.
+		tok.RefreshToken, tok.RefreshExpiry = rt, current.RefreshExpiry
+	}
+	if tok.Subject == "" {
+		tok.Subject = current.Subject
+	}
+	return tok, nil
+}

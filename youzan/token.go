@@ -1,0 +1,303 @@
+package youzan
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/redact"
+)
+
+// Operation names used in errors.
+const (
+	opToken    = "token"    // silent authorization
+	opExchange = "exchange" // authorization_code
+	opRefresh  = "refresh"  // refresh_token
+	opCall     = "call"     // API gateway
+)
+
+// tokenRequest is the JSON body of POST /auth/token. Field names are the seed's for silent
+// authorization, and those of Youzan's official PHP and Node SDKs for the tool-app grants
+// (code, redirect_uri, refresh_token) [public].
+type tokenRequest struct {
+	ClientID      string `json:"client_id"`
+	ClientSecret  string `json:"client_secret"`
+	AuthorizeType string `json:"authorize_type"`
+	GrantID       string `json:"grant_id,omitempty"`
+	Refresh       *bool  `json:"refresh,omitempty"` // silent only; a JSON boolean
+	Code          string `json:"code,omitempty"`
+	RedirectURI   string `json:"redirect_uri,omitempty"`
+	RefreshToken  string `json:"refresh_token,omitempty"`
+}
+
+// tokenAnswer is the token endpoint's envelope, success and failure alike.
+type tokenAnswer struct {
+	Success flexBool        `json:"success"`
+	Code    flexString      `json:"code"`
+	Message flexString      `json:"message"`
+	Data    json.RawMessage `json:"data"`
+	TraceID flexString      `json:"trace_id"`
+}
+
+type tokenData struct {
+	AccessToken  flexString `json:"access_token"`
+	Expires      flexInt    `json:"expires"`    // absolute epoch, milliseconds [seed]
+	ExpiresIn    flexInt    `json:"expires_in"` // seconds; not documented, read if ever sent
+	Scope        flexString `json:"scope"`      // space separated
+	AuthorityID  flexString `json:"authority_id"`
+	RefreshToken flexString `json:"refresh_token"`
+}
+
+// FetchToken makes one silent-authorization call (authorize_type "silent") for c.GrantID.
+//
+// With refresh false the platform returns the shop's current token while it is valid and issues
+// one only when there is none, so it is safe to call from any number of processes. With refresh
+// true it issues a new token, and the previous one stops working at once (API 4203) for every
+// process that holds it: leave that to NewSource, which does it once per key under the fleet
+// lease. The request is never retried once it may have reached the platform.
+func (c Config) FetchToken(ctx context.Context, refresh bool) (*shoptoken.Token, error) {
+	if err := c.check(opToken, true); err != nil {
+		return nil, err
+	}
+	return c.token(ctx, c.tokenHTTP(), opToken, tokenRequest{
+		AuthorizeType: "silent",
+		GrantID:       c.GrantID,
+		Refresh:       &refresh,
+	})
+}
+
+// ExchangeCode turns the authorization code a merchant's browser brought back to redirectURI
+// into a token (authorize_type "authorization_code", tool apps). The token carries a refresh
+// token: start NewToolSource from it with shoptoken.WithToken (and a Store, so the rotations
+// survive restarts). An invalid or used code is ErrReauthorize (1005).
+func (c Config) ExchangeCode(ctx context.Context, code, redirectURI string) (*shoptoken.Token, error) {
+	if err := c.check(opExchange, false); err != nil {
+		return nil, err
+	}
+	if code == "" {
+		return nil, configError(opExchange, "authorization code is empty")
+	}
+	return c.token(ctx, c.tokenHTTP(), opExchange, tokenRequest{
+		AuthorizeType: "authorization_code",
+		Code:          code,
+		RedirectURI:   redirectURI,
+	}, code)
+}
+
+// Refresh redeems refreshToken for a new pair (authorize_type "refresh_token", tool apps). The
+// platform kills refreshToken at once [seed]: persist the returned token before using it, or use
+// NewToolSource, which does. A dead or expired refresh token is ErrReauthorize.
+func (c Config) Refresh(ctx context.Context, refreshToken string) (*shoptoken.Token, error) {
+	if err := c.check(opRefresh, false); err != nil {
+		return nil, err
+	}
+	return c.refresh(ctx, c.tokenHTTP(), refreshToken)
+}
+
+func (c Config) refresh(ctx context.Context, hc *httpx.Client, refreshToken string) (*shoptoken.Token, error) {
+	if refreshToken == "" {
+		return nil, &shoptoken.Error{Platform: platform, Op: opRefresh, Kind: shoptoken.ErrReauthorize,
+			Message: "no refresh token: authorize the shop again (ExchangeCode) and start from that token"}
+	}
+	return c.token(ctx, hc, opRefresh, tokenRequest{
+		AuthorizeType: "refresh_token",
+		RefreshToken:  refreshToken,
+	}, refreshToken)
+}
+
+// token makes one POST /auth/token call and turns the answer into a Token or a *shoptoken.Error.
+func (c Config) token(ctx context.Context, hc *httpx.Client, op string, req tokenRequest, secrets ...string) (*shoptoken.Token, error) {
+	base, err := c.base(op)
+	if err != nil {
+		return nil, err
+	}
+	req.ClientID, req.ClientSecret = c.ClientID, c.ClientSecret
+	secrets = append(secrets, c.ClientSecret)
+	resp, err := hc.Do(ctx, httpx.Request{
+		Op:     op,
+		Method: "POST",
+		URL:    base + "/auth/token",
+		// Sent as Content-Type application/json: form encoding fails with 1000 [seed].
+		JSON: req,
+		// A repeated refresh:true or refresh_token call would kill what the first one issued.
+		Idempotent: false,
+		Secrets:    secrets,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.parseToken(resp, op, secrets)
+}
+
+// parseToken reads a token answer. Errors come with HTTP 200 and success false [public].
+func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*shoptoken.Token, error) {
+	var ans tokenAnswer
+	if err := resp.DecodeJSON(platform, op, &ans, secrets...); err != nil {
+		return nil, err
+	}
+	data, hasData := object(ans.Data)
+	var d tokenData
+	if hasData {
+		if err := (&httpx.Response{StatusCode: resp.StatusCode, Body: data}).DecodeJSON(platform, op, &d, secrets...); err != nil {
+			return nil, withRequestID(err, string(ans.TraceID))
+		}
+		secrets = append(secrets, string(d.AccessToken), string(d.RefreshToken))
+	}
+	ok := ans.Success.v || (!ans.Success.set && string(ans.Code) == "200" && hasData)
+	if !ok {
+		if !ans.Success.set && ans.Code == "" {
+			if err := resp.StatusError(platform, op, secrets...); err != nil {
+				return nil, err
+			}
+			// No snippet: an unknown token answer may hold a secret under a name we do not know.
+			return nil, &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse,
+				Message: "unknown answer: no success, code or data"}
+		}
+		msg := redact.Known(string(ans.Message), secrets...)
+		return nil, &shoptoken.Error{
+			Platform:   platform,
+			Op:         op,
+			StatusCode: resp.StatusCode,
+			Code:       string(ans.Code),
+			Message:    msg,
+			RequestID:  string(ans.TraceID),
+			Kind:       tokenKind(op, string(ans.Code), msg, resp.StatusCode),
+		}
+	}
+	if d.AccessToken == "" {
+		return nil, &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse,
+			RequestID: string(ans.TraceID), Message: "success without an access_token"}
+	}
+	now := c.now()
+	tok := &shoptoken.Token{
+		AccessToken:  string(d.AccessToken),
+		RefreshToken: string(d.RefreshToken),
+		IssuedAt:     now,
+		Scope:        strings.Fields(string(d.Scope)),
+		Subject:      string(d.AuthorityID),
+	}
+	switch {
+	case d.Expires.set && d.Expires.v > 0:
+		tok.Expiry = epoch(d.Expires.v)
+	case d.ExpiresIn.set && d.ExpiresIn.v > 0:
+		tok.Expiry = now.Add(time.Duration(d.ExpiresIn.v) * time.Second)
+	default:
+		// No expiry at all: assume the documented lifetime; a rejection (4202) corrects it.
+		tok.Expiry = now.Add(AccessTokenLifetime)
+	}
+	if !tok.Expiry.After(now) {
+		return nil, &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse,
+			RequestID: string(ans.TraceID), Message: "token expired on arrival (expires " + tok.Expiry.UTC().Format(time.RFC3339) + ")"}
+	}
+	if tok.RefreshToken != "" {
+		tok.RefreshExpiry = refreshExpiry(tok.Expiry, now)
+	}
+	return tok, nil
+}
+
+// epoch reads Youzan's expires: milliseconds since the epoch [seed]. A value too small to be
+// milliseconds of this century is taken as seconds, in case an endpoint answers that way.
+func epoch(v int64) time.Time {
+	if v < 100_000_000_000 { // before 1973 in ms, after 5138 in s
+		return time.Unix(v, 0)
+	}
+	return time.UnixMilli(v)
+}
+
+// refreshExpiry estimates when the refresh token issued with an access token that expires at
+// expiry lapses: 28 days after issue [seed]. The answer gives no issue time, and refresh:false
+// may hand back a pair issued days ago, so the issue time is taken as the earlier of now and
+// expiry minus the 7-day access lifetime: an early estimate only makes the refresh come sooner.
+func refreshExpiry(expiry, now time.Time) time.Time {
+	issued := expiry.Add(-AccessTokenLifetime)
+	if now.Before(issued) {
+		issued = now
+	}
+	return issued.Add(RefreshTokenLifetime)
+}
+
+// tokenKind maps a token endpoint error code to a kind (PLATFORMS.md):
+//
+//	1000 app secret wrong, or body not JSON    ErrCredentials
+//	1004 authorization expired                 ErrReauthorize
+//	1005 authorization code invalid or used    ErrReauthorize
+//	1103 client does not exist / app mismatch  ErrCredentials
+//	1103 grant does not exist (or unclear)     ErrReauthorize
+//	1105 unsupported app type                  ErrCredentials
+//
+// Unknown codes: a throttling message is ErrRateLimited, a system error (5xx code or "系统") is
+// ErrUnavailable, a refresh_token grant whose message names the refresh token is ErrReauthorize
+// (the token is dead either way), anything else ErrBadResponse (retried with backoff).
+func tokenKind(op, code, msg string, status int) error {
+	switch code {
+	case "1000", "1105":
+		return shoptoken.ErrCredentials
+	case "1004", "1005":
+		return shoptoken.ErrReauthorize
+	case "1103":
+		if clientProblem(msg) {
+			return shoptoken.ErrCredentials
+		}
+		// "grant does not exist", and any wording we do not know: both are permanent, and
+		// asking the merchant to authorize again is the cheaper mistake to make than telling
+		// the developer the app's credentials are wrong when they work for other shops.
+		return shoptoken.ErrReauthorize
+	}
+	m := normalize(msg)
+	switch {
+	case containsAny(m, "频繁", "toomany", "toofrequent", "frequently", "ratelimit", "限流"):
+		return shoptoken.ErrRateLimited
+	case isSystemCode(code) || status >= 500 || containsAny(m, "系统", "繁忙", "busy", "systemerror", "timeout", "超时", "稍后"):
+		return shoptoken.ErrUnavailable
+	case op == opRefresh && containsAny(m, "refresh_token", "refreshtoken", "刷新令牌"):
+		return shoptoken.ErrReauthorize
+	}
+	return shoptoken.ErrBadResponse
+}
+
+// clientProblem reports whether a 1103 message is about the app (client does not exist, app
+// mismatch) rather than the shop's grant. Chinese and English wordings are both matched.
+func clientProblem(msg string) bool {
+	return containsAny(normalize(msg),
+		"clientdoesnotexist", "clientnotexist", "clientnotfound", "clientisnotexist", "unknownclient",
+		"invalidclient", "client不存在", "client_id不存在", "clientid不存在", "应用不存在", "应用不匹配", "app不匹配",
+		"mismatch", "不匹配", "notmatch")
+}
+
+// normalize lowercases s and drops spaces, so "Client does not exist" and "client 不存在" match
+// one spelling.
+func normalize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\n', '\r', '\u3000':
+			return -1
+		}
+		return r
+	}, strings.ToLower(s))
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func isSystemCode(code string) bool {
+	return len(code) == 3 && code[0] == '5'
+}
+
+// withRequestID fills in the request id of a decode error.
+func withRequestID(err error, id string) error {
+	if e, ok := err.(*shoptoken.Error); ok && e.RequestID == "" && id != "" {
+		cp := *e
+		cp.RequestID = id
+		return &cp
+	}
+	return err
+}
