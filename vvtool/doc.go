@@ -1,0 +1,77 @@
+// Package vvtool obtains vv-tool (v兔, a Taobao tool API) access tokens with the
+// client_credentials grant, keeps one token per Account for a whole fleet, and calls vv-tool APIs
+// with it.
+//
+// vv-tool is unforgiving about tokens, and this package is shaped by that:
+//
+//   - every fetch kills the token the Account held before, on every server;
+//   - a token fetched from one IP and used from another is judged stolen and invalidated;
+//   - a sudden several-fold jump in use shortens a token's validity;
+//   - a token otherwise lives about 3000 days, and the platform asks never to fetch one per request.
+//
+// So NewSource never refreshes ahead of expiry or on a timer: it fetches when there is no token,
+// when it has expired, or when the platform rejected it (身份凭证无效) and it is still the current
+// token; at most once per DefaultMinInterval; and, with a shared Store that is also a Locker, under
+// a fleet-wide lease, so that one server fetches for all. NewClient attaches the token as
+// "Authorization: Bearer <token>", recognises a rejection in any answer shape (Rejected), and
+// recovers once; when a token fetched moments ago is rejected again it stops and explains the IP
+// binding instead of fetching token after token.
+//
+//	src, err := vvtool.NewSource(vvtool.Config{Account: acct, AccessKey: key},
+//		shoptoken.WithStore(store, "vvtool:"+acct)) // the same store and key on every server
+//	if err != nil { ... }
+//	hc := vvtool.NewClient(src, nil)
+//	resp, err := hc.Get("http://api.vv-tool.com/tool/members/info")
+//
+// # The token request
+//
+// POST TokenURL with grant_type=client_credentials, client_id=Account, client_secret=AccessKey.
+// The platform's examples send multipart/form-data; this package sends the same fields
+// application/x-www-form-urlencoded, the OAuth 2.0 encoding (RFC 6749 §4.4), which PHP servers
+// (the platform's own examples are PHP) parse into the same parameters as multipart, and which the
+// shoptokentest emulator accepts too. The request is never retried once it may have
+// reached the platform: a second fetch would kill the first one's token.
+//
+// Both answer shapes are accepted: {"access_token","expires_in","token_type","scope"} from
+// /oauth/token, and the same inside {"code":0,"msg":"成功","data":{...}} from the newer
+// /api/proxy/oauth/token. expires_in (seconds) may be a number or a quoted number, and members that
+// only inform (token_type, scope, code, msg) are read whatever their JSON type: an issued token is
+// never thrown away over a detail, because the fetch has already killed the previous one. The token
+// records who fetched it in Token.Extra: ExtraFetchedBy (os.Hostname), ExtraFetchedFrom (the
+// local IP address of the connection, when the transport is net/http's: behind NAT or a proxy it
+// is not the address vv-tool saw) and, from a Cache, ExtraFetchReason. None of them is a secret.
+//
+// # Concurrency
+//
+// Config is a value and safe for concurrent use. The Cache from NewSource and the client from
+// NewClient are safe for concurrent use by any number of goroutines; concurrent callers that see
+// the same rejection cause one fetch. Across processes and servers, give every one the same
+// shoptoken.Store (redisstore, filestore) under the same key.
+//
+// # Errors
+//
+// Every error is a *shoptoken.Error with Platform "vvtool", the HTTP status, the platform's code
+// and message verbatim (secrets removed) and a Kind to match with errors.Is:
+//
+//   - ErrCredentials: wrong Account or AccessKey (HTTP 401 from the token endpoint, an OAuth
+//     "invalid_client", a message about client_id/client_secret, or an empty Config field);
+//   - ErrTokenInvalid: 身份凭证无效 (from the token endpoint too);
+//   - ErrPermission: a token fetched moments ago was rejected again (IP binding, or another server
+//     fetching); the message says which host fetched it;
+//   - ErrUnavailable: network failure, timeout, 5xx; ErrRateLimited: 429 or a "too frequent"
+//     message, or the Cache's minimum interval; ErrBadRequest: other refusals;
+//   - ErrBadResponse: an HTML page, an empty, truncated or oversized body, JSON of the wrong shape.
+//
+// The AccessKey and tokens never appear in errors, logs or fmt output.
+//
+// # Unverified behaviour
+//
+// The platform documents neither the HTTP status nor the code of 身份凭证无效: Rejected matches
+// HTTP 401 with any body, and the message text in JSON answers of any status and in short plain
+// text or HTML bodies. The token endpoint's error answers are undocumented: credential errors are
+// recognised by OAuth error codes, HTTP 401 and their wording, anything else is classified by status
+// (or by an HTTP-like "code" in a 200 answer), and an answer with no token and nothing recognisable
+// is ErrBadResponse with a redacted snippet. Whether the platform accepts a urlencoded body was not
+// confirmed against the real service; the seed shows multipart only. The thresholds of the abuse
+// rule are unknown, which is why fetches are rare by design rather than tuned to a limit.
+package vvtool

@@ -1,0 +1,89 @@
+package vvtool_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/shoptoken/shoptoken/shoptokentest"
+	"github.com/shoptoken/shoptoken/vvtool"
+)
+
+// The emulator's default credentials.
+const (
+	account   = "account"
+	accessKey = "key"
+)
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	require.NoError(t, err)
+	return b
+}
+
+// emuConfig is a Config that fetches from emu through hc (nil: the emulator's own client).
+func emuConfig(emu *shoptokentest.VVTool, hc *http.Client) vvtool.Config {
+	if hc == nil {
+		hc = emu.Client()
+	}
+	return vvtool.Config{Account: account, AccessKey: accessKey, TokenURL: emu.URL + "/oauth/token", HTTPClient: hc}
+}
+
+// fromIP returns a client over emu's transport that says it comes from ip (the emulator reads
+// the address from X-Forwarded-For when started WithIPHeader).
+func fromIP(emu *shoptokentest.VVTool, ip string) *http.Client {
+	return &http.Client{Transport: headerTransport{base: emu.Client().Transport, name: "X-Forwarded-For", value: ip}}
+}
+
+type headerTransport struct {
+	base        http.RoundTripper
+	name, value string
+}
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(h.name, h.value)
+	return h.base.RoundTrip(r)
+}
+
+// info calls /tool/members/info and reports an error unless the platform answered code 0.
+func info(ctx context.Context, hc *http.Client, emu *shoptokentest.VVTool) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, emu.URL+"/tool/members/info", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	var ans struct {
+		Code int    `json:"code"`
+		Msg  string `json:"msg"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &ans) != nil || ans.Code != 0 {
+		return &answerError{status: resp.StatusCode, body: string(body)}
+	}
+	return nil
+}
+
+type answerError struct {
+	status int
+	body   string
+}
+
+func (e *answerError) Error() string {
+	return "HTTP " + http.StatusText(e.status) + ": " + strings.TrimSpace(e.body)
+}
