@@ -1,0 +1,206 @@
+package vipauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/redact"
+)
+
+// answer is every shape the OAuth2 endpoints answer with: a token, token information, the
+// platform's {"code","msg"} envelope, and (in case the real server speaks plain OAuth2, which
+// nobody could confirm) RFC 6749's {"error","error_description"}.
+type answer struct {
+	AccessToken *string  `json:"access_token"`
+	ExpiresIn   *seconds `json:"expires_in"`
+	OpenID      string   `json:"open_id"`
+	TokenType   string   `json:"token_type"`
+	CreateAt    string   `json:"create_at"`
+	ExpiresTime string   `json:"expires_time"`
+
+	Code             *codeValue `json:"code"`
+	Msg              string     `json:"msg"`
+	Error            string     `json:"error"`
+	ErrorDescription string     `json:"error_description"`
+	RequestID        string     `json:"request_id"`
+}
+
+// maxSeconds bounds expires_in: anything longer than a century is not a lifetime, and would
+// overflow a time.Duration.
+const maxSeconds = 100 * 365 * 24 * 3600
+
+// seconds is expires_in: a JSON number, or a string holding one (a quoted number costs nothing
+// to accept, and a token whose code is already spent should not be thrown away over it).
+type seconds int64
+
+func (s *seconds) UnmarshalJSON(b []byte) error {
+	raw := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &raw); err != nil {
+			return err
+		}
+		raw = strings.TrimSpace(raw)
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n > maxSeconds || n < -maxSeconds {
+		return &json.UnmarshalTypeError{Value: clip(string(b), 24), Type: reflect.TypeFor[int64]()}
+	}
+	*s = seconds(n)
+	return nil
+}
+
+// codeValue is the platform's code kept verbatim: a JSON number (as documented) or a string.
+type codeValue struct{ text string }
+
+func (c *codeValue) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		return json.Unmarshal(b, &c.text)
+	case bytes.Equal(b, []byte("null")):
+		return nil
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return err
+		}
+		c.text = n.String()
+		return nil
+	}
+}
+
+// decode reads resp into an answer; a body that is not JSON of that shape is an error.
+func decode(resp *httpx.Response, op string, secrets []string) (*answer, error) {
+	var a answer
+	if err := resp.DecodeJSON(platform, op, &a, secrets...); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// failure turns an answer that is not a success into an error, keeping the platform's code and
+// message verbatim (less any secret they echo).
+func (a *answer) failure(resp *httpx.Response, op string, secrets []string) error {
+	e := &shoptoken.Error{
+		Platform:   platform,
+		Op:         op,
+		StatusCode: resp.StatusCode,
+		RequestID:  a.RequestID,
+	}
+	if e.RequestID == "" {
+		e.RequestID = resp.Header.Get("X-Request-Id")
+	}
+	e.RequestID = clip(redact.Known(e.RequestID, secrets...), 64)
+	switch {
+	case a.Code != nil && a.Code.text != "":
+		e.Code, e.Message = a.Code.text, a.Msg
+	case a.Error != "":
+		e.Code, e.Message = a.Error, a.ErrorDescription
+	case a.Msg != "":
+		e.Message = a.Msg
+	default:
+		// JSON, but no envelope we know.
+		if err := resp.StatusError(platform, op, secrets...); err != nil {
+			return err
+		}
+		what := "answer has neither access_token nor an error code"
+		if a.AccessToken != nil {
+			what = "answer has an empty access_token"
+		}
+		return badAnswer(resp, op, what, secrets)
+	}
+	e.Code = clip(redact.Known(e.Code, secrets...), 64)
+	e.Message = clip(redact.Known(e.Message, secrets...), maxDescription)
+	e.Kind = classify(op, resp.StatusCode, e.Code, e.Message)
+	return e
+}
+
+// badAnswer reports an answer that parsed but makes no sense.
+func badAnswer(resp *httpx.Response, op, what string, secrets []string) error {
+	msg := what
+	if s := httpx.Snippet(resp.Body, secrets...); s != "" {
+		msg += ": " + s
+	}
+	return &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse, Message: msg}
+}
+
+// classify maps a platform error to a kind. Only 30111 (access token invalid) and the revoked
+// answer ({"code":0,"msg":"token revoked"}) are documented; vip.com's code table is not public,
+// so other answers are read by their RFC 6749 error name or their message, and what stays
+// unknown gets the op's conservative kind.
+func classify(op string, status int, code, msg string) error {
+	if status >= 500 {
+		return shoptoken.ErrUnavailable
+	}
+	switch code {
+	case "30111":
+		return shoptoken.ErrTokenInvalid
+	case "0":
+		// Not a success: the answer has no token. token_info documents this shape for a
+		// revoked token; to an exchange it is an answer that claims success and carries nothing.
+		if op == "token_info" {
+			return shoptoken.ErrReauthorize
+		}
+		if op == "exchange" {
+			return shoptoken.ErrBadResponse
+		}
+	// RFC 6749 section 5.2 and RFC 6750 names, should the server speak plain OAuth2.
+	case "invalid_grant", "access_denied":
+		return shoptoken.ErrReauthorize
+	case "invalid_client", "unauthorized_client":
+		return shoptoken.ErrCredentials
+	case "invalid_request", "unsupported_grant_type", "invalid_scope", "unsupported_response_type":
+		return shoptoken.ErrBadRequest
+	case "invalid_token":
+		return shoptoken.ErrTokenInvalid
+	case "server_error", "temporarily_unavailable":
+		return shoptoken.ErrUnavailable
+	}
+	if k := kindFromMessage(msg); k != nil {
+		return k
+	}
+	switch {
+	case status == 401 && op == "exchange":
+		return shoptoken.ErrCredentials // an OAuth2 token endpoint's 401 is client authentication
+	case status == 401 || status == 403 || status == 429:
+		return shoptoken.KindForStatus(status)
+	case op == "exchange":
+		// The code is spent or useless whatever went wrong: a new authorization is the way on.
+		return shoptoken.ErrReauthorize
+	}
+	return shoptoken.ErrBadRequest
+}
+
+// messageKinds are read in order: the first rule with a word in msg wins. "missing parameter:
+// client_id" is a bad request, not bad credentials, so parameter words come first.
+var messageKinds = []struct {
+	words []string
+	kind  error
+}{
+	{[]string{"revoked", "回收", "撤销", "取消授权", "冻结", "frozen", "重新授权", "reauthor"}, shoptoken.ErrReauthorize},
+	{[]string{"missing", "parameter", "参数", "grant_type", "response_type", "redirect", "回调"}, shoptoken.ErrBadRequest},
+	{[]string{"access token", "access_token", "令牌"}, shoptoken.ErrTokenInvalid},
+	{[]string{"client", "secret", "appkey", "app key", "应用", "密钥"}, shoptoken.ErrCredentials},
+	{[]string{"code", "授权码"}, shoptoken.ErrReauthorize},
+	{[]string{"too many", "frequen", "rate limit", "频繁", "限流"}, shoptoken.ErrRateLimited},
+	{[]string{"busy", "try again later", "繁忙", "稍后"}, shoptoken.ErrUnavailable},
+}
+
+func kindFromMessage(msg string) error {
+	m := strings.ToLower(msg)
+	for _, r := range messageKinds {
+		for _, w := range r.words {
+			if strings.Contains(m, w) {
+				return r.kind
+			}
+		}
+	}
+	return nil
+}
+
+func is2xx(status int) bool { return status >= 200 && status < 300 }

@@ -1,0 +1,159 @@
+package vipauth
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/shoptoken/shoptoken"
+)
+
+// AuthCodeOption adds a parameter to the authorization URL.
+type AuthCodeOption func(q *authQuery)
+
+type authQuery struct {
+	keys []string // in the order they were set, so the URL reads like the platform's examples
+	vals map[string]string
+}
+
+func (q *authQuery) set(k, v string) {
+	if _, ok := q.vals[k]; !ok {
+		q.keys = append(q.keys, k)
+	}
+	q.vals[k] = v
+}
+
+// Mobile asks for vip.com's mobile login and consent pages (display=mobile).
+func Mobile() AuthCodeOption {
+	return func(q *authQuery) { q.set("display", "mobile") }
+}
+
+// SetAuthURLParam sets any other parameter of the authorization URL. It can also replace one that
+// AuthCodeURL sets (client_id, response_type, redirect_uri, state).
+func SetAuthURLParam(key, value string) AuthCodeOption {
+	return func(q *authQuery) { q.set(key, value) }
+}
+
+// AuthCodeURL returns the URL of vip.com's login and consent page:
+// {BaseURL}/authorize?client_id=&response_type=code&redirect_uri=[&state=][&display=mobile].
+// Send the user's browser there (a redirect), or show it to the user of a native application
+// (RedirectURL OOB).
+//
+// state binds the answer to this browser: pass NewState() and keep it (in a cookie, say) for
+// ParseCallback. An empty state is left out of the URL, and ParseCallback will then refuse the
+// callback. An empty RedirectURL is left out too; vip.com requires it.
+func (c Config) AuthCodeURL(state string, opts ...AuthCodeOption) string {
+	q := &authQuery{vals: map[string]string{}}
+	q.set("client_id", c.ClientID)
+	q.set("response_type", "code")
+	if c.RedirectURL != "" {
+		q.set("redirect_uri", c.RedirectURL)
+	}
+	if state != "" {
+		q.set("state", state)
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(q)
+		}
+	}
+	var b strings.Builder
+	b.WriteString(c.endpoint("authorize"))
+	for i, k := range q.keys {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(k))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(q.vals[k]))
+	}
+	return b.String()
+}
+
+// NewState returns a fresh random state for AuthCodeURL: 256 bits from crypto/rand, encoded as
+// 43 URL-safe characters.
+func NewState() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails (Go 1.24+): it crashes the program rather than return short
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+var (
+	// ErrStateMismatch is the cause (Err) of the error ParseCallback returns when the callback's
+	// state is missing or is not the one this browser was sent with: the request may be forged
+	// (cross-site request forgery). Its Kind is shoptoken.ErrBadRequest; do not exchange the code,
+	// start the authorization again.
+	ErrStateMismatch = errors.New("state missing or does not match: possible cross-site request forgery, start the authorization again")
+	// ErrDenied is the cause (Err) of the error ParseCallback returns when the user refused the
+	// authorization (or vip.com reported an error it did not explain). Its Kind is
+	// shoptoken.ErrReauthorize: only the user authorizing again helps.
+	ErrDenied = errors.New("the user did not authorize the application")
+)
+
+// maxDescription caps how much of a callback's error_description is kept: it arrives in a URL,
+// and an error message should stay one line.
+const maxDescription = 200
+
+// ParseCallback checks the query of the request that vip.com's redirect sent to RedirectURL and
+// returns the authorization code, to pass to Exchange.
+//
+// wantState is the state given to AuthCodeURL for this browser. The query's state must equal it
+// (compared in constant time); if either is empty or they differ, ParseCallback returns a
+// *shoptoken.Error with Kind shoptoken.ErrBadRequest and Err ErrStateMismatch, and the code, if
+// any, must not be used. The error never contains the code or the state.
+//
+// When vip.com sent error and error_description instead of a code (the user clicked cancel), the
+// error has Code = error, Message = error_description and Kind shoptoken.ErrReauthorize with Err
+// ErrDenied; the OAuth2 codes that mean something else are mapped to their kinds
+// (unauthorized_client → ErrCredentials, server_error and temporarily_unavailable →
+// ErrUnavailable, invalid_request, invalid_scope and unsupported_response_type → ErrBadRequest).
+func ParseCallback(query url.Values, wantState string) (code string, err error) {
+	got := query.Get("state")
+	if wantState == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(wantState)) != 1 {
+		return "", &shoptoken.Error{Platform: platform, Op: "callback", Kind: shoptoken.ErrBadRequest, Err: ErrStateMismatch}
+	}
+	if e := query.Get("error"); e != "" {
+		cerr := &shoptoken.Error{Platform: platform, Op: "authorize", Code: clip(e, 64), Message: clip(query.Get("error_description"), maxDescription)}
+		switch e {
+		case "unauthorized_client":
+			cerr.Kind = shoptoken.ErrCredentials
+		case "server_error", "temporarily_unavailable":
+			cerr.Kind = shoptoken.ErrUnavailable
+		case "invalid_request", "invalid_scope", "unsupported_response_type":
+			cerr.Kind = shoptoken.ErrBadRequest
+		default:
+			// access_denied, or the platform's own code for "the user clicked cancel", which the
+			// documentation does not name.
+			cerr.Kind, cerr.Err = shoptoken.ErrReauthorize, ErrDenied
+		}
+		return "", cerr
+	}
+	code = query.Get("code")
+	if code == "" {
+		return "", &shoptoken.Error{Platform: platform, Op: "callback", Kind: shoptoken.ErrBadResponse,
+			Message: "callback carries neither code nor error"}
+	}
+	return code, nil
+}
+
+// clip returns s cut to at most n runes, one line.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if i == n-1 {
+			return s[:j] + "…"
+		}
+		i++
+	}
+	return s
+}

@@ -1,0 +1,94 @@
+package vipauth
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/httpx"
+)
+
+// OOB is the redirect URI of vip.com's native-application flow: with it as Config.RedirectURL the
+// authorization page shows the code to the user, who copies it into the application.
+const OOB = "urn:ietf:wg:oauth:2.0:oob"
+
+// DefaultBaseURL is where vip.com's OAuth2 endpoints live.
+const DefaultBaseURL = "https://auth.vip.com/oauth2"
+
+// platform names vip.com OAuth2 in every *shoptoken.Error.
+const platform = "vipauth"
+
+// Config holds what vip.com issues to your application. ClientID and ClientSecret are required
+// for Exchange; ClientID and RedirectURL for AuthCodeURL.
+//
+// A Config is a plain value: copy it freely. Its methods are safe for concurrent use.
+type Config struct {
+	// ClientID is the application's key on the vip.com open platform (vop.vip.com).
+	ClientID string
+	// ClientSecret is the application's secret. It is sent in a POST body, never in a URL, and
+	// never appears in an error or a log line.
+	ClientSecret string
+	// RedirectURL is the registered callback the browser returns to with ?code=, or OOB for a
+	// native application. Exchange sends the same value, as vip.com requires.
+	RedirectURL string
+
+	// BaseURL overrides https://auth.vip.com/oauth2 (DefaultBaseURL), for tests and proxies; the
+	// endpoints are BaseURL+"/authorize", "/token", "/token_info" and "/revoke_token". Empty means
+	// DefaultBaseURL.
+	BaseURL string
+	// HTTPClient sends the requests. If nil, a shared client with a 30-second overall timeout
+	// (5 s to connect, 15 s to the first response byte) is used.
+	HTTPClient *http.Client
+	// Logger receives a Debug record per request (method, redacted URL, status, duration). If
+	// nil, nothing is logged. NewSource also gives it to the Cache (shoptoken.WithLogger).
+	Logger *slog.Logger
+}
+
+// sharedHTTPClient is the client used when Config.HTTPClient is nil. It is shared so that every
+// call reuses one connection pool: Config methods have value receivers and keep no state.
+var sharedHTTPClient = sync.OnceValue(httpx.DefaultHTTPClient)
+
+func (c Config) client() *httpx.Client {
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = sharedHTTPClient()
+	}
+	// Token endpoints are never retried after the request may have arrived (a code is single
+	// use); httpx retries only failures to connect for non-idempotent requests.
+	return httpx.New(httpx.Config{Platform: platform, HTTPClient: hc, Logger: c.Logger})
+}
+
+// endpoint returns BaseURL (or the default) joined with name.
+func (c Config) endpoint(name string) string {
+	base := c.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	return strings.TrimRight(base, "/") + "/" + name
+}
+
+// needFields returns an error naming the first empty field of fields (name, value pairs).
+func needFields(op string, kind error, fields ...string) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i+1] == "" {
+			return &shoptoken.Error{Platform: platform, Op: op, Kind: kind, Message: fields[i] + " is required"}
+		}
+	}
+	return nil
+}
+
+// checkBaseURL reports a BaseURL that is set but is not an absolute http(s) URL.
+func (c Config) checkBaseURL(op string) error {
+	if c.BaseURL == "" {
+		return nil
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
+			Message: "Config.BaseURL must be an absolute http or https URL"}
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+// Package vipauth obtains vip.com (唯品会) user access tokens through OAuth2 authorization
+// (auth.vip.com), serves them to API calls until they lapse, and says early and clearly when the
+// user must authorize again.
+//
+// vip.com issues no refresh token: a token lives 30 days, and ends sooner when the user cancels
+// the grant, changes the password, or the account is frozen. So the whole life of a grant is
+//
+//	state := vipauth.NewState()                         // keep it in a cookie
+//	http.Redirect(w, r, cfg.AuthCodeURL(state), http.StatusFound)
+//	// ... the user logs in and consents; vip.com redirects to cfg.RedirectURL:
+//	code, err := vipauth.ParseCallback(r.URL.Query(), cookie.Value)
+//	tok, err := cfg.Exchange(ctx, code, clientIP)       // tok.Subject is the user's open_id
+//	src, err := vipauth.NewSource(cfg, shoptoken.WithToken(tok), shoptoken.WithStore(store, "vip/"+tok.Subject))
+//	api := vipauth.NewClient(src, nil)                  // ?access_token= on every request
+//
+// and, when src reports shoptoken.ErrReauthorize (or earlier, on shoptoken.EventGrantExpiring),
+// the same again, ending with src.Set(ctx, newToken).
+//
+// # Native applications
+//
+// With RedirectURL set to OOB ("urn:ietf:wg:oauth:2.0:oob"), vip.com shows the code on its page
+// instead of redirecting; the user copies it into the application, which calls Exchange. There
+// is no redirect, so no state to check. Mobile() asks for the mobile pages (display=mobile).
+//
+// # Secrets
+//
+// The client secret, codes and tokens travel in POST form bodies, never in URLs, and never appear
+// in errors, logs or fmt output: TokenInfo and shoptoken.Token print them as a short prefix.
+// vip.com documents its endpoints as POST but writes the parameters into the query string in its
+// examples; a form body is what OAuth2 (RFC 6749 section 4.1.3) prescribes and what the test
+// emulator reads, but that the real server reads it is not confirmed (see below).
+//
+// # Concurrency
+//
+// Config is a value; its methods are safe for concurrent use. The Cache from NewSource is safe for
+// concurrent use and makes no platform call at all: concurrent callers that meet an expired or
+// rejected token share one ErrReauthorize. Across processes, give every process the same Store,
+// so a token one process Sets after a new authorization is seen by all.
+//
+// # Errors
+//
+// Every error is a *shoptoken.Error with Platform "vipauth", Op "authorize", "callback",
+// "exchange", "token_info", "revoke", "refresh" or "source", the platform's code and message
+// verbatim (less any secret they echo), and a Kind:
+//
+//   - shoptoken.ErrReauthorize: the user refused (ParseCallback, Err ErrDenied), the code is
+//     invalid or used (Exchange), the token was revoked (TokenInfo), or the Cache's token expired
+//     or was rejected (NewSource, NewClient). A person must authorize again.
+//   - shoptoken.ErrTokenInvalid: 30111 "access token invalid" (TokenInfo, Revoke).
+//   - shoptoken.ErrCredentials: the client ID or secret was rejected, or is missing.
+//   - shoptoken.ErrBadRequest: a missing argument, a mismatched state (Err ErrStateMismatch), a
+//     redirect_uri the platform refused.
+//   - shoptoken.ErrUnavailable: network failure, timeout, 5xx, a "system busy" message
+//     (shoptoken.ErrRateLimited when the message says "too frequent").
+//   - shoptoken.ErrBadResponse: an answer that could not be understood (HTML, truncated JSON,
+//     wrong types, a date that is not a date).
+//
+// # What is not confirmed, and how the code copes
+//
+// Documented by vip.com and relied on: the endpoints and their parameters, the token answer
+// {"access_token","expires_in","open_id"}, token_info's date strings in China time, its revoked
+// answer {"code":0,"msg":"token revoked"} (code 0 is not a success there), revoke_token's
+// {"code":0,"msg":"success"} and 30111 "access token invalid", the 30-day lifetime.
+//
+// Not confirmed [unverified], so never depended on:
+//   - That the real endpoints read parameters from a form body. If one did not, it would answer
+//     with an error, reported with the platform's code and message verbatim; no secret is ever
+//     moved into a URL to find out.
+//   - What vip.com does with request_client_ip. Exchange sends the address given, which must
+//     parse as an IP ("ip:port" is accepted, the port dropped).
+//   - vip.com's error code table. Only 30111 and the revoked answer are classified by code; other
+//     answers are classified by an RFC 6749 error name if there is one, else by words in the
+//     message ("client", "secret", "code", "redirect", "missing", in English or Chinese), else
+//     conservatively: ErrReauthorize for Exchange (the code is spent either way), ErrBadRequest
+//     for TokenInfo and Revoke. The code and message are always kept for the operator.
+//   - The value of error on a refused authorization: any value that is not a standard OAuth2
+//     code for something else counts as a refusal.
+//   - That vip.com echoes state on the redirect, as OAuth2 requires. ParseCallback insists on
+//     it, because a lenient check is no CSRF protection.
+//   - How API answers reject a token. Rejected treats HTTP 401, code 30111 and msg "token
+//     revoked" as a rejection.
+//   - The units of expires_in in token_info (the example shows the whole lifetime);
+//     TokenInfo.ExpiresAt is the deadline to use.
+//   - Whether expires_in may come quoted: a quoted number is accepted. When it is missing the
+//     token is given the documented 30 days.
+package vipauth

@@ -1,0 +1,171 @@
+package vipauth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/url"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/shoptokentest"
+	"github.com/shoptoken/shoptoken/vipauth"
+)
+
+func ExampleConfig_AuthCodeURL() {
+	cfg := vipauth.Config{ClientID: "0123456789", RedirectURL: "https://isv.example.com/vip/callback"}
+	fmt.Println(cfg.AuthCodeURL("Q2xhcmEK"))
+
+	// A native application: vip.com shows the code on its page.
+	native := vipauth.Config{ClientID: "0123456789", RedirectURL: vipauth.OOB}
+	fmt.Println(native.AuthCodeURL("1212", vipauth.Mobile()))
+	// Output:
+	// https://auth.vip.com/oauth2/authorize?client_id=0123456789&response_type=code&redirect_uri=https%3A%2F%2Fisv.example.com%2Fvip%2Fcallback&state=Q2xhcmEK
+	// https://auth.vip.com/oauth2/authorize?client_id=0123456789&response_type=code&redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob&state=1212&display=mobile
+}
+
+func ExampleParseCallback() {
+	// The query of the request vip.com redirected to RedirectURL, and the state kept in a cookie.
+	q, _ := url.ParseQuery("code=23456&state=Q2xhcmEK")
+	code, err := vipauth.ParseCallback(q, "Q2xhcmEK")
+	fmt.Println(code, err)
+
+	q, _ = url.ParseQuery("error=access_denied&error_description=user+refused&state=Q2xhcmEK")
+	_, err = vipauth.ParseCallback(q, "Q2xhcmEK")
+	fmt.Println(errors.Is(err, shoptoken.ErrReauthorize), errors.Is(err, vipauth.ErrDenied))
+
+	_, err = vipauth.ParseCallback(url.Values{"code": {"23456"}, "state": {"forged"}}, "Q2xhcmEK")
+	fmt.Println(err)
+	// Output:
+	// 23456 <nil>
+	// true true
+	// vipauth: callback: state missing or does not match: possible cross-site request forgery, start the authorization again
+}
+
+func ExampleConfig_Exchange() {
+	emu := shoptokentest.NewVipAuth() // a local emulator: the example runs offline
+	defer emu.Close()
+	cfg := vipauth.Config{
+		ClientID: "id", ClientSecret: "secret",
+		RedirectURL: "https://isv.example.com/vip/callback",
+		BaseURL:     emu.OAuthURL,
+	}
+	code := emu.NewCode(shoptokentest.VipAuthOpenID, cfg.RedirectURL) // as if the user had consented
+	tok, err := cfg.Exchange(context.Background(), code, "203.0.113.9")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok.Subject, tok.TokenType, tok.Expiry.Sub(tok.IssuedAt))
+
+	_, err = cfg.Exchange(context.Background(), code, "203.0.113.9") // codes are single use
+	fmt.Println(errors.Is(err, shoptoken.ErrReauthorize))
+	// Output:
+	// 69BA0D43AF9E3821EE93F72D3BB14724 Bearer 720h0m0s
+	// true
+}
+
+func ExampleConfig_TokenInfo() {
+	emu := shoptokentest.NewVipAuth()
+	defer emu.Close()
+	cfg := vipauth.Config{ClientID: "id", ClientSecret: "secret", RedirectURL: vipauth.OOB, BaseURL: emu.OAuthURL}
+	ctx := context.Background()
+	tok, err := cfg.Exchange(ctx, emu.NewCode("69BA0D4", vipauth.OOB), "203.0.113.9")
+	if err != nil {
+		log.Fatal(err)
+	}
+	info, err := cfg.TokenInfo(ctx, tok.AccessToken)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, offset := info.ExpiresAt.Zone()
+	fmt.Println(info.OpenID, info.ExpiresAt.Sub(info.CreatedAt), offset/3600)
+
+	emu.RevokeUser("69BA0D4") // the user cancelled the grant
+	_, err = cfg.TokenInfo(ctx, tok.AccessToken)
+	fmt.Println(errors.Is(err, shoptoken.ErrReauthorize))
+	// Output:
+	// 69BA0D4 720h0m0s 8
+	// true
+}
+
+func ExampleConfig_Revoke() {
+	emu := shoptokentest.NewVipAuth()
+	defer emu.Close()
+	cfg := vipauth.Config{ClientID: "id", ClientSecret: "secret", RedirectURL: vipauth.OOB, BaseURL: emu.OAuthURL}
+	ctx := context.Background()
+	tok, err := cfg.Exchange(ctx, emu.NewCode("69BA0D4", vipauth.OOB), "203.0.113.9")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(cfg.Revoke(ctx, tok.AccessToken))
+	err = cfg.Revoke(ctx, tok.AccessToken)
+	fmt.Println(errors.Is(err, shoptoken.ErrTokenInvalid), err)
+	// Output:
+	// <nil>
+	// true vipauth: revoke: 30111 access token invalid
+}
+
+func ExampleNewSource() {
+	emu := shoptokentest.NewVipAuth()
+	defer emu.Close()
+	cfg := vipauth.Config{ClientID: "id", ClientSecret: "secret", RedirectURL: vipauth.OOB, BaseURL: emu.OAuthURL}
+	ctx := context.Background()
+	tok, err := cfg.Exchange(ctx, emu.NewCode("69BA0D4", vipauth.OOB), "203.0.113.9")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	src, err := vipauth.NewSource(cfg, shoptoken.WithToken(tok),
+		shoptoken.WithEvents(func(e shoptoken.Event) {
+			if e.Kind == shoptoken.EventGrantExpiring {
+				// Three days before the token lapses: ask the user to authorize again.
+				fmt.Println("ask", e.Token.Subject, "to authorize again")
+			}
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer src.Close()
+	got, _ := src.Token(ctx)
+	fmt.Println(got.Subject)
+
+	emu.RevokeUser("69BA0D4")
+	_, err = src.Invalidate(ctx, got) // what NewClient does when vip.com rejects the token
+	fmt.Println(errors.Is(err, shoptoken.ErrReauthorize))
+	// Output:
+	// 69BA0D4
+	// true
+}
+
+func ExampleNewClient() {
+	emu := shoptokentest.NewVipAuth()
+	defer emu.Close()
+	cfg := vipauth.Config{ClientID: "id", ClientSecret: "secret", RedirectURL: vipauth.OOB, BaseURL: emu.OAuthURL}
+	ctx := context.Background()
+	tok, err := cfg.Exchange(ctx, emu.NewCode("69BA0D4", vipauth.OOB), "203.0.113.9")
+	if err != nil {
+		log.Fatal(err)
+	}
+	src, err := vipauth.NewSource(cfg, shoptoken.WithToken(tok))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer src.Close()
+	api := vipauth.NewClient(src, nil) // adds ?access_token= to every request
+
+	resp, err := api.Get(emu.URL + "/api/account/info")
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(string(body))
+
+	emu.RevokeUser("69BA0D4")
+	_, err = api.Get(emu.URL + "/api/account/info")
+	fmt.Println(errors.Is(err, shoptoken.ErrReauthorize))
+	// Output:
+	// {"code":0,"data":{"open_id":"69BA0D4"}}
+	// true
+}
