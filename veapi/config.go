@@ -1,0 +1,137 @@
+package veapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/redact"
+)
+
+// platform names veapi in every *shoptoken.Error.
+const platform = "veapi"
+
+// DefaultBaseURL is where veapi.cn answers. The platform offers plain HTTP only ("https 暂无").
+const DefaultBaseURL = "http://api.veapi.cn"
+
+// refreshPath is the renewal endpoint under BaseURL.
+const refreshPath = "/vip/refreshtoken"
+
+// Config holds what veapi.cn issues to your account. VEKey is required.
+type Config struct {
+	// VEKey is the account's interface key (接口秘钥) from the veapi member centre. Required.
+	VEKey string
+
+	// BaseURL overrides http://api.veapi.cn, for tests and proxies. "" means DefaultBaseURL. A
+	// trailing slash is ignored.
+	BaseURL string
+	// HTTPClient sends requests. If nil, a client with a 5-second connect timeout, a 15-second
+	// wait for the response headers and a 30-second limit on the whole call is used.
+	HTTPClient *http.Client
+	// Logger receives debug records of every request (URL and body snippet redacted) and warnings
+	// about answers that had to be read leniently. If nil, nothing is logged.
+	Logger *slog.Logger
+
+	// now is the clock used to judge the platform's timestamps; nil means time.Now. Tests set it to
+	// the clock they give the emulator and the Cache.
+	now func() time.Time
+}
+
+// Refresh renews an authorization: it sends refreshToken to veapi once and returns the new token.
+// The platform rotates the chain: after a successful call refreshToken is dead and only the
+// returned token's RefreshToken continues the chain, so save it before anything else. Most
+// programs should use NewSource, which does that (with a Store) and shares one refresh among all
+// callers.
+//
+// The request is never repeated once it may have reached veapi, because a second call with a
+// refresh token that the first one rotated away would end the chain.
+//
+// The token's Subject is empty (veapi does not say whose authorization it is); Extra holds the
+// platform's "status" and "is_expired" and the answer's "request_id".
+func (c Config) Refresh(ctx context.Context, refreshToken string) (*shoptoken.Token, error) {
+	if err := c.validate("refresh"); err != nil {
+		return nil, err
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		// Our own client for this one call: close its idle connections afterwards so that no pool
+		// outlives it.
+		hc = httpx.DefaultHTTPClient()
+		defer hc.CloseIdleConnections()
+	}
+	return newRefresher(c, hc).refresh(ctx, refreshToken)
+}
+
+// validate checks the fields that every call needs; op names the operation in the error.
+func (c Config) validate(op string) error {
+	if strings.TrimSpace(c.VEKey) == "" {
+		return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrCredentials,
+			Message: "Config.VEKey is empty"}
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			// The URL is not shown: a misplaced query could carry a key.
+			return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
+				Message: "Config.BaseURL is not an absolute http(s) URL"}
+		}
+		if u.RawQuery != "" || u.User != nil {
+			return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
+				Message: "Config.BaseURL must not carry a query or user information"}
+		}
+	}
+	return nil
+}
+
+func (c Config) baseURL() string {
+	if c.BaseURL == "" {
+		return DefaultBaseURL
+	}
+	return strings.TrimRight(c.BaseURL, "/")
+}
+
+func (c Config) clock() func() time.Time {
+	if c.now != nil {
+		return c.now
+	}
+	return time.Now
+}
+
+func (c Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// String describes c with VEKey redacted.
+func (c Config) String() string {
+	s := "veapi.Config{VEKey: " + redact.Secret(c.VEKey)
+	if c.BaseURL != "" {
+		s += ", BaseURL: " + redact.URL(c.BaseURL)
+	}
+	return s + "}"
+}
+
+// GoString is used by %#v; it redacts like String.
+func (c Config) GoString() string { return c.String() }
+
+// Format prints the redacted form for every verb, so that %v, %+v and %#v never show the vekey.
+func (c Config) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", c.String())
+		return
+	}
+	_, _ = f.Write([]byte(c.String()))
+}
+
+// LogValue implements slog.LogValuer with VEKey redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("vekey", redact.Secret(c.VEKey)), slog.String("base_url", redact.URL(c.baseURL())))
+}

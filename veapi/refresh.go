@@ -1,0 +1,340 @@
+package veapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/redact"
+)
+
+// refresher renews a veapi authorization; it implements shoptoken.Refresher for NewSource.
+type refresher struct {
+	c   Config
+	hx  *httpx.Client
+	log *slog.Logger
+	now func() time.Time
+}
+
+func newRefresher(c Config, hc *http.Client) *refresher {
+	log := c.logger()
+	return &refresher{
+		c:   c,
+		hx:  httpx.New(httpx.Config{Platform: platform, HTTPClient: hc, Logger: log}),
+		log: log,
+		now: c.clock(),
+	}
+}
+
+// errNoRefreshToken is returned, without a platform call, when there is nothing to refresh with.
+func errNoRefreshToken() error {
+	return &shoptoken.Error{Platform: platform, Op: "refresh", Kind: shoptoken.ErrReauthorize,
+		Message: "no refresh token: authorize the shop first"}
+}
+
+// Refresh implements shoptoken.Refresher: it renews current's refresh token and carries its
+// Subject over to the new token.
+func (r *refresher) Refresh(ctx context.Context, current *shoptoken.Token, _ shoptoken.Reason) (*shoptoken.Token, error) {
+	if current == nil || current.RefreshToken == "" {
+		return nil, errNoRefreshToken()
+	}
+	tok, err := r.refresh(ctx, current.RefreshToken)
+	if err != nil {
+		return nil, err
+	}
+	tok.Subject = current.Subject
+	return tok, nil
+}
+
+// refresh makes the one platform call.
+func (r *refresher) refresh(ctx context.Context, refreshToken string) (*shoptoken.Token, error) {
+	if refreshToken == "" {
+		return nil, errNoRefreshToken()
+	}
+	secrets := []string{r.c.VEKey, refreshToken}
+	resp, err := r.hx.Do(ctx, httpx.Request{
+		Op:     "refresh",
+		Method: http.MethodPost,
+		URL:    r.c.baseURL() + refreshPath,
+		// A form body keeps both secrets out of the URL, and so out of proxy and server access
+		// logs. POST also stops net/http from silently resending the request on a reused
+		// connection that closed: a resent refresh would use a refresh token the first one may
+		// already have rotated away.
+		Form:       url.Values{"vekey": {r.c.VEKey}, "refresh_token": {refreshToken}},
+		Idempotent: false,
+		Secrets:    secrets,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return decodeRefresh(resp, r.now(), r.log, secrets)
+}
+
+// envelope is veapi's answer. Every member is kept raw: the platform documents "error" as a
+// string, but which types it really sends is not something to bet a refresh token on.
+type envelope struct {
+	Error     json.RawMessage `json:"error"`
+	Msg       json.RawMessage `json:"msg"`
+	Data      json.RawMessage `json:"data"`
+	RequestID json.RawMessage `json:"request_id"`
+}
+
+// maxMessage caps the platform message kept in an error, in characters.
+const maxMessage = 200
+
+// decodeRefresh turns a refresh answer into a token or a *shoptoken.Error. It is strict about
+// whether the answer is a success (error "0" or 0, data an object with non-empty string
+// access_token and refresh_token) and lenient about the rest (times as numbers or numeric strings),
+// because discarding an answer that did rotate the chain loses the chain.
+func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secrets []string) (*shoptoken.Token, error) {
+	var env envelope
+	if err := resp.DecodeJSON(platform, "refresh", &env, secrets...); err != nil {
+		return nil, err
+	}
+	bad := func(what string) error {
+		msg := what
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			msg = "HTTP " + strconv.Itoa(resp.StatusCode) + ": " + what
+		}
+		if s := httpx.Snippet(resp.Body, secrets...); s != "" {
+			msg += ": " + s
+		}
+		return &shoptoken.Error{Platform: platform, Op: "refresh", StatusCode: resp.StatusCode,
+			RequestID: scalar(env.RequestID), Kind: shoptoken.ErrBadResponse, Message: msg}
+	}
+	code, ok := errorCode(env.Error)
+	if !ok {
+		if err := resp.StatusError(platform, "refresh", secrets...); err != nil {
+			return nil, err // e.g. a gateway's 5xx JSON of its own
+		}
+		if len(env.Error) == 0 || isNull(env.Error) {
+			return nil, bad("answer has no error field")
+		}
+		return nil, bad("error field is neither a string nor a number")
+	}
+	if code != "0" {
+		msg := clip(redact.Known(scalar(env.Msg), secrets...))
+		return nil, &shoptoken.Error{
+			Platform:   platform,
+			Op:         "refresh",
+			StatusCode: resp.StatusCode,
+			Code:       clip(redact.Known(code, secrets...)),
+			Message:    msg,
+			RequestID:  scalar(env.RequestID),
+			Kind:       classify(msg, resp.StatusCode),
+		}
+	}
+
+	// Success. A success answer is accepted whatever the HTTP status: it carries the only copy of
+	// the rotated refresh token.
+	var data map[string]json.RawMessage
+	if d := bytes.TrimSpace(env.Data); len(d) == 0 || d[0] != '{' || json.Unmarshal(d, &data) != nil {
+		return nil, bad("success answer without a data object")
+	}
+	access, aok := str(data["access_token"])
+	refresh, rok := str(data["refresh_token"])
+	switch {
+	case !aok || access == "":
+		return nil, bad("success answer without an access_token")
+	case !rok || refresh == "":
+		// The old refresh token was most likely rotated away by this very call: the chain cannot
+		// go on from here, and saying so now beats a dead-token error weeks later.
+		return nil, bad("success answer without a refresh_token: the authorization chain cannot continue")
+	}
+	secrets = append(secrets[:len(secrets):len(secrets)], access, refresh)
+
+	tok := &shoptoken.Token{AccessToken: access, RefreshToken: refresh, Extra: map[string]string{}}
+	createAt, hasCreate := millis(data["create_at"])
+	if hasCreate {
+		tok.IssuedAt = createAt
+	}
+	expiresIn, hasIn := seconds(data["expires_in"])
+	expiresTime, hasTime := millis(data["expires_time"])
+	// Prefer the platform's absolute expiry; then its issue time plus the lifetime; then our clock
+	// plus the lifetime. A candidate in the past or absurdly far ahead (seconds read as
+	// milliseconds, a clock years off) is skipped: an expiry in the past would make the Cache
+	// refresh, and so rotate the chain, again at once.
+	var candidates []time.Time
+	if hasTime {
+		candidates = append(candidates, expiresTime)
+	}
+	if hasCreate && hasIn {
+		candidates = append(candidates, createAt.Add(expiresIn))
+	}
+	if hasIn {
+		candidates = append(candidates, now.Add(expiresIn))
+	}
+	for i, t := range candidates {
+		if plausible(t, now) {
+			tok.Expiry = t
+			if i > 0 || !hasTime {
+				log.Warn("veapi: expires_time missing or implausible; expiry derived from expires_in",
+					slog.Time("expiry", t), slog.String("request_id", scalar(env.RequestID)))
+			}
+			break
+		}
+	}
+	if tok.Expiry.IsZero() {
+		log.Warn("veapi: answer gives no usable expiry; the token is used until veapi rejects it",
+			slog.String("request_id", scalar(env.RequestID)))
+	}
+	if t, ok := millis(data["refresh_expires_time"]); ok {
+		if plausible(t, now) {
+			tok.RefreshExpiry = t
+		} else {
+			// A grant end in the past would make the Cache refresh again at once, rotating the chain
+			// in a loop; leave it unknown instead.
+			log.Warn("veapi: refresh_expires_time is implausible; ignored",
+				slog.Time("refresh_expires_time", t), slog.String("request_id", scalar(env.RequestID)))
+		}
+	}
+	if b, ok := boolean(data["is_expired"]); ok {
+		tok.Extra["is_expired"] = strconv.FormatBool(b)
+	}
+	if s := scalar(data["status"]); s != "" {
+		tok.Extra["status"] = clip(redact.Known(s, secrets...))
+	}
+	if id := scalar(env.RequestID); id != "" {
+		tok.Extra["request_id"] = clip(redact.Known(id, secrets...))
+	}
+	return tok, nil
+}
+
+// errorCode reads the error member: a string (as documented) or a number, verbatim. Anything else,
+// including a missing member or null, is not a code.
+func errorCode(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "", false
+	}
+	switch {
+	case raw[0] == '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return "", false
+		}
+		return s, true
+	case raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9':
+		var n json.Number
+		if json.Unmarshal(raw, &n) != nil {
+			return "", false
+		}
+		return n.String(), true // only the literal 0 is "0"; 0.0 or -0 are codes, not success
+	}
+	return "", false
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+// str reads a JSON string.
+func str(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// scalar reads a string, number or boolean as text; "" for anything else.
+func scalar(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	if s, ok := str(raw); ok {
+		return s
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return ""
+	}
+	switch v := v.(type) {
+	case json.Number:
+		return v.String()
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return ""
+}
+
+// number reads an integer given as a JSON number or a numeric string.
+func number(raw json.RawMessage) (int64, bool) {
+	s := strings.TrimSpace(scalar(raw))
+	if s == "" || s == "true" || s == "false" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// millis reads a positive millisecond epoch.
+func millis(raw json.RawMessage) (time.Time, bool) {
+	n, ok := number(raw)
+	if !ok || n <= 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(n), true
+}
+
+// seconds reads a positive lifetime in seconds (at most 100 years).
+func seconds(raw json.RawMessage) (time.Duration, bool) {
+	n, ok := number(raw)
+	if !ok || n <= 0 || n > 100*365*24*3600 {
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
+}
+
+// boolean reads a JSON boolean or the strings "true"/"false" (and 1/0).
+func boolean(raw json.RawMessage) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(scalar(raw))) {
+	case "true", "1":
+		return true, true
+	case "false", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// plausible reports whether t can be the end of a fresh token's or grant's life: after now and
+// within ten years of it.
+func plausible(t, now time.Time) bool {
+	return t.After(now) && t.Before(now.AddDate(10, 0, 0))
+}
+
+// clip shortens a platform string for an error message.
+func clip(s string) string {
+	if utf8.RuneCountInString(s) <= maxMessage {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == maxMessage-1 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
