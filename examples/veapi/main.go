@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/filestore"
+	"github.com/shoptoken/shoptoken/shoptokentest"
+	"github.com/shoptoken/shoptoken/veapi"
+)
+
+func main() {
+	var err error
+	if os.Getenv("VEAPI_VEKEY") != "" {
+		err = realMode()
+	} else {
+		err = offlineMode()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func offlineMode() error {
+	ctx := context.Background()
+	emu := shoptokentest.NewVeapi(shoptokentest.WithTokenTTL(time.Second))
+	defer emu.Close()
+	granted := emu.NewGrant("shop-1")
+	fmt.Println("offline: veapi emulator at", emu.URL, "(tokens live 1s)")
+	fmt.Println("granted:", shoptoken.Token{RefreshToken: granted})
+
+	store := shoptoken.NewMemoryStore()
+	const key = "veapi/shop-1"
+	cfg := veapi.Config{VEKey: "vekey", BaseURL: emu.URL}
+	rotations := make(chan shoptoken.Event, 16)
+	// The one-second tokens need a smaller expiry skew and minimum interval than veapi's real
+	// 90-day tokens; everything else is NewSource's default.
+	short := []shoptoken.Option{
+		shoptoken.WithStore(store, key),
+		shoptoken.WithExpirySkew(50 * time.Millisecond),
+		shoptoken.WithMinInterval(50 * time.Millisecond),
+		shoptoken.WithEvents(func(e shoptoken.Event) {
+			if e.Kind == shoptoken.EventPersisted || e.Kind == shoptoken.EventGrantLost {
+				rotations <- e
+			}
+		}),
+	}
+
+	src, err := veapi.NewSource(cfg, append(short,
+		shoptoken.WithToken(&shoptoken.Token{RefreshToken: granted, Subject: "shop-1"}))...)
+	if err != nil {
+		return err
+	}
+	if _, err := src.Token(ctx); err != nil {
+		return err
+	}
+	for n := 1; n <= 4; n++ {
+		if err := printRotation(n, rotations); err != nil {
+			return err
+		}
+	}
+	src.Close()
+
+	before := emu.Stats().TokenRequests
+	fmt.Println("restart: a new Cache on the same store, no WithToken")
+	src, err = veapi.NewSource(cfg, short...)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tok, err := src.Token(ctx)
+	if err != nil {
+		return err
+	}
+	if emu.Stats().TokenRequests == before {
+		fmt.Println("  loaded from the store, no platform call:", tok)
+	} else {
+		fmt.Println("  the stored token had expired: refreshed with the stored refresh token")
+	}
+	if err := printRotation(5, rotations); err != nil {
+		return err
+	}
+
+	s := emu.Stats()
+	fmt.Printf("done: %d refreshes, %d with a dead refresh token\n", s.Issued, s.DeadRefreshUsed)
+	if s.DeadRefreshUsed != 0 {
+		return errors.New("the chain was broken")
+	}
+	return nil
+}
+
+// printRotation waits for the next saved rotation and prints it.
+func printRotation(n int, events <-chan shoptoken.Event) error {
+	select {
+	case e := <-events:
+		if e.Kind != shoptoken.EventPersisted {
+			return e.Err
+		}
+		fmt.Printf("rotation %d: saved as version %d: %v\n", n, e.Version, e.Token)
+		return nil
+	case <-time.After(5 * time.Second):
+		return errors.New("no rotation within 5s")
+	}
+}
+
+func realMode() error {
+	dir := os.Getenv("VEAPI_STORE_DIR")
+	if dir == "" {
+		// A refresh kills the refresh token it uses: running without somewhere to keep the new one
+		// would end the merchant's authorization.
+		return errors.New("VEAPI_STORE_DIR is required in real mode: the rotated refresh token must be saved")
+	}
+	shop := os.Getenv("VEAPI_SHOP")
+	if shop == "" {
+		shop = "default"
+	}
+	key := "veapi/" + shop
+	store, err := filestore.New(dir)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Make sure the store can be written before anything is rotated.
+	const probe = "veapi-example-probe"
+	_, ver, _ := store.Load(ctx, probe) // 0 when absent; a crashed earlier run may have left one
+	if _, err := store.Save(ctx, probe, &shoptoken.Token{AccessToken: "probe"}, ver); err != nil {
+		return fmt.Errorf("store %s is not writable: %w", store.Dir(), err)
+	}
+	_ = store.Delete(ctx, probe)
+
+	var mu sync.Mutex
+	var refreshed, saveFailed bool
+	opts := []shoptoken.Option{
+		shoptoken.WithStore(store, key),
+		shoptoken.WithEvents(func(e shoptoken.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch e.Kind {
+			case shoptoken.EventRefreshed:
+				refreshed = true
+			case shoptoken.EventSaveFailed:
+				saveFailed = true
+			}
+		}),
+	}
+	if rt := os.Getenv("VEAPI_REFRESH_TOKEN"); rt != "" {
+		opts = append(opts, shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt, Subject: shop}))
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	src, err := veapi.NewSource(veapi.Config{
+		VEKey:   os.Getenv("VEAPI_VEKEY"),
+		BaseURL: os.Getenv("VEAPI_BASE_URL"),
+		Logger:  logger,
+	}, opts...)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+
+	tok, err := src.Token(ctx)
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	didRefresh, failed := refreshed, saveFailed
+	mu.Unlock()
+	fmt.Println("token:", tok)
+	fmt.Println("access token expires:", tok.Expiry.Format(time.RFC3339), "grant ends:", tok.RefreshExpiry.Format(time.RFC3339))
+	if !didRefresh {
+		fmt.Printf("no refresh needed: the token stored in %s under %q is valid\n", store.Dir(), key)
+		return nil
+	}
+	// The old refresh token is dead now: the new one must be in the store before we exit.
+	if err := ensureSaved(ctx, store, key, tok, failed); err != nil {
+		// Last resort, so that the authorization is not lost with this process: show the refresh
+		// token once, to the operator, on stderr.
+		fmt.Fprintf(os.Stderr, "could not save the rotated token (%v).\nKEEP THIS refresh token, it is the only live one: %s\n",
+			err, tok.RefreshToken)
+		return err
+	}
+	_, version, _ := store.Load(ctx, key)
+	fmt.Println("refreshed: the refresh token you started from is now dead.")
+	fmt.Printf("the new one is saved in %s under key %q (version %d); use this store from now on.\n",
+		store.Dir(), key, version)
+	return nil
+}
+
+// ensureSaved makes sure the store holds tok. The Cache saves a token before returning it, so
+// unless a save failed there is nothing to do (a different stored token is a newer rotation by
+// another process). After a failed save the Cache retries in the background; this waits for it,
+// and tries a save of its own, until ctx ends.
+func ensureSaved(ctx context.Context, store shoptoken.Store, key string, tok *shoptoken.Token, failed bool) error {
+	if !failed {
+		return nil
+	}
+	for {
+		stored, ver, err := store.Load(ctx, key)
+		switch {
+		case err == nil && stored.RefreshToken == tok.RefreshToken:
+			return nil
+		case err == nil || errors.Is(err, shoptoken.ErrNotFound):
+			if _, err := store.Save(ctx, key, tok, ver); err == nil {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
