@@ -220,6 +220,10 @@ func (c *Cache) refreshIfDue(ctx context.Context) (tok *Token, refreshed bool, e
 }
 
 // Current returns the cached token without checking or refreshing it; nil when there is none.
+// Refresher returns the Refresher the Cache was made with, so that a platform package can reach
+// its own refresher through the Cache it returned.
+func (c *Cache) Refresher() Refresher { return c.r }
+
 func (c *Cache) Current() *Token { return c.state.Load().tok }
 
 func (c *Cache) slow(ctx context.Context, rejected *Token, invalidate bool) (*Token, error) {
@@ -359,6 +363,11 @@ func (c *Cache) refresh(ctx context.Context, why Reason) (*Token, error) {
 		return nil, err
 	}
 	tok = tok.Clone()
+	if tok.IssuedAt.IsZero() {
+		// Stores order tokens by version; when a store lost its data and versions start again,
+		// the issue time tells an old token from a new one.
+		tok.IssuedAt = start
+	}
 	c.emit(Event{Kind: EventRefreshed, Reason: why, Token: tok, Duration: took})
 	// The platform call may have used up ctx; the save gets its own deadline.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
@@ -402,7 +411,9 @@ func (c *Cache) lock(ctx context.Context, lk Locker) (func(), error) {
 }
 
 // spaceCall waits until the minimum interval since the last platform call has passed, or fails at
-// once with ErrRateLimited if that is later than ctx allows.
+// once with ErrRateLimited if waiting would use more than half of what ctx allows: the platform
+// call must keep enough time to finish. A call cut off by its deadline may still have issued a
+// token on the platform (killing the previous one) whose answer is then lost.
 func (c *Cache) spaceCall(ctx context.Context) error {
 	c.mu.Lock()
 	now := c.cfg.clock.Now()
@@ -410,7 +421,7 @@ func (c *Cache) spaceCall(ctx context.Context) error {
 	if c.lastCall.IsZero() || wait < 0 {
 		wait = 0
 	}
-	if dl, ok := ctx.Deadline(); ok && wait > 0 && wait >= time.Until(dl) {
+	if dl, ok := ctx.Deadline(); ok && wait > 0 && wait >= time.Until(dl)/2 {
 		c.mu.Unlock()
 		return &Error{Op: "refresh", Kind: ErrRateLimited,
 			Message: "next platform call for this key is allowed in " + wait.Round(time.Millisecond).String() + " (minimum interval)"}
@@ -485,10 +496,13 @@ func (c *Cache) adoptStored(ctx context.Context, why Reason) (*Token, bool) {
 	defer c.mu.Unlock()
 	now := c.cfg.clock.Now()
 	cur := c.state.Load().tok
-	if ver < c.version {
+	if ver < c.version && !issuedAfter(stored, cur) {
 		return nil, false // an older read than what we hold: ignore it
 	}
-	newer := ver > c.version || cur == nil
+	// A lower version with a token issued after ours means the store lost its data (a Redis
+	// restart without persistence, a failover) and its versions started again: the stored token
+	// is the fleet's newest, and our version number no longer means anything.
+	newer := ver != c.version || cur == nil
 	c.version = ver
 	serves := c.usableAt(stored, now) && !same(stored, c.rejected) &&
 		!(why == ReasonEarly && (same(stored, cur) || !now.Before(c.refreshAt(stored, now))))
@@ -504,9 +518,23 @@ func (c *Cache) adoptStored(ctx context.Context, why Reason) (*Token, bool) {
 	}
 	if !same(stored, cur) || !c.state.Load().usable {
 		c.publishLocked(stored)
+		c.dropPendingLocked(stored)
 		c.emit(Event{Kind: EventAdopted, Token: stored, Version: ver})
 	}
 	return c.state.Load().tok, true
+}
+
+// dropPendingLocked forgets the token waiting to be saved when the fleet's token, adopted from the
+// store, supersedes it; saving it later would put an older token over the newer one.
+func (c *Cache) dropPendingLocked(adopted *Token) {
+	if c.pending != nil && !same(c.pending, adopted) && !issuedAfter(c.pending, adopted) {
+		c.pending = nil
+	}
+}
+
+// issuedAfter reports whether a was issued after b, both issue times known.
+func issuedAfter(a, b *Token) bool {
+	return a != nil && b != nil && !a.IssuedAt.IsZero() && !b.IssuedAt.IsZero() && a.IssuedAt.After(b.IssuedAt)
 }
 
 // persist saves tok (compare-and-swap on base, the version the refresh started from) and then
@@ -568,6 +596,7 @@ func (c *Cache) resolveConflict(ctx context.Context, tok *Token) (*Token, bool) 
 		c.pending = nil
 	}
 	c.publishLocked(stored)
+	c.dropPendingLocked(stored)
 	if !same(stored, tok) {
 		c.emit(Event{Kind: EventAdopted, Token: stored, Version: ver})
 	}
@@ -602,6 +631,10 @@ func (c *Cache) saveLoop() {
 		prev := c.version
 		c.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), saveTimeout)
+		if c.supersededInStore(ctx, tok) {
+			cancel()
+			continue
+		}
 		ver, err := c.cfg.store.Save(ctx, c.cfg.key, tok, prev)
 		if errors.Is(err, ErrConflict) {
 			if _, ok := c.resolveConflict(ctx, tok); ok {
@@ -626,6 +659,30 @@ func (c *Cache) saveLoop() {
 		c.emit(Event{Kind: EventPersisted, Token: tok, Version: ver})
 		n = 0
 	}
+}
+
+// supersededInStore reports whether the store holds a token issued after tok, the token waiting to
+// be saved, and if so adopts it in tok's place (or just drops tok when the stored one is of no
+// use). Versions alone cannot tell: a store that lost its data counts from 1 again, so a delayed
+// Save could match the version of a newer token and overwrite it.
+func (c *Cache) supersededInStore(ctx context.Context, tok *Token) bool {
+	stored, ver, err := c.cfg.store.Load(ctx, c.cfg.key)
+	if err != nil || same(stored, tok) || !issuedAfter(stored, tok) {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if same(c.pending, tok) {
+		c.pending = nil
+	}
+	cur := c.state.Load().tok
+	if (cur == nil || same(cur, tok) || issuedAfter(stored, cur)) &&
+		c.usableAt(stored, c.cfg.clock.Now()) && !same(stored, c.rejected) {
+		c.version = ver
+		c.publishLocked(stored)
+		c.emit(Event{Kind: EventAdopted, Token: stored, Version: ver})
+	}
+	return true
 }
 
 // Pending reports whether a new token is waiting to be saved to the store (the store was down when

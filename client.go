@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // Invalidator is a TokenSource that can be told a token was rejected. *Cache is one.
@@ -18,8 +20,10 @@ type Invalidator interface {
 // rejections causes one refresh) and sends the request once more with the new token, replaying the
 // body through Request.GetBody. It never retries twice.
 //
-// The token is attached to a clone of the request, so the caller's *http.Request and the URL in
-// any *url.Error never carry it.
+// The token is attached to a clone of the request, so the caller's *http.Request, the returned
+// Response.Request and the URL in any *url.Error never carry it. When the http.Client follows a
+// redirect to another host (scheme, host name or port differ), that request goes out without the
+// token, and a token the server echoed in a redirect's Location is removed from it.
 type Transport struct {
 	// Source supplies tokens. Required.
 	Source Invalidator
@@ -97,6 +101,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if rejected == nil {
 		rejected = RejectedStatus(http.StatusUnauthorized)
 	}
+	if redirectedAway(req) {
+		return base.RoundTrip(req)
+	}
 	ctx := req.Context()
 	tok, err := t.Source.Token(ctx)
 	if err != nil {
@@ -106,8 +113,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	first := req.Clone(ctx)
 	attach(first, tok)
 	resp, err := base.RoundTrip(first)
-	if err != nil || !rejected(resp) {
-		return resp, err
+	if err != nil {
+		return nil, err
+	}
+	if !rejected(resp) {
+		return scrub(resp, req, tok), nil
 	}
 	// Rejected. Replaying needs a fresh body; without GetBody the first send consumed it.
 	canReplay := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
@@ -118,7 +128,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ierr
 	}
 	if !canReplay || same(fresh, tok) {
-		return resp, nil // the caller sees the platform's own rejection
+		return scrub(resp, req, tok), nil // the caller sees the platform's own rejection
 	}
 	drain(resp)
 	second := req.Clone(ctx)
@@ -130,7 +140,40 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		second.Body = body
 	}
 	attach(second, fresh)
-	return base.RoundTrip(second)
+	resp, err = base.RoundTrip(second)
+	if err != nil {
+		return nil, err
+	}
+	return scrub(resp, req, fresh), nil
+}
+
+// redirectedAway reports whether req is a redirect the http.Client follows to another origin than
+// the request it started from: the token is not sent there.
+func redirectedAway(req *http.Request) bool {
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	return first != req && (first.URL.Scheme != req.URL.Scheme || first.URL.Host != req.URL.Host)
+}
+
+// scrub hands resp back pointing at the caller's request (not the clone that carries the token)
+// and removes the token from a redirect's Location, so that neither the next hop's URL nor a
+// *url.Error about it shows the token.
+func scrub(resp *http.Response, req *http.Request, tok *Token) *http.Response {
+	resp.Request = req
+	if resp.StatusCode/100 != 3 || tok.AccessToken == "" {
+		return resp
+	}
+	if loc := resp.Header.Get("Location"); loc != "" {
+		clean := strings.ReplaceAll(loc, url.QueryEscape(tok.AccessToken), "")
+		clean = strings.ReplaceAll(clean, url.PathEscape(tok.AccessToken), "")
+		clean = strings.ReplaceAll(clean, tok.AccessToken, "")
+		if clean != loc {
+			resp.Header.Set("Location", clean)
+		}
+	}
+	return resp
 }
 
 func drain(resp *http.Response) {

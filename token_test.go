@@ -133,7 +133,11 @@ func FuzzTokenJSON(f *testing.F) {
 		if again.AccessToken != tok.AccessToken || again.RefreshToken != tok.RefreshToken || !again.Expiry.Equal(tok.Expiry) {
 			t.Fatalf("round trip changed the token")
 		}
-		if s := tok.String(); len(tok.AccessToken) > 8 && strings.Contains(s, tok.AccessToken) {
+		// The secret may legitimately equal text in a field that is not secret (token_type, say):
+		// count its appearances with and without the secret fields set.
+		bare := tok
+		bare.AccessToken, bare.RefreshToken = "", ""
+		if len(tok.AccessToken) > 8 && strings.Count(tok.String(), tok.AccessToken) > strings.Count(bare.String(), tok.AccessToken) {
 			t.Fatalf("String shows the access token")
 		}
 	})

@@ -42,7 +42,7 @@ func NewClient(src *shoptoken.Cache, base *http.Client) *http.Client {
 		hc = *base
 	}
 	t := &transport{src: src}
-	t.inner = shoptoken.Transport{Source: t, Base: hc.Transport, Attach: shoptoken.AttachBearer, Rejected: t.rejected}
+	t.inner = shoptoken.Transport{Source: t, Base: hc.Transport, Attach: attach, Rejected: t.rejected}
 	hc.Transport = t
 	return &hc
 }
@@ -55,18 +55,23 @@ type transport struct {
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.inner.RoundTrip(req)
+	used := new(usedToken)
+	resp, err := t.inner.RoundTrip(req.WithContext(context.WithValue(req.Context(), usedKey{}, used)))
 	if err != nil {
 		return nil, err
 	}
+	resp.Request = req
+	cur := t.src.Current()
 	if _, ok := resp.Body.(accepted); ok || !Rejected(resp) {
+		if r, ok := t.src.Refresher().(*refresher); ok && used.tok != nil && resp.StatusCode/100 == 2 {
+			r.accept(used.tok)
+		}
 		return resp, nil
 	}
 	// Rejected after the one recovery: the retry's token, fetched or adopted just now, was
 	// rejected too. Tell the Cache, so it does not hand the token out again; it fetches another only
 	// if that is not what just failed (see Refresh), and its refusal says why.
-	cur := t.src.Current()
-	if cur == nil || resp.Request == nil || resp.Request.Header.Get("Authorization") != "Bearer "+cur.AccessToken {
+	if cur == nil || used.tok == nil || used.tok.AccessToken != cur.AccessToken {
 		return resp, nil
 	}
 	if _, err := t.Invalidate(req.Context(), cur); err != nil {
@@ -75,6 +80,19 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// usedToken records, through the request's context, which token the inner transport attached last.
+type usedToken struct{ tok *shoptoken.Token }
+
+type usedKey struct{}
+
+// attach sets the Bearer token and records it for RoundTrip.
+func attach(r *http.Request, tok *shoptoken.Token) {
+	shoptoken.AttachBearer(r, tok)
+	if u, ok := r.Context().Value(usedKey{}).(*usedToken); ok {
+		u.tok = tok
+	}
 }
 
 // accepted marks the body of an answer that the inner transport found was not a rejection, so
@@ -111,11 +129,14 @@ func (t *transport) Invalidate(ctx context.Context, rejected *shoptoken.Token) (
 }
 
 // explain turns the engine's minimum-interval refusal (an ErrRateLimited *shoptoken.Error of no
-// platform), met for a rejected token that has not expired, into the IP-binding explanation. Other
-// errors, among them the platform's own rate limiting, pass unchanged.
+// platform), met for a rejected token that has not expired and was fetched moments ago (within
+// rejectWindow), into the IP-binding explanation. Other errors, among them the platform's own rate
+// limiting and a refusal about an old token (its replacement fetch failed: an outage, not the IP
+// binding), pass unchanged.
 func explain(rejected *shoptoken.Token, err error) error {
 	var e *shoptoken.Error
-	if !errors.As(err, &e) || e.Platform != "" || !errors.Is(e.Kind, shoptoken.ErrRateLimited) || !rejected.Valid() {
+	if !errors.As(err, &e) || e.Platform != "" || !errors.Is(e.Kind, shoptoken.ErrRateLimited) || !rejected.Valid() ||
+		rejected.IssuedAt.IsZero() || time.Since(rejected.IssuedAt) >= rejectWindow {
 		return err
 	}
 	return ipBindingError("call", rejected, time.Now(), err)

@@ -165,8 +165,9 @@ func parseToken(resp *httpx.Response, secrets []string) (*tokenFields, error) {
 	if err := resp.DecodeJSON(platform, "token", &env, secrets...); err != nil {
 		return nil, notJSONError(resp, err)
 	}
-	code := string(env.Code)
-	if resp.StatusCode/100 == 2 && (code == "" || code == "0" || code == "200") && env.Error == "" {
+	// An issued token has killed the previous one, so a 2xx answer that holds one is taken unless
+	// it also names an OAuth error; an unexpected code next to it must not throw it away.
+	if resp.StatusCode/100 == 2 && (env.Error == "" || env.Error == "false" || env.Error == "0") {
 		switch {
 		case env.AccessToken != "":
 			return &env.tokenFields, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
@@ -35,8 +36,8 @@ const rejectWindow = 2 * time.Minute
 // take turns killing each other's tokens. A token works from one IP only, so servers that leave
 // from different IPs cannot share an Account at all: give each egress IP its own Account.
 //
-// A token fetched because the previous one was rejected, and itself rejected within two minutes,
-// is not replaced at once: the refresh fails with an ErrPermission error explaining vv-tool's IP
+// A token fetched because the previous one was rejected, and itself rejected within two minutes
+// before any API call of this process succeeded with it, is not replaced at once: the refresh fails with an ErrPermission error explaining vv-tool's IP
 // binding (see NewClient). After two minutes the next rejection fetches again.
 func NewSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
 	if err := c.validate(); err != nil {
@@ -56,14 +57,35 @@ func NewSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
 // refresher implements shoptoken.Refresher with one token fetch.
 type refresher struct {
 	f *fetcher
+
+	// accepted is the access token of the last token a vv-tool API accepted in this process
+	// (NewClient reports it): a replacement token that worked was not killed by the IP binding.
+	accepted atomic.Pointer[string]
+}
+
+// accept records that the platform accepted tok.
+func (r *refresher) accept(tok *shoptoken.Token) {
+	if p := r.accepted.Load(); p == nil || *p != tok.AccessToken {
+		s := tok.AccessToken
+		r.accepted.Store(&s)
+	}
+}
+
+// wasAccepted reports whether the platform accepted tok in this process.
+func (r *refresher) wasAccepted(tok *shoptoken.Token) bool {
+	p := r.accepted.Load()
+	return p != nil && *p == tok.AccessToken
 }
 
 // Refresh fetches a new token, unless current is a replacement for a rejected token that was
-// itself rejected within rejectWindow.
+// itself rejected within rejectWindow without having worked once in this process: that is the IP
+// binding (or another fetcher) at work, and fetching again would only kill more tokens. A
+// replacement that worked and is then rejected (it expired, or another server fetched) is
+// replaced like any other.
 func (r *refresher) Refresh(ctx context.Context, current *shoptoken.Token, why shoptoken.Reason) (*shoptoken.Token, error) {
 	if why == shoptoken.ReasonRejected && current != nil &&
 		current.Extra[ExtraFetchReason] == shoptoken.ReasonRejected.String() &&
-		r.f.now().Sub(current.IssuedAt) < rejectWindow {
+		r.f.now().Sub(current.IssuedAt) < rejectWindow && !r.wasAccepted(current) {
 		return nil, ipBindingError("token", current, r.f.now(), nil)
 	}
 	tok, err := r.f.fetch(ctx)
