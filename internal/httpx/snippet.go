@@ -22,6 +22,10 @@ const (
 )
 
 var (
+	// jsonUnescaper spells out the escapes that hide member and parameter names from the patterns
+	// below.
+	jsonUnescaper = strings.NewReplacer(`\u0026`, "&", `\u003d`, "=", `\u003D`, "=", `\u003c`, "<",
+		`\u003C`, "<", `\u003e`, ">", `\u003E`, ">")
 	// A JSON string member; the closing quote is optional so a value cut short is caught too.
 	jsonMemberRe = regexp.MustCompile(`"([A-Za-z_][A-Za-z0-9_]*)"\s*:\s*"((?:[^"\\]|\\.)*)`)
 	// A query or form parameter, also inside a URL quoted in a page or a JSON string.
@@ -47,15 +51,27 @@ func Snippet(body []byte, secrets ...string) string {
 		body = body[:cut+1]
 	}
 	s := string(body)
+	// HTML-safe JSON encoders (Go's among them) write & < > = as \u0026 …: spelled out, the names
+	// of secret parameters are seen below. The snippet is a preview, so showing them so is fine.
+	s = jsonUnescaper.Replace(s)
 	s = scrub(s, secrets)
 	s = redactValues(s, jsonMemberRe)
 	s = redactValues(s, queryParamRe)
+	if strings.Contains(s, `\":`) {
+		// A JSON document carried inside a JSON string: its members have escaped quotes, and the
+		// outer member swallowed them. Unescape the quotes (values are shortened already) and look
+		// again.
+		s = strings.ReplaceAll(s, `\"`, `"`)
+		s = redactValues(s, jsonMemberRe)
+	}
 	if t := strings.TrimLeftFunc(s, unicode.IsSpace); strings.HasPrefix(t, "<") {
 		s = redactValues(s, xmlElementRe)
 		s = markupRe.ReplaceAllString(s, " ")
 		s = html.UnescapeString(s)
-		// Entities may have spelled out a secret or a parameter: look again.
+		// Entities may have spelled out a secret, a JSON member or a parameter: look again.
+		s = jsonUnescaper.Replace(s)
 		s = scrub(s, secrets)
+		s = redactValues(s, jsonMemberRe)
 		s = redactValues(s, queryParamRe)
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")

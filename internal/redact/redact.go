@@ -36,29 +36,46 @@ func Secret(s string) string {
 }
 
 // secretParams are the query and form parameter names whose values are secrets on the platforms
-// shoptoken talks to. Matching is case-insensitive.
+// shoptoken talks to, in normal form (see normParam): access_token, accessToken, Access-Token and
+// ACCESSTOKEN are one name.
 var secretParams = map[string]bool{
-	"access_token":  true,
-	"refresh_token": true,
-	"client_secret": true,
-	"clientsecret":  true,
-	"secret":        true,
-	"app_secret":    true,
-	"appsecret":     true,
-	"vekey":         true,
-	"code":          true,
-	"password":      true,
-	"sessionkey":    true,
-	"session_key":   true,
-	"token":         true,
-	"sign":          true,
-	"accesskey":     true,
-	"access_key":    true,
+	"accesstoken":  true,
+	"refreshtoken": true,
+	"clientsecret": true,
+	"secret":       true,
+	"appsecret":    true,
+	"vekey":        true,
+	"code":         true,
+	"authcode":     true,
+	"password":     true,
+	"sessionkey":   true,
+	"token":        true,
+	"idtoken":      true,
+	"sign":         true,
+	"accesskey":    true,
+	"secretkey":    true,
 }
 
-// IsSecretParam reports whether a query, form or JSON field name carries a secret.
+// IsSecretParam reports whether a query, form or JSON field name carries a secret. Case, '_' and
+// '-' do not matter.
 func IsSecretParam(name string) bool {
-	return secretParams[strings.ToLower(name)]
+	return secretParams[normParam(name)]
+}
+
+// normParam lower-cases name and drops '_' and '-'.
+func normParam(name string) string {
+	if !strings.ContainsAny(name, "_-ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+		return name
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '_' || r == '-':
+			return -1
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return r
+	}, name)
 }
 
 // Values returns a copy of v with every secret parameter's values redacted.
