@@ -411,9 +411,9 @@ func (c *Cache) lock(ctx context.Context, lk Locker) (func(), error) {
 }
 
 // spaceCall waits until the minimum interval since the last platform call has passed, or fails at
-// once with ErrRateLimited if waiting would use more than half of what ctx allows: the platform
-// call must keep enough time to finish. A call cut off by its deadline may still have issued a
-// token on the platform (killing the previous one) whose answer is then lost.
+// once with ErrRateLimited if waiting would leave the platform call less than half the refresh
+// timeout (at most 10 s) before ctx's deadline. A call cut off by its deadline may still have
+// issued a token on the platform (killing the previous one) whose answer is then lost.
 func (c *Cache) spaceCall(ctx context.Context) error {
 	c.mu.Lock()
 	now := c.cfg.clock.Now()
@@ -421,7 +421,7 @@ func (c *Cache) spaceCall(ctx context.Context) error {
 	if c.lastCall.IsZero() || wait < 0 {
 		wait = 0
 	}
-	if dl, ok := ctx.Deadline(); ok && wait > 0 && wait >= time.Until(dl)/2 {
+	if dl, ok := ctx.Deadline(); ok && wait > 0 && time.Until(dl)-wait < min(c.cfg.refreshTimeout/2, 10*time.Second) {
 		c.mu.Unlock()
 		return &Error{Op: "refresh", Kind: ErrRateLimited,
 			Message: "next platform call for this key is allowed in " + wait.Round(time.Millisecond).String() + " (minimum interval)"}
