@@ -32,7 +32,9 @@
 // is seconds from expiry. If the token that refresh:true produced is refused as well, something
 // else is wrong (a proxy that moves the token out of the query, say); the refresher then does not
 // force again and sticks to refresh:false, so a persistent fault never becomes a storm of
-// destructive fetches. Call then reports the rejection (ErrTokenInvalid).
+// destructive fetches. Call then reports the rejection (ErrTokenInvalid). The token carries the
+// mark of a forced refresh in Token.Extra[ExtraForced], and so through the Store to every process
+// of the fleet: the fleet forces once per fault, not once per process.
 //
 // # Tool apps and the rotating refresh token
 //

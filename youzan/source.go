@@ -3,7 +3,6 @@ package youzan
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
@@ -73,11 +72,14 @@ type silentRefresher struct {
 	cfg Config
 	hc  *httpx.Client
 	log *slog.Logger
-	// forced is the access token the last forced refresh:true produced. If the gateway refuses
-	// that one too, something other than staleness is wrong (a proxy moving the token out of
-	// the query, say), and forcing again would only kill tokens for other processes.
-	forced atomic.Pointer[string]
 }
+
+// ExtraForced is the Token.Extra key that marks a token obtained with a forced refresh:true after
+// the gateway refused the previous one. If the gateway refuses that one too, something other than
+// staleness is wrong (a proxy moving the token out of the query, say), and forcing again would
+// only kill the token for every process. The mark travels with the token through the Store, so
+// the whole fleet forces at most once per fault.
+const ExtraForced = "youzan_forced"
 
 func (r *silentRefresher) fetch(ctx context.Context, refresh bool) (*shoptoken.Token, error) {
 	return r.cfg.token(ctx, r.hc, opToken, tokenRequest{AuthorizeType: "silent", GrantID: r.cfg.GrantID, Refresh: &refresh})
@@ -98,17 +100,24 @@ func (r *silentRefresher) Refresh(ctx context.Context, current *shoptoken.Token,
 	// expired (ReasonExpired: within the expiry skew). Handing it back would make every caller
 	// fail again until it lapses, so ask for a new one: a token the gateway refuses is of no use
 	// to any other process either, and one about to expire soon will not be.
-	if f := r.forced.Load(); f != nil && *f == current.AccessToken {
+	if why == shoptoken.ReasonRejected && current.Extra[ExtraForced] != "" {
 		r.log.LogAttrs(ctx, slog.LevelDebug, "youzan: a token from refresh:true was refused too; not forcing again",
 			slog.String("grant_id", r.cfg.GrantID), slog.String("reason", why.String()))
+		if tok.Extra == nil {
+			tok.Extra = map[string]string{}
+		}
+		tok.Extra[ExtraForced] = current.Extra[ExtraForced] // the same token keeps its mark
 		return tok, nil
 	}
 	r.log.LogAttrs(ctx, slog.LevelDebug, "youzan: refresh:false returned the token being replaced; asking refresh:true",
 		slog.String("grant_id", r.cfg.GrantID), slog.String("reason", why.String()),
 		slog.String("access_token", redact.Secret(current.AccessToken)))
 	fresh, err := r.fetch(ctx, true)
-	if err == nil {
-		r.forced.Store(&fresh.AccessToken)
+	if err == nil && why == shoptoken.ReasonRejected {
+		if fresh.Extra == nil {
+			fresh.Extra = map[string]string{}
+		}
+		fresh.Extra[ExtraForced] = "1"
 	}
 	return fresh, err
 }

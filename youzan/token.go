@@ -180,12 +180,22 @@ func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*
 		Subject:      string(d.AuthorityID),
 	}
 	switch {
+	case d.Expires.set && d.Expires.v > 0 && d.Expires.v < maxRelativeExpires:
+		// Far too small for an epoch of this century: a lifetime in seconds, as Youzan's older
+		// OAuth answered.
+		tok.Expiry = now.Add(time.Duration(d.Expires.v) * time.Second)
 	case d.Expires.set && d.Expires.v > 0:
 		tok.Expiry = epoch(d.Expires.v)
 	case d.ExpiresIn.set && d.ExpiresIn.v > 0:
 		tok.Expiry = now.Add(time.Duration(d.ExpiresIn.v) * time.Second)
 	default:
 		// No expiry at all: assume the documented lifetime; a rejection (4202) corrects it.
+		tok.Expiry = now.Add(AccessTokenLifetime)
+	}
+	if !tok.Expiry.After(now) && tok.RefreshToken != "" && (op == opRefresh || op == opExchange) {
+		// The answer carries the grant's new refresh token, and the old one (or the one-time
+		// code) is spent now: the answer must not be dropped over its expiry. Assume the
+		// documented lifetime; a rejection (4202) corrects it.
 		tok.Expiry = now.Add(AccessTokenLifetime)
 	}
 	if !tok.Expiry.After(now) {
@@ -197,6 +207,9 @@ func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*
 	}
 	return tok, nil
 }
+
+// maxRelativeExpires: an expires below it (about 3 years in seconds) is a lifetime, not an epoch.
+const maxRelativeExpires = 100_000_000
 
 // epoch reads Youzan's expires: milliseconds since the epoch [seed]. A value too small to be
 // milliseconds of this century is taken as seconds, in case an endpoint answers that way.
