@@ -252,11 +252,6 @@ func (c *Cache) slow(ctx context.Context, rejected *Token, invalidate bool) (*To
 	}
 	f := c.flight
 	if f == nil {
-		if c.lastErr != nil && c.cfg.clock.Now().Before(c.nextAttempt) {
-			err := c.lastErr
-			c.mu.Unlock()
-			return nil, err
-		}
 		why := ReasonExpired
 		switch {
 		case s.tok == nil:
@@ -264,7 +259,18 @@ func (c *Cache) slow(ctx context.Context, rejected *Token, invalidate bool) (*To
 		case same(s.tok, c.rejected):
 			why = ReasonRejected
 		}
-		f = c.startLocked(ctx, why)
+		switch {
+		case c.lastErr == nil || !c.cfg.clock.Now().Before(c.nextAttempt):
+			f = c.startLocked(ctx, why)
+		case IsPermanent(c.lastErr) && c.cfg.store != nil:
+			// The grant is dead here, but another process may have stored a token since (a new
+			// authorization): a store read costs the platform nothing.
+			f = c.startRecheckLocked(ctx, why)
+		default:
+			err := c.lastErr
+			c.mu.Unlock()
+			return nil, err
+		}
 	}
 	c.mu.Unlock()
 	select {
@@ -298,6 +304,34 @@ func (c *Cache) startLocked(ctx context.Context, why Reason) *flight {
 			c.scheduleLocked(c.cfg.clock.Now())
 		}
 		f.tok, f.err = tok, err
+		close(f.done)
+		c.mu.Unlock()
+	}()
+	return f
+}
+
+// startRecheckLocked starts a flight that only reads the store, during the back-off after a
+// permanent error: it adopts a token another process stored, or fails with the remembered error.
+func (c *Cache) startRecheckLocked(ctx context.Context, why Reason) *flight {
+	f := &flight{done: make(chan struct{}), why: why}
+	c.flight = f
+	go func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.refreshTimeout)
+		tok, ok := c.adoptStored(rctx, why)
+		cancel()
+		c.mu.Lock()
+		c.flight = nil
+		if ok {
+			c.clearFailureLocked()
+			c.scheduleLocked(c.cfg.clock.Now())
+			f.tok = tok
+		} else if c.lastErr != nil {
+			f.err = c.lastErr
+		} else if st := c.state.Load(); st.usable {
+			f.tok = st.tok // Set meanwhile
+		} else {
+			f.err = &Error{Op: "token", Kind: ErrUnavailable, Message: "no usable token"}
+		}
 		close(f.done)
 		c.mu.Unlock()
 	}()

@@ -229,3 +229,31 @@ func TestCache_Token_deadGrantRereadsStoreFirst(t *testing.T) {
 	assert.Equal(t, "rotated", tok.AccessToken)
 	assert.Equal(t, int64(1), calls.Load())
 }
+
+// TestCache_permanentError_adoptsTokenStoredLater: after ErrReauthorize, the Cache does not call
+// the platform again during its back-off, but a token another process stored (a new
+// authorization) is served at once.
+func TestCache_permanentError_adoptsTokenStoredLater(t *testing.T) {
+	ctx := context.Background()
+	ms := NewMemoryStore()
+	var calls atomic.Int32
+	dead := RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+		calls.Add(1)
+		return nil, &Error{Op: "refresh", Kind: ErrReauthorize}
+	})
+	c := NewCache(dead, WithStore(ms, "k"))
+	defer c.Close()
+	_, err := c.Token(ctx)
+	require.ErrorIs(t, err, ErrReauthorize)
+	_, err = c.Token(ctx)
+	require.ErrorIs(t, err, ErrReauthorize, "still dead, nothing stored")
+	require.EqualValues(t, 1, calls.Load(), "no second platform call during the back-off")
+
+	fresh := &Token{AccessToken: "fresh-0123456789abcdef", Expiry: time.Now().Add(time.Hour)}
+	_, err = ms.Save(ctx, "k", fresh, 0)
+	require.NoError(t, err)
+	got, err := c.Token(ctx)
+	require.NoError(t, err)
+	require.Equal(t, fresh.AccessToken, got.AccessToken)
+	require.EqualValues(t, 1, calls.Load())
+}
