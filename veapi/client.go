@@ -1,8 +1,11 @@
 package veapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
@@ -12,7 +15,11 @@ import (
 // token in the sessionkey query parameter of every request, and when veapi answers that the
 // sessionkey is invalid or expired (HTTP 401, or an error answer whose message says so) it calls
 // src.Invalidate, so that any number of such answers cause one refresh, and sends the request once
-// more with the new token. Other parameters (vekey, the API's own) are the caller's to add.
+// more with the new token. If that retry is refused too, the API refuses for a reason a new token
+// does not fix, and for RejectedAgainWindow the same refusal is handed back without another
+// rotation. Other parameters are the caller's to add; use NewAPIClient, which adds
+// vekey too: a vekey the caller puts in the URL shows in any *url.Error that Go's http.Client
+// returns (it prints the caller's URL whole), and from there in logs.
 //
 // base supplies the timeouts and transport; nil means a client with the SDK's timeouts. A rejected
 // request is replayed only if its body can be (http.NewRequest sets GetBody for the usual body
@@ -24,13 +31,78 @@ func NewClient(src *shoptoken.Cache, base *http.Client) *http.Client {
 	} else {
 		hc = *httpx.DefaultHTTPClient()
 	}
-	hc.Transport = &shoptoken.Transport{
-		Source:   src,
+	g := &guard{src: src}
+	hc.Transport = &guardedTransport{g: g, inner: shoptoken.Transport{
+		Source:   g,
 		Base:     hc.Transport,
-		Attach:   shoptoken.AttachQuery("sessionkey"),
+		Attach:   attachSession,
 		Rejected: rejected,
-	}
+	}}
 	return &hc
+}
+
+// RejectedAgainWindow is how long a client does not rotate again for a token that an API refused
+// right after the rotation the previous refusal caused. Such an API refuses for a reason a new
+// token does not fix (a permission, a shop setting), and every rotation of the refresh token is a
+// chance to lose the chain: within the window the request fails with the API's own refusal and no
+// refresh. After it, a refusal rotates once more. Each process keeps its own window.
+const RejectedAgainWindow = 10 * time.Minute
+
+// guard is the client's Invalidator: the Cache, minus rotations for a token refused right after
+// the rotation that produced it.
+type guard struct {
+	src *shoptoken.Cache
+
+	mu      sync.Mutex
+	refused string    // access token refused by the retry right after the rotation
+	at      time.Time // when
+}
+
+func (g *guard) Token(ctx context.Context) (*shoptoken.Token, error) { return g.src.Token(ctx) }
+
+func (g *guard) Invalidate(ctx context.Context, rejected *shoptoken.Token) (*shoptoken.Token, error) {
+	g.mu.Lock()
+	blocked := rejected != nil && g.refused == rejected.AccessToken && time.Since(g.at) < RejectedAgainWindow
+	g.mu.Unlock()
+	if blocked {
+		return rejected, nil // the Transport hands the caller the API's refusal
+	}
+	return g.src.Invalidate(ctx, rejected)
+}
+
+// guardedTransport notes when the retry after a rotation is refused too.
+type guardedTransport struct {
+	g     *guard
+	inner shoptoken.Transport
+}
+
+func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var sent attached
+	resp, err := t.inner.RoundTrip(req.WithContext(context.WithValue(req.Context(), attachedKey{}, &sent)))
+	if err != nil {
+		return nil, err
+	}
+	if len(sent) == 2 && sent[0] != sent[1] && rejected(resp) {
+		t.g.mu.Lock()
+		t.g.refused, t.g.at = sent[1], time.Now()
+		t.g.mu.Unlock()
+	}
+	resp.Request = req
+	return resp, nil
+}
+
+// attached lists, through the request's context, the access tokens one request was sent with.
+type attached []string
+
+type attachedKey struct{}
+
+var sessionQuery = shoptoken.AttachQuery("sessionkey")
+
+func attachSession(r *http.Request, tok *shoptoken.Token) {
+	sessionQuery(r, tok)
+	if a, ok := r.Context().Value(attachedKey{}).(*attached); ok {
+		*a = append(*a, tok.AccessToken)
+	}
 }
 
 // peekLimit is how much of an API answer is read to look for a rejection.
@@ -54,4 +126,23 @@ func apiRejected(head []byte) bool {
 	}
 	code, ok := errorCode(env.Error)
 	return ok && code != "0" && sessionRejected(scalar(env.Msg))
+}
+
+// NewAPIClient is NewClient that also puts c.VEKey in the vekey query parameter of every request.
+// Both secrets go only on the copy of the request that is sent, so the caller's URL, the
+// Response.Request and any *url.Error carry neither. c is checked as NewSource checks it.
+func NewAPIClient(c Config, src *shoptoken.Cache, base *http.Client) (*http.Client, error) {
+	if err := c.validate("new_client"); err != nil {
+		return nil, err
+	}
+	hc := NewClient(src, base)
+	t := &hc.Transport.(*guardedTransport).inner
+	session := t.Attach
+	t.Attach = func(r *http.Request, tok *shoptoken.Token) {
+		session(r, tok)
+		q := r.URL.Query()
+		q.Set("vekey", c.VEKey)
+		r.URL.RawQuery = q.Encode()
+	}
+	return hc, nil
 }

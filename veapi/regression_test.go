@@ -1,0 +1,102 @@
+package veapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shoptoken/shoptoken"
+)
+
+// TestRegression_clientErrorShowsVEKey: NewClient's documentation told the caller to add vekey to
+// the request, and the only place veapi reads it is the query. Any transport failure then came
+// back from the returned *http.Client as a *url.Error that prints the whole URL, vekey included
+// (Go builds it from the caller's request, above the Transport). NewAPIClient adds vekey on the
+// copy that is sent, so the caller's URL never holds it.
+func TestRegression_clientErrorShowsVEKey(t *testing.T) {
+	src, err := NewSource(Config{VEKey: testVEKey, BaseURL: mockBase},
+		shoptoken.WithToken(&shoptoken.Token{AccessToken: fixtureAccess, RefreshToken: testRefresh,
+			Expiry: time.Now().Add(30 * 24 * time.Hour)}))
+	require.NoError(t, err)
+	defer src.Close()
+	down := httpmock.NewMockTransport() // no responder: every request fails in transport
+	hc, err := NewAPIClient(Config{VEKey: testVEKey, BaseURL: mockBase}, src, &http.Client{Transport: down})
+	require.NoError(t, err)
+
+	_, err = hc.Get(mockBase + "/vip/goods?id=1")
+	require.Error(t, err)
+	assertNoSecret(t, []string{testVEKey, fixtureAccess}, errTexts(err)...)
+
+	// And the request that is sent carries both secrets.
+	var sent *http.Request
+	up := httpmock.NewMockTransport()
+	up.RegisterResponder("GET", `=~^http://veapi\.test/vip/goods`, func(r *http.Request) (*http.Response, error) {
+		sent = r
+		return httpmock.NewStringResponse(200, `{"error":"0","data":{}}`), nil
+	})
+	hc, err = NewAPIClient(Config{VEKey: testVEKey, BaseURL: mockBase}, src, &http.Client{Transport: up})
+	require.NoError(t, err)
+	resp, err := hc.Get(mockBase + "/vip/goods?id=1")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.NotNil(t, sent)
+	assert.Equal(t, testVEKey, sent.URL.Query().Get("vekey"))
+	assert.Equal(t, fixtureAccess, sent.URL.Query().Get("sessionkey"))
+	assert.Equal(t, "1", sent.URL.Query().Get("id"))
+	assert.NotContains(t, resp.Request.URL.String(), testVEKey, "Response.Request is the caller's request")
+
+	_, err = NewAPIClient(Config{}, src, nil)
+	assert.ErrorIs(t, err, shoptoken.ErrCredentials, "an empty VEKey is refused")
+}
+
+// TestRegression_rejectionRotatesChainEveryCall: an API keeps refusing the sessionkey for a reason
+// a new token does not fix (the message says 授权无效 for this API, say). Every call then makes
+// the Cache redeem the refresh token again: each call rotates the chain (the package's own
+// words: "each rotation is a chance to lose it"), with no guard like youzan's "forced once".
+// A token issued by a rejection-driven refresh and refused at once should not trigger another.
+func TestRegression_rejectionRotatesChainEveryCall(t *testing.T) {
+	mock := httpmock.NewMockTransport()
+	var (
+		mu        sync.Mutex
+		refreshes int
+	)
+	mock.RegisterResponder("POST", refreshURL, func(*http.Request) (*http.Response, error) {
+		mu.Lock()
+		refreshes++
+		n := refreshes
+		mu.Unlock()
+		now := time.Now()
+		return httpmock.NewStringResponse(200, fmt.Sprintf(
+			`{"error":"0","msg":"ok","data":{"access_token":"AT%038d","refresh_token":"RT%038d","create_at":%d,"expires_in":7775999,"expires_time":%d,"refresh_expires_time":%d},"request_id":"r"}`,
+			n, n, now.UnixMilli(), now.Add(90*24*time.Hour).UnixMilli(), now.Add(180*24*time.Hour).UnixMilli())), nil
+	})
+	mock.RegisterResponder("GET", `=~^http://veapi\.test/vip/goods`, httpmock.NewStringResponder(200,
+		`{"error":"10020","msg":"sessionkey无效","request_id":"x"}`))
+
+	cfg := Config{VEKey: testVEKey, BaseURL: mockBase, HTTPClient: &http.Client{Transport: mock}}
+	src, err := NewSource(cfg,
+		shoptoken.WithToken(&shoptoken.Token{RefreshToken: testRefresh}),
+		shoptoken.WithStore(shoptoken.NewMemoryStore(), "veapi/shop"),
+		shoptoken.WithMinInterval(time.Millisecond)) // the guard must not rest on the 15 s spacing alone
+	require.NoError(t, err)
+	defer src.Close()
+	_, err = src.Token(context.Background())
+	require.NoError(t, err)
+	hc := NewClient(src, &http.Client{Transport: mock})
+	for range 5 {
+		resp, err := hc.Get(mockBase + "/vip/goods?id=1")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.LessOrEqual(t, refreshes, 2, "chain rotations for 5 calls refused for a reason a new token does not fix")
+}
