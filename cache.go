@@ -67,9 +67,19 @@ type flight struct {
 func NewCache(r Refresher, opts ...Option) *Cache {
 	c := &Cache{r: r, cfg: newConfig(opts)}
 	c.state.Store(&cacheState{})
-	if c.cfg.store == nil && c.cfg.initial != nil {
+	switch {
+	case c.cfg.store == nil && c.cfg.initial != nil:
 		c.mu.Lock()
 		c.publishLocked(c.cfg.initial)
+		c.mu.Unlock()
+	case c.cfg.store != nil && c.cfg.stored != nil && c.cfg.stored.AccessToken+c.cfg.stored.RefreshToken != "":
+		c.mu.Lock()
+		c.version, c.seeded = c.cfg.storedVersion, true
+		if c.usableAt(c.cfg.stored, c.cfg.clock.Now()) {
+			c.publishLocked(c.cfg.stored)
+		} else {
+			c.state.Store(&cacheState{tok: c.cfg.stored}) // the refresher starts from it
+		}
 		c.mu.Unlock()
 	}
 	return c

@@ -257,3 +257,39 @@ func TestCache_permanentError_adoptsTokenStoredLater(t *testing.T) {
 	require.Equal(t, fresh.AccessToken, got.AccessToken)
 	require.EqualValues(t, 1, calls.Load())
 }
+
+// TestCache_WithStoredToken_noStoreRoundTrip: a Cache started from a token the caller loaded from
+// the store serves it without reading the store again; its next save is a compare-and-swap on the
+// given version; an expired loaded token still makes the first Token go through the store.
+func TestCache_WithStoredToken_noStoreRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	st := newFlaky()
+	up := newUpstream(time.Now, time.Hour)
+	loaded := &Token{AccessToken: "loaded-0123456789abcdef", RefreshToken: "r", Expiry: time.Now().Add(time.Hour)}
+	v, err := st.MemoryStore.Save(ctx, "k", loaded, 0)
+	require.NoError(t, err)
+
+	c := NewCache(up, WithStore(st, "k"), WithStoredToken(loaded, v), WithMinInterval(0))
+	defer c.Close()
+	for range 100 {
+		tok, err := c.Token(ctx)
+		require.NoError(t, err)
+		require.Equal(t, loaded.AccessToken, tok.AccessToken)
+	}
+	assert.Zero(t, st.loads.Load(), "store reads")
+	assert.Zero(t, up.calls.Load(), "platform calls")
+
+	fresh, err := c.Invalidate(ctx, loaded)
+	require.NoError(t, err)
+	stored, v2, err := st.MemoryStore.Load(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, fresh.AccessToken, stored.AccessToken)
+	assert.Equal(t, v+1, v2, "saved on top of the given version")
+
+	old := &Token{AccessToken: "old-0123456789abcdef", Expiry: time.Now().Add(-time.Minute)}
+	c2 := NewCache(up, WithStore(st, "k"), WithStoredToken(old, 1), WithMinInterval(0))
+	defer c2.Close()
+	got, err := c2.Token(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, fresh.AccessToken, got.AccessToken, "an expired loaded token: the store's newer one is adopted")
+}

@@ -10,6 +10,8 @@ type Option func(*config)
 
 type config struct {
 	initial        *Token
+	stored         *Token // WithStoredToken: loaded by the caller from the store
+	storedVersion  int64
 	store          Store
 	key            string
 	early          time.Duration
@@ -77,6 +79,19 @@ func newConfig(opts []Option) *config {
 // the store holds none.
 func WithToken(t *Token) Option {
 	return func(c *config) { c.initial = t.Clone() }
+}
+
+// WithStoredToken starts a Cache that has a Store from t, which the caller has just loaded from
+// that Store at version (for example with redisstore's pipelined LoadMany when a process starts
+// with thousands of shops), so that the first Token makes no store round trip. The Cache treats t
+// exactly as if its own first Load had returned it. Without WithStore it acts as WithToken.
+func WithStoredToken(t *Token, version int64) Option {
+	return func(c *config) {
+		c.stored, c.storedVersion = t.Clone(), version
+		if c.initial == nil {
+			c.initial = t.Clone()
+		}
+	}
 }
 
 // WithStore persists and shares tokens through s under exactly key. If s is also a Locker, one
