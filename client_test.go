@@ -146,3 +146,54 @@ func TestPeekBody_leavesBodyReadable(t *testing.T) {
 	all, _ := io.ReadAll(resp.Body)
 	assert.Equal(t, "hello world", string(all))
 }
+
+// TestTransport_redirects: the token is attached on every hop to the same origin, never sent to
+// another host, never left in a redirect's Location (where Go would build the next hop's URL, and
+// any *url.Error, from it), and the Response.Request handed back is the caller's, without it.
+func TestTransport_redirects(t *testing.T) {
+	const secret = "tok-0123456789abcdef0123456789abcdef"
+	var otherSaw atomic.Value
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherSaw.Store(r.Header.Get("Authorization") + " " + r.URL.RawQuery)
+		_, _ = io.WriteString(w, "other")
+	}))
+	defer other.Close()
+	var hops atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hops.Add(1)
+		switch r.URL.Path {
+		case "/echo": // moved, keeping the query: the token comes back in Location
+			http.Redirect(w, r, "/final?"+r.URL.RawQuery, http.StatusFound)
+		case "/away":
+			http.Redirect(w, r, other.URL+"/landing", http.StatusFound)
+		case "/final":
+			_, _ = io.WriteString(w, r.URL.Query().Get("access_token")+"|"+r.URL.Query().Get("id"))
+		}
+	}))
+	defer srv.Close()
+	c := NewCache(RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+		return &Token{AccessToken: secret, Expiry: time.Now().Add(time.Hour)}, nil
+	}))
+	defer c.Close()
+	hc := &http.Client{Transport: &Transport{Source: c, Attach: AttachQuery("access_token")}}
+
+	resp, err := hc.Get(srv.URL + "/echo?id=7")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, secret+"|7", string(body), "the same origin's next hop gets the token again")
+	assert.NotContains(t, resp.Request.URL.String(), secret, "Response.Request is the caller's")
+
+	resp, err = hc.Get(srv.URL + "/away")
+	require.NoError(t, err)
+	resp.Body.Close()
+	saw, _ := otherSaw.Load().(string)
+	assert.NotContains(t, saw, secret, "another host never gets the token")
+
+	// A hop that fails: Go's *url.Error names the URL it built from Location.
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error { return io.ErrUnexpectedEOF }
+	_, err = hc.Get(srv.URL + "/echo?id=8")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), secret)
+	assert.Equal(t, int64(4), hops.Load())
+}
