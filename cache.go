@@ -297,51 +297,60 @@ func (c *Cache) slow(ctx context.Context, rejected *Token, invalidate bool) (*To
 // startLocked starts the one refresh. It runs on ctx's values but not its cancellation, under its
 // own timeout, so a caller that gives up does not cancel it for everybody else.
 func (c *Cache) startLocked(ctx context.Context, why Reason) *flight {
+	return c.flyLocked(ctx, why, func(ctx context.Context) (*Token, error) { return c.refresh(ctx, why) })
+}
+
+// startRecheckLocked starts a flight that only reads the store, during the back-off after a
+// permanent error: it adopts a token another process stored, or fails with the remembered error
+// (which a failed recheck does not count as a new failure).
+func (c *Cache) startRecheckLocked(ctx context.Context, why Reason) *flight {
+	return c.flyLocked(ctx, why, func(ctx context.Context) (*Token, error) {
+		if tok, ok := c.adoptStored(ctx, why); ok {
+			return tok, nil
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.lastErr != nil {
+			return nil, errRecheckFailed
+		}
+		if st := c.state.Load(); st.usable {
+			return st.tok, nil // Set meanwhile
+		}
+		return nil, &Error{Op: "token", Kind: ErrUnavailable, Message: "no usable token"}
+	})
+}
+
+// errRecheckFailed: the store held nothing new; the flight's callers get the remembered error.
+var errRecheckFailed = errors.New("shoptoken: store recheck found nothing new")
+
+// flyLocked runs get as the Cache's one flight and hands its result to every waiter.
+func (c *Cache) flyLocked(ctx context.Context, why Reason, get func(context.Context) (*Token, error)) *flight {
 	f := &flight{done: make(chan struct{}), why: why}
 	c.flight = f
 	go func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.refreshTimeout)
-		tok, err := c.refresh(rctx, why)
+		tok, err := get(rctx)
 		cancel()
 		c.mu.Lock()
 		c.flight = nil
-		if err != nil {
+		switch {
+		case err == errRecheckFailed:
+			if err = c.lastErr; err == nil { // cleared by a Set meanwhile
+				if st := c.state.Load(); st.usable {
+					tok = st.tok
+				} else {
+					err = &Error{Op: "token", Kind: ErrUnavailable, Message: "no usable token"}
+				}
+			}
+		case err != nil:
 			c.failLocked(err)
-		} else {
+		default:
 			c.clearFailureLocked()
-			// The token was published while this refresh still counted as running, which kept its
+			// The token was published while this flight still counted as running, which kept its
 			// planned refresh off the timer: arm it now (an adopted token may be due already).
 			c.scheduleLocked(c.cfg.clock.Now())
 		}
 		f.tok, f.err = tok, err
-		close(f.done)
-		c.mu.Unlock()
-	}()
-	return f
-}
-
-// startRecheckLocked starts a flight that only reads the store, during the back-off after a
-// permanent error: it adopts a token another process stored, or fails with the remembered error.
-func (c *Cache) startRecheckLocked(ctx context.Context, why Reason) *flight {
-	f := &flight{done: make(chan struct{}), why: why}
-	c.flight = f
-	go func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.refreshTimeout)
-		tok, ok := c.adoptStored(rctx, why)
-		cancel()
-		c.mu.Lock()
-		c.flight = nil
-		if ok {
-			c.clearFailureLocked()
-			c.scheduleLocked(c.cfg.clock.Now())
-			f.tok = tok
-		} else if c.lastErr != nil {
-			f.err = c.lastErr
-		} else if st := c.state.Load(); st.usable {
-			f.tok = st.tok // Set meanwhile
-		} else {
-			f.err = &Error{Op: "token", Kind: ErrUnavailable, Message: "no usable token"}
-		}
 		close(f.done)
 		c.mu.Unlock()
 	}()
