@@ -104,18 +104,7 @@ func (t Token) GoString() string {
 
 // Format implements fmt.Formatter so that every verb (%v, %+v, %#v, %s, %q, %x, ...) prints the
 // redacted form and never the raw fields.
-func (t Token) Format(f fmt.State, verb rune) {
-	switch verb {
-	case 'q':
-		fmt.Fprintf(f, "%q", t.String())
-	default:
-		if verb == 'v' && f.Flag('#') {
-			_, _ = f.Write([]byte(t.GoString()))
-			return
-		}
-		_, _ = f.Write([]byte(t.String()))
-	}
-}
+func (t Token) Format(f fmt.State, verb rune) { redact.Format(f, verb, t.String(), t.GoString()) }
 
 // LogValue implements slog.LogValuer: the token logs as a group of its non-secret fields and the
 // redacted secrets.

@@ -123,13 +123,7 @@ func (c Config) String() string {
 func (c Config) GoString() string { return c.String() }
 
 // Format prints the redacted form for every verb, so that %v, %+v and %#v never show the vekey.
-func (c Config) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", c.String())
-		return
-	}
-	_, _ = f.Write([]byte(c.String()))
-}
+func (c Config) Format(f fmt.State, verb rune) { redact.Format(f, verb, c.String(), c.String()) }
 
 // LogValue implements slog.LogValuer with VEKey redacted.
 func (c Config) LogValue() slog.Value {

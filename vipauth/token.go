@@ -185,14 +185,7 @@ func (ti TokenInfo) GoString() string { return "vipauth." + ti.String() }
 
 // Format implements fmt.Formatter: every verb prints the redacted form.
 func (ti TokenInfo) Format(f fmt.State, verb rune) {
-	switch {
-	case verb == 'q':
-		fmt.Fprintf(f, "%q", ti.String())
-	case verb == 'v' && f.Flag('#'):
-		_, _ = f.Write([]byte(ti.GoString()))
-	default:
-		_, _ = f.Write([]byte(ti.String()))
-	}
+	redact.Format(f, verb, ti.String(), ti.GoString())
 }
 
 // LogValue implements slog.LogValuer with the access token redacted.

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"fmt"
 	"net/url"
 	"sort"
 	"strconv"
@@ -160,4 +161,18 @@ func encodeReadable(q url.Values) string {
 		}
 	}
 	return b.String()
+}
+
+// Format writes a redacted value for any fmt verb: str for every verb but %q (quoted str) and %#v
+// (goStr), so that no verb reaches the raw fields. Types holding secrets call it from their
+// fmt.Formatter.
+func Format(f fmt.State, verb rune, str, goStr string) {
+	switch {
+	case verb == 'q':
+		fmt.Fprintf(f, "%q", str)
+	case verb == 'v' && f.Flag('#'):
+		_, _ = f.Write([]byte(goStr))
+	default:
+		_, _ = f.Write([]byte(str))
+	}
 }
