@@ -101,13 +101,11 @@ func ipBindingError(op string, tok *shoptoken.Token, now time.Time, cause error)
 	var b strings.Builder
 	b.WriteString("the platform rejected (身份凭证无效) the token fetched ")
 	if !tok.IssuedAt.IsZero() {
-		age := now.Sub(tok.IssuedAt)
-		if age < time.Second {
-			age = age.Round(time.Millisecond)
+		if age := now.Sub(tok.IssuedAt); age < time.Second {
+			b.WriteString("just now ")
 		} else {
-			age = age.Round(time.Second)
+			b.WriteString(age.Round(time.Second).String() + " ago ")
 		}
-		b.WriteString(age.String() + " ago ")
 	}
 	by, from := tok.Extra[ExtraFetchedBy], tok.Extra[ExtraFetchedFrom]
 	switch {
