@@ -30,7 +30,9 @@ type Token struct {
 	Expiry time.Time `json:"expiry,omitempty"`
 	// RefreshExpiry is when RefreshToken (or the grant) lapses. The zero time means unknown.
 	RefreshExpiry time.Time `json:"refresh_expiry,omitempty"`
-	// IssuedAt is when the platform issued the token; zero when unknown.
+	// IssuedAt is when the platform issued the token; zero when unknown. A Cache sets it to the
+	// start of the platform call when its Refresher leaves it zero: after a store lost its data,
+	// issue times tell the newer of two tokens.
 	IssuedAt time.Time `json:"issued_at,omitempty"`
 	// Scope lists the granted scopes.
 	Scope []string `json:"scope,omitempty"`
