@@ -37,6 +37,7 @@ type Cache struct {
 	nextAttempt time.Time   // no platform call before this after a failure
 	gaveUp      bool        // a permanent error for the current token: no planned refresh until a new one
 	lastCall    time.Time   // when the last platform call began (minimum interval)
+	storeDownAt time.Time   // when a store read last failed; zero after one succeeds
 	rejected    *Token      // the last token the platform rejected; never adopted again
 	warnedEnd   time.Time   // the grant end EventGrantExpiring was emitted for (once per grant, not per token)
 	stopTimer   func() bool // cancels the pending timer
@@ -131,6 +132,9 @@ func (c *Cache) Set(ctx context.Context, tok *Token) error {
 	}
 	c.mu.Lock()
 	c.seeded = true
+	if c.cfg.store != nil {
+		c.pending = nil // the installed token supersedes an unsaved older one
+	}
 	c.clearFailureLocked()
 	c.rejected = nil
 	c.publishLocked(tok)
@@ -229,11 +233,11 @@ func (c *Cache) refreshIfDue(ctx context.Context) (tok *Token, refreshed bool, e
 	}
 }
 
-// Current returns the cached token without checking or refreshing it; nil when there is none.
 // Refresher returns the Refresher the Cache was made with, so that a platform package can reach
 // its own refresher through the Cache it returned.
 func (c *Cache) Refresher() Refresher { return c.r }
 
+// Current returns the cached token without checking or refreshing it; nil when there is none.
 func (c *Cache) Current() *Token { return c.state.Load().tok }
 
 func (c *Cache) slow(ctx context.Context, rejected *Token, invalidate bool) (*Token, error) {
@@ -272,9 +276,11 @@ func (c *Cache) slow(ctx context.Context, rejected *Token, invalidate bool) (*To
 		switch {
 		case c.lastErr == nil || !c.cfg.clock.Now().Before(c.nextAttempt):
 			f = c.startLocked(ctx, why)
-		case IsPermanent(c.lastErr) && c.cfg.store != nil:
+		case IsPermanent(c.lastErr) && c.cfg.store != nil &&
+			c.cfg.clock.Now().Sub(c.storeDownAt) >= c.cfg.backoffMin:
 			// The grant is dead here, but another process may have stored a token since (a new
-			// authorization): a store read costs the platform nothing.
+			// authorization): a store read costs the platform nothing. (Not while the store is
+			// failing: callers then get the error at once rather than wait for a dead store.)
 			f = c.startRecheckLocked(ctx, why)
 		default:
 			err := c.lastErr
@@ -300,15 +306,24 @@ func (c *Cache) startLocked(ctx context.Context, why Reason) *flight {
 	return c.flyLocked(ctx, why, func(ctx context.Context) (*Token, error) { return c.refresh(ctx, why) })
 }
 
-// startRecheckLocked starts a flight that only reads the store, during the back-off after a
-// permanent error: it adopts a token another process stored, or fails with the remembered error
-// (which a failed recheck does not count as a new failure).
+// startRecheckLocked starts a flight that reads the store during the back-off after a permanent
+// error: it adopts a token another process stored; refreshes a new grant stored without a usable
+// access token; or fails with the remembered error (a failed recheck does not count as a new
+// failure).
 func (c *Cache) startRecheckLocked(ctx context.Context, why Reason) *flight {
+	before := c.state.Load().tok
 	return c.flyLocked(ctx, why, func(ctx context.Context) (*Token, error) {
 		if tok, ok := c.adoptStored(ctx, why); ok {
 			return tok, nil
 		}
 		c.mu.Lock()
+		after := c.state.Load().tok
+		if after != nil && after.RefreshToken != "" && (before == nil || after.RefreshToken != before.RefreshToken) {
+			// A new grant was stored that needs a refresh first (veapi's authorization gives
+			// only a refresh token): this is a first use of it, not a retry of the dead one.
+			c.mu.Unlock()
+			return c.refresh(ctx, ReasonExpired)
+		}
 		defer c.mu.Unlock()
 		if c.lastErr != nil {
 			return nil, errRecheckFailed
@@ -525,6 +540,13 @@ func (c *Cache) adoptStored(ctx context.Context, why Reason) (*Token, bool) {
 			c.mu.Unlock()
 		}
 	}
+	c.mu.Lock()
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		c.storeDownAt = c.cfg.clock.Now()
+	} else {
+		c.storeDownAt = time.Time{}
+	}
+	c.mu.Unlock()
 	if errors.Is(err, ErrNotFound) {
 		return nil, false
 	}
@@ -552,6 +574,12 @@ func (c *Cache) adoptStored(ctx context.Context, why Reason) (*Token, bool) {
 	if ver < c.version && !issuedAfter(stored, cur) {
 		return nil, false // an older read than what we hold: ignore it
 	}
+	if c.pending != nil && ver == c.version && !same(stored, c.pending) {
+		// The store still holds the token that our unsaved one replaced (its save is being
+		// retried): that token's refresh token may be spent already. Refresh from ours instead.
+		return nil, false
+	}
+	byVersion := ver > c.version
 	// A lower version with a token issued after ours means the store lost its data (a Redis
 	// restart without persistence, a failover) and its versions started again: the stored token
 	// is the fleet's newest, and our version number no longer means anything.
@@ -571,16 +599,18 @@ func (c *Cache) adoptStored(ctx context.Context, why Reason) (*Token, bool) {
 	}
 	if !same(stored, cur) || !c.state.Load().usable {
 		c.publishLocked(stored)
-		c.dropPendingLocked(stored)
+		c.dropPendingLocked(stored, byVersion)
 		c.emit(Event{Kind: EventAdopted, Token: stored, Version: ver})
 	}
 	return c.state.Load().tok, true
 }
 
 // dropPendingLocked forgets the token waiting to be saved when the fleet's token, adopted from the
-// store, supersedes it; saving it later would put an older token over the newer one.
-func (c *Cache) dropPendingLocked(adopted *Token) {
-	if c.pending != nil && !same(c.pending, adopted) && !issuedAfter(c.pending, adopted) {
+// store, supersedes it; saving it later would put an older token over the newer one. That takes
+// evidence: a version above the one the pending token was based on (byVersion), or a later issue
+// time. Without it the pending token stays: it may carry the only copy of a rotated refresh token.
+func (c *Cache) dropPendingLocked(adopted *Token, byVersion bool) {
+	if c.pending != nil && !same(c.pending, adopted) && (byVersion || issuedAfter(adopted, c.pending)) {
 		c.pending = nil
 	}
 }
@@ -611,9 +641,10 @@ func (c *Cache) persist(ctx context.Context, tok *Token, base int64) *Token {
 	c.mu.Lock()
 	if err == nil {
 		c.version = ver
-		if same(c.pending, tok) {
-			c.pending = nil
-		}
+		// tok was refreshed from the current token, which a pending token was or preceded: a
+		// pending older token is obsolete (its refresh token is spent), and saving it later
+		// would put it over tok.
+		c.pending = nil
 	}
 	c.publishLocked(tok)
 	c.mu.Unlock()
@@ -649,7 +680,7 @@ func (c *Cache) resolveConflict(ctx context.Context, tok *Token) (*Token, bool) 
 		c.pending = nil
 	}
 	c.publishLocked(stored)
-	c.dropPendingLocked(stored)
+	c.dropPendingLocked(stored, true) // a lost compare-and-swap: the store moved past our base
 	if !same(stored, tok) {
 		c.emit(Event{Kind: EventAdopted, Token: stored, Version: ver})
 	}

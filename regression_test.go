@@ -250,3 +250,88 @@ func TestRegression_InflightRefreshOverwritesSet(t *testing.T) {
 	assert.Equal(t, "rt-new", stored.RefreshToken, "Set's new grant was overwritten in the store by a refresh of the old one")
 	assert.Equal(t, "reauthorized", c.Current().AccessToken)
 }
+
+// TestRegression_pendingRotationNotDroppedByStaleAdopt: a rotated token whose save failed
+// (pending) must not be dropped when the Cache could adopt the token it replaced, still in the
+// store at the same version: that token's refresh token may be spent, and the pending one is the
+// only copy of the chain.
+func TestRegression_pendingRotationNotDroppedByStaleAdopt(t *testing.T) {
+	ctx := context.Background()
+	st := newFlaky()
+	var n atomic.Int32
+	rot := RefresherFunc(func(_ context.Context, cur *Token, _ Reason) (*Token, error) {
+		i := n.Add(1)
+		return &Token{AccessToken: fmt.Sprintf("P%d-access-0123456789", i), RefreshToken: fmt.Sprintf("P%d-refresh-0123456789", i),
+			Expiry: time.Now().Add(90 * 24 * time.Hour)}, nil
+	})
+	// T0: the authorization's token, given by the caller (no IssuedAt), valid for long.
+	t0 := &Token{AccessToken: "T0-access-0123456789", RefreshToken: "T0-refresh-0123456789", Expiry: time.Now().Add(80 * 24 * time.Hour)}
+	c := NewCache(rot, WithStore(st, "k"), WithToken(t0), WithMinInterval(0),
+		WithBackoff(time.Minute, time.Minute)) // the saver's next try is a while away
+	defer c.Close()
+	tok, err := c.Token(ctx) // seeds the store with T0 at version 1
+	require.NoError(t, err)
+	require.Equal(t, t0.AccessToken, tok.AccessToken)
+
+	st.saveErr.Store(&errStoreDown)
+	p, err := c.Invalidate(ctx, tok) // the API refused T0: rotate to P1; the save fails
+	require.NoError(t, err)
+	require.Equal(t, "P1-access-0123456789", p.AccessToken)
+	require.True(t, c.Pending(), "P1 waits to be saved")
+	st.saveErr.Store(nil)
+
+	// The API refuses P1 as well. T0 is still in the store at the version P1 was based on.
+	got, err := c.Invalidate(ctx, p)
+	require.NoError(t, err)
+	assert.Equal(t, "P2-access-0123456789", got.AccessToken, "refreshed from P1's refresh token, not back to T0")
+	stored, _, err := st.MemoryStore.Load(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "P2-refresh-0123456789", stored.RefreshToken, "the newest link of the chain is stored")
+	assert.False(t, c.Pending())
+}
+
+// TestRegression_recheckRefreshesNewGrant: after ErrReauthorize, another process stores a new
+// grant that carries only a refresh token (veapi's authorization gives just that). The next
+// Token refreshes it at once instead of repeating ErrReauthorize for the whole back-off.
+func TestRegression_recheckRefreshesNewGrant(t *testing.T) {
+	ctx := context.Background()
+	ms := NewMemoryStore()
+	var calls atomic.Int32
+	r := RefresherFunc(func(_ context.Context, cur *Token, _ Reason) (*Token, error) {
+		calls.Add(1)
+		if cur != nil && cur.RefreshToken == "new-grant" {
+			return &Token{AccessToken: "a-new-0123456789", RefreshToken: "r2", Expiry: time.Now().Add(time.Hour)}, nil
+		}
+		return nil, &Error{Op: "refresh", Kind: ErrReauthorize}
+	})
+	c := NewCache(r, WithStore(ms, "k"), WithMinInterval(0))
+	defer c.Close()
+	_, err := c.Token(ctx)
+	require.ErrorIs(t, err, ErrReauthorize)
+	_, err = ms.Save(ctx, "k", &Token{RefreshToken: "new-grant"}, 0)
+	require.NoError(t, err)
+	tok, err := c.Token(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "a-new-0123456789", tok.AccessToken)
+	assert.EqualValues(t, 2, calls.Load(), "one failed call, one refresh of the new grant")
+}
+
+// TestRegression_recheckNotWhileStoreDown: during the back-off after a permanent error, a store
+// that is failing is not asked again on every call: the error comes back at once.
+func TestRegression_recheckNotWhileStoreDown(t *testing.T) {
+	ctx := context.Background()
+	st := newFlaky()
+	c := NewCache(RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+		return nil, &Error{Op: "refresh", Kind: ErrReauthorize}
+	}), WithStore(st, "k"), WithMinInterval(0), WithBackoff(time.Hour, time.Hour))
+	defer c.Close()
+	st.loadErr.Store(&errStoreDown)
+	_, err := c.Token(ctx)
+	require.ErrorIs(t, err, ErrReauthorize)
+	loads := st.loads.Load()
+	for range 20 {
+		_, err = c.Token(ctx)
+		require.ErrorIs(t, err, ErrReauthorize)
+	}
+	assert.Equal(t, loads, st.loads.Load(), "store reads while it is down, within backoffMin")
+}
