@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -51,4 +52,23 @@ func TestRegression_DebugLogLeaksNewToken(t *testing.T) {
 	_, err := c.Do(context.Background(), Request{Op: "token", Method: "POST", URL: srv.URL, Form: map[string][]string{"client_secret": {secretClient}}, Secrets: []string{secretClient}})
 	require.NoError(t, err)
 	assertNoSecret(t, "debug log", logs.String())
+}
+
+// TestRegression_SnippetDashedNamesAndSpacedEmbeddedJSON: secret names with dashes or a prefix
+// (X-Access-Token), and JSON carried in a string with spaces around its colons.
+func TestRegression_SnippetDashedNamesAndSpacedEmbeddedJSON(t *testing.T) {
+	const s = "SECRETVALUE0123456789abcdef"
+	for _, body := range []string{
+		`{"access-token":"` + s + `"}`,
+		`{"X-Access-Token":"` + s + `"}`,
+		`<p>see /cb?access-token=` + s + `</p>`,
+		`error: bad request /api?refresh-token=` + s,
+		`{"data":"{\"accessToken\": \"` + s + `\"}"}`,
+		`{"data":"{\"access_token\" : \"` + s + `\"}"}`,
+	} {
+		got := Snippet([]byte(body))
+		if strings.Contains(got, s) {
+			t.Errorf("leak: %s -> %s", body, got)
+		}
+	}
 }

@@ -27,9 +27,11 @@ var (
 	jsonUnescaper = strings.NewReplacer(`\u0026`, "&", `\u003d`, "=", `\u003D`, "=", `\u003c`, "<",
 		`\u003C`, "<", `\u003e`, ">", `\u003E`, ">")
 	// A JSON string member; the closing quote is optional so a value cut short is caught too.
-	jsonMemberRe = regexp.MustCompile(`"([A-Za-z_][A-Za-z0-9_]*)"\s*:\s*"((?:[^"\\]|\\.)*)`)
+	jsonMemberRe = regexp.MustCompile(`"([A-Za-z_][A-Za-z0-9_-]*)"\s*:\s*"((?:[^"\\]|\\.)*)`)
 	// A query or form parameter, also inside a URL quoted in a page or a JSON string.
-	queryParamRe = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)=([^&\s"'<>#;,]*)`)
+	queryParamRe = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_-]*)=([^&\s"'<>#;,]*)`)
+	// A member of a JSON document carried inside a JSON string: its quotes are escaped.
+	embeddedMemberRe = regexp.MustCompile(`\\"\s*:`)
 	// An XML element's text.
 	xmlElementRe = regexp.MustCompile(`<([A-Za-z_][A-Za-z0-9_]*)>([^<]*)`)
 	// Markup that carries no readable text, then any tag.
@@ -57,7 +59,7 @@ func Snippet(body []byte, secrets ...string) string {
 	s = scrub(s, secrets)
 	s = redactValues(s, jsonMemberRe)
 	s = redactValues(s, queryParamRe)
-	if strings.Contains(s, `\":`) {
+	if embeddedMemberRe.MatchString(s) {
 		// A JSON document carried inside a JSON string: its members have escaped quotes, and the
 		// outer member swallowed them. Unescape the quotes (values are shortened already) and look
 		// again.

@@ -58,9 +58,11 @@ var secretParams = map[string]bool{
 }
 
 // IsSecretParam reports whether a query, form or JSON field name carries a secret. Case, '_' and
-// '-' do not matter.
+// '-' do not matter, and any name that ends in "token" or "secret" counts (X-Access-Token,
+// session_token, app_secret): better a preview too short than a secret shown.
 func IsSecretParam(name string) bool {
-	return secretParams[normParam(name)]
+	n := normParam(name)
+	return secretParams[n] || strings.HasSuffix(n, "token") || strings.HasSuffix(n, "secret")
 }
 
 // normParam lower-cases name and drops '_' and '-'.
