@@ -233,6 +233,20 @@ func (c *Cache) refreshIfDue(ctx context.Context) (tok *Token, refreshed bool, e
 	}
 }
 
+// Reload reads the store and adopts the token there, without a platform call, if it is usable
+// and not a token reported rejected; it returns the token the Cache holds afterwards (nil when it
+// has none). Without a store, or when the store fails (reported as EventStoreFailed), the Cache is
+// left as it is. A client that decides not to refresh after a rejection still learns this way of a
+// token another process obtained.
+func (c *Cache) Reload(ctx context.Context) *Token {
+	if c.cfg.store != nil {
+		if tok, ok := c.adoptStored(ctx, ReasonRejected); ok {
+			return tok
+		}
+	}
+	return c.Current()
+}
+
 // Refresher returns the Refresher the Cache was made with, so that a platform package can reach
 // its own refresher through the Cache it returned.
 func (c *Cache) Refresher() Refresher { return c.r }

@@ -34,6 +34,10 @@ type Transport struct {
 	// Rejected reports whether resp says the token was rejected. It may read the body with
 	// PeekBody, which leaves it readable. nil means RejectedStatus(http.StatusUnauthorized).
 	Rejected func(resp *http.Response) bool
+	// Secrets are other secrets that Attach puts on the request (an app key, say). Like the
+	// token, they are removed from a redirect's Location, so that neither the next hop's URL nor
+	// a *url.Error about it shows them.
+	Secrets []string
 }
 
 // NewClient returns an *http.Client that sends requests through a Transport over base's transport
@@ -117,7 +121,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if !rejected(resp) {
-		return scrub(resp, req, tok), nil
+		return t.scrub(resp, req, tok), nil
 	}
 	// Rejected. Replaying needs a fresh body; without GetBody the first send consumed it.
 	canReplay := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
@@ -128,7 +132,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ierr
 	}
 	if !canReplay || same(fresh, tok) {
-		return scrub(resp, req, tok), nil // the caller sees the platform's own rejection
+		return t.scrub(resp, req, tok), nil // the caller sees the platform's own rejection
 	}
 	drain(resp)
 	second := req.Clone(ctx)
@@ -144,7 +148,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return scrub(resp, req, fresh), nil
+	return t.scrub(resp, req, fresh), nil
 }
 
 // redirectedAway reports whether req is a redirect the http.Client follows to another origin than
@@ -160,15 +164,21 @@ func redirectedAway(req *http.Request) bool {
 // scrub hands resp back pointing at the caller's request (not the clone that carries the token)
 // and removes the token from a redirect's Location, so that neither the next hop's URL nor a
 // *url.Error about it shows the token.
-func scrub(resp *http.Response, req *http.Request, tok *Token) *http.Response {
+func (t *Transport) scrub(resp *http.Response, req *http.Request, tok *Token) *http.Response {
 	resp.Request = req
-	if resp.StatusCode/100 != 3 || tok.AccessToken == "" {
+	if resp.StatusCode/100 != 3 {
 		return resp
 	}
 	if loc := resp.Header.Get("Location"); loc != "" {
-		clean := strings.ReplaceAll(loc, url.QueryEscape(tok.AccessToken), "")
-		clean = strings.ReplaceAll(clean, url.PathEscape(tok.AccessToken), "")
-		clean = strings.ReplaceAll(clean, tok.AccessToken, "")
+		clean := loc
+		for _, sec := range append([]string{tok.AccessToken}, t.Secrets...) {
+			if len(sec) < 4 {
+				continue // too short to remove without mangling the URL
+			}
+			clean = strings.ReplaceAll(clean, url.QueryEscape(sec), "")
+			clean = strings.ReplaceAll(clean, url.PathEscape(sec), "")
+			clean = strings.ReplaceAll(clean, sec, "")
+		}
 		if clean != loc {
 			resp.Header.Set("Location", clean)
 		}

@@ -65,7 +65,12 @@ func (g *guard) Invalidate(ctx context.Context, rejected *shoptoken.Token) (*sho
 	blocked := rejected != nil && g.refused == rejected.AccessToken && time.Since(g.at) < RejectedAgainWindow
 	g.mu.Unlock()
 	if blocked {
-		return rejected, nil // the Transport hands the caller the API's refusal
+		// No rotation, but another process may have one in the store: that costs no platform
+		// call. Otherwise the Transport hands the caller the API's refusal.
+		if cur := g.src.Reload(ctx); cur != nil && cur.AccessToken != rejected.AccessToken && cur.Valid() {
+			return cur, nil
+		}
+		return rejected, nil
 	}
 	return g.src.Invalidate(ctx, rejected)
 }
@@ -137,6 +142,7 @@ func NewAPIClient(c Config, src *shoptoken.Cache, base *http.Client) (*http.Clie
 	}
 	hc := NewClient(src, base)
 	t := &hc.Transport.(*guardedTransport).inner
+	t.Secrets = []string{c.VEKey}
 	session := t.Attach
 	t.Attach = func(r *http.Request, tok *shoptoken.Token) {
 		session(r, tok)

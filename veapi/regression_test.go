@@ -3,8 +3,12 @@ package veapi
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,4 +103,88 @@ func TestRegression_rejectionRotatesChainEveryCall(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.LessOrEqual(t, refreshes, 2, "chain rotations for 5 calls refused for a reason a new token does not fix")
+}
+
+// TestRegression_guardStillAdoptsFromStore: while the client does not rotate again for a token an
+// API refused right after a rotation, a newer token another process stored is still adopted (a
+// store read, no platform call).
+func TestRegression_guardStillAdoptsFromStore(t *testing.T) {
+	ctx := context.Background()
+	var live atomic.Value
+	live.Store("T0")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sk := r.URL.Query().Get("sessionkey")
+		if r.URL.Path == "/perm" || sk != live.Load().(string) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `{"error":"0"}`)
+	}))
+	defer srv.Close()
+	st := shoptoken.NewMemoryStore()
+	var n, calls atomic.Int32
+	src := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
+		calls.Add(1)
+		a := fmt.Sprintf("P%d", n.Add(1))
+		live.Store(a)
+		return &shoptoken.Token{AccessToken: a, RefreshToken: "r" + a, Expiry: time.Now().Add(time.Hour)}, nil
+	}), shoptoken.WithStore(st, "k"), shoptoken.WithMinInterval(0),
+		shoptoken.WithToken(&shoptoken.Token{AccessToken: "T0", RefreshToken: "rT0", Expiry: time.Now().Add(time.Hour)}))
+	defer src.Close()
+	hc := NewClient(src, nil)
+	resp, err := hc.Get(srv.URL + "/perm") // T0 refused, rotate to P1, P1 refused: guard notes P1
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// Another process of the fleet rotates P1 away and stores P2.
+	_, ver, _ := st.Load(ctx, "k")
+	live.Store("P2")
+	if _, err := st.Save(ctx, "k", &shoptoken.Token{AccessToken: "P2", RefreshToken: "rP2", Expiry: time.Now().Add(time.Hour)}, ver); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = hc.Get(srv.URL + "/ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	t.Logf("status %d, platform calls %d, current %s", resp.StatusCode, calls.Load(), src.Current().AccessToken)
+	if calls.Load() != 1 {
+		t.Errorf("platform calls: %d, want 1 (the one rotation)", calls.Load())
+	}
+	if resp.StatusCode != 200 {
+		t.Errorf("a working token P2 is in the store, but the request failed with %d", resp.StatusCode)
+	}
+}
+
+const reviewVEKey = "VEKEY-SECRET-0123456789abcdef"
+
+// TestRegression_NewAPIClient_vekeyInRedirect: an API host that answers with a redirect echoing
+// the query (an http->https or trailing-slash redirect does this), to a host that is down: the
+// *url.Error must show neither vekey nor sessionkey.
+func TestRegression_NewAPIClient_vekeyInRedirect(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://"+dead+r.URL.Path+"?"+r.URL.RawQuery, http.StatusMovedPermanently)
+	}))
+	defer srv.Close()
+	src := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
+		return nil, nil
+	}), shoptoken.WithToken(&shoptoken.Token{AccessToken: "SESSION-SECRET-0123456789", Expiry: time.Now().Add(time.Hour)}))
+	hc, err := NewAPIClient(Config{VEKey: reviewVEKey}, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = hc.Get(srv.URL + "/vip/goods?page=1")
+	if err == nil {
+		t.Fatal("the hop to a closed port must fail")
+	}
+	if err != nil && strings.Contains(err.Error(), reviewVEKey) {
+		t.Errorf("vekey in the error string")
+	}
+	if err != nil && strings.Contains(err.Error(), "SESSION-SECRET") {
+		t.Errorf("sessionkey in the error string")
+	}
 }
