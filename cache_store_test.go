@@ -293,3 +293,32 @@ func TestCache_WithStoredToken_noStoreRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, fresh.AccessToken, got.AccessToken, "an expired loaded token: the store's newer one is adopted")
 }
+
+// TestCache_Reload: Reload adopts a usable stored token without a platform call, and leaves the
+// Cache alone when the store holds nothing better or is down.
+func TestCache_Reload(t *testing.T) {
+	ctx := context.Background()
+	st := newFlaky()
+	up := newUpstream(time.Now, time.Hour)
+	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0))
+	defer c.Close()
+	assert.Nil(t, c.Reload(ctx), "nothing anywhere")
+	first, err := c.Token(ctx)
+	require.NoError(t, err)
+	assert.Same(t, first, c.Reload(ctx), "the store holds the Cache's own token")
+
+	_, v, _ := st.MemoryStore.Load(ctx, "k")
+	other := &Token{AccessToken: "other-0123456789abcdef", Expiry: time.Now().Add(time.Hour)}
+	_, err = st.MemoryStore.Save(ctx, "k", other, v)
+	require.NoError(t, err)
+	st.loadErr.Store(&errStoreDown)
+	assert.Same(t, first, c.Reload(ctx), "store down: unchanged")
+	st.loadErr.Store(nil)
+	assert.Equal(t, other.AccessToken, c.Reload(ctx).AccessToken)
+	assert.Equal(t, other.AccessToken, c.Current().AccessToken)
+	assert.EqualValues(t, 1, up.calls.Load(), "platform calls")
+
+	bare := NewCache(up)
+	defer bare.Close()
+	assert.Nil(t, bare.Reload(ctx))
+}

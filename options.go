@@ -84,7 +84,9 @@ func WithToken(t *Token) Option {
 // WithStoredToken starts a Cache that has a Store from t, which the caller has just loaded from
 // that Store at version (for example with redisstore's pipelined LoadMany when a process starts
 // with thousands of shops), so that the first Token makes no store round trip. The Cache treats t
-// exactly as if its own first Load had returned it. Without WithStore it acts as WithToken.
+// exactly as if its own first Load had returned it, except that it emits no EventAdopted: a
+// Registry's due index is not rewritten for it (the process that saved t scheduled it then).
+// Without WithStore it acts as WithToken.
 func WithStoredToken(t *Token, version int64) Option {
 	return func(c *config) {
 		c.stored, c.storedVersion = t.Clone(), version

@@ -34,7 +34,9 @@
 // force again and sticks to refresh:false, so a persistent fault never becomes a storm of
 // destructive fetches. Call then reports the rejection (ErrTokenInvalid). The token carries the
 // mark of a forced refresh in Token.Extra[ExtraForced], and so through the Store to every process
-// of the fleet: the fleet forces once per fault, not once per process.
+// of the fleet: the fleet forces refresh:true at most once per token, not once per process. (A
+// token obtained that way is not forced again for the rest of its life; the planned refresh a day
+// before expiry still replaces it.)
 //
 // # Tool apps and the rotating refresh token
 //
