@@ -69,19 +69,22 @@ func TestStore_Lock_renewal(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	a, b := e.store(), e.store(pubSubOnly())
-	const ttl = 400 * time.Millisecond // renewed every 133ms; a shorter one can starve under -race
+	// Renewed every ttl/3 = 500 ms: a renewal that a loaded machine delays by less than a second
+	// still keeps the lease.
+	const ttl = 1500 * time.Millisecond
 
-	unlock, err := a.Lock(ctx, "k", ttl)
+	unlockK, err := a.Lock(ctx, "k", ttl)
 	require.NoError(t, err)
-	held, cancel := context.WithTimeout(ctx, 5*ttl)
+	held, cancel := context.WithTimeout(ctx, 3*ttl)
 	defer cancel()
 	_, err = b.Lock(held, "k", ttl)
 	require.ErrorIs(t, err, context.DeadlineExceeded, "a live holder's lease was taken")
+	unlockK()
 
 	// The unlock wakes a waiter through pub/sub: not at its next poll (an hour) nor when the
 	// lease would lapse (ten seconds).
 	const ttlLong = 10 * time.Second
-	unlock, err = a.Lock(ctx, "k2", ttlLong)
+	unlock, err := a.Lock(ctx, "k2", ttlLong)
 	require.NoError(t, err)
 	got := make(chan time.Time, 1)
 	go func() {
