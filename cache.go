@@ -689,6 +689,11 @@ func (c *Cache) resolveConflict(ctx context.Context, tok *Token) (*Token, bool) 
 	if !same(stored, tok) && (!c.usableAt(stored, c.cfg.clock.Now()) || same(stored, c.rejected)) {
 		return nil, false
 	}
+	if ver < c.version && issuedAfter(tok, stored) {
+		// The store's versions went backwards (it lost its data) and holds a token older than
+		// ours: ours is the newest, so it is written over the stored one.
+		return nil, false
+	}
 	c.version = ver
 	if same(c.pending, tok) {
 		c.pending = nil
@@ -729,7 +734,7 @@ func (c *Cache) saveLoop() {
 		prev := c.version
 		c.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), saveTimeout)
-		if c.supersededInStore(ctx, tok) {
+		if c.supersededInStore(ctx, tok, prev) {
 			cancel()
 			continue
 		}
@@ -759,13 +764,17 @@ func (c *Cache) saveLoop() {
 	}
 }
 
-// supersededInStore reports whether the store holds a token issued after tok, the token waiting to
-// be saved, and if so adopts it in tok's place (or just drops tok when the stored one is of no
-// use). Versions alone cannot tell: a store that lost its data counts from 1 again, so a delayed
-// Save could match the version of a newer token and overwrite it.
-func (c *Cache) supersededInStore(ctx context.Context, tok *Token) bool {
+// supersededInStore reports whether the store holds, at prev (the version tok, the token waiting
+// to be saved, is based on), a token issued after tok, and if so adopts it in tok's place (or just
+// drops tok when the stored one is of no use). Versions alone cannot tell: a store that lost its
+// data counts from 1 again, so a delayed Save could match the version of a newer token and
+// overwrite it. Issue times from different hosts are compared only in that case.
+func (c *Cache) supersededInStore(ctx context.Context, tok *Token, prev int64) bool {
 	stored, ver, err := c.cfg.store.Load(ctx, c.cfg.key)
-	if err != nil || same(stored, tok) || !issuedAfter(stored, tok) {
+	if err != nil || ver != prev || same(stored, tok) || !issuedAfter(stored, tok) {
+		// Another version than prev makes the Save below conflict, which resolveConflict
+		// handles; only a different token at the very version tok was based on could be
+		// overwritten by mistake.
 		return false
 	}
 	c.mu.Lock()

@@ -335,3 +335,36 @@ func TestRegression_recheckNotWhileStoreDown(t *testing.T) {
 	}
 	assert.Equal(t, loads, st.loads.Load(), "store reads while it is down, within backoffMin")
 }
+
+// TestRegression_conflictAfterDataLossKeepsNewerToken: the store lost its data, and a process
+// seeded it again with an old token (WithToken). A Cache that held version 3 and refreshes meets
+// a conflict on version 1: the stored token is older than its new one, so the new one is written
+// over it instead of the old one being adopted.
+func TestRegression_conflictAfterDataLossKeepsNewerToken(t *testing.T) {
+	ctx := context.Background()
+	st := newFlaky()
+	up := newUpstream(time.Now, time.Hour)
+	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0))
+	defer c.Close()
+	tok, err := c.Token(ctx)
+	require.NoError(t, err)
+	for range 2 {
+		tok, err = c.Invalidate(ctx, tok)
+		require.NoError(t, err)
+	}
+	_, v, _ := st.MemoryStore.Load(ctx, "k")
+	require.EqualValues(t, 3, v)
+
+	st.MemoryStore = NewMemoryStore() // the data is gone; an old token is seeded at version 1
+	old := &Token{AccessToken: "seeded-long-ago-0123456789", IssuedAt: time.Now().Add(-24 * time.Hour), Expiry: time.Now().Add(time.Hour)}
+	_, err = st.MemoryStore.Save(ctx, "k", old, 0)
+	require.NoError(t, err)
+
+	fresh, err := c.Refresh(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "tok-4", fresh.AccessToken)
+	stored, _, err := st.MemoryStore.Load(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "tok-4", stored.AccessToken, "the newer token is stored")
+	assert.Equal(t, "tok-4", c.Current().AccessToken)
+}
