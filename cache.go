@@ -54,9 +54,21 @@ type cacheState struct {
 
 type flight struct {
 	done chan struct{}
-	why  Reason
 	tok  *Token
 	err  error
+}
+
+// wait returns the flight's result, or gives up at ctx's end (the flight goes on without it).
+func (f *flight) wait(ctx context.Context, op string) (*Token, error) {
+	select {
+	case <-f.done:
+		if f.err != nil {
+			return nil, f.err
+		}
+		return f.tok, nil
+	case <-ctx.Done():
+		return nil, &Error{Op: op, Kind: ErrUnavailable, Message: "gave up waiting for the refresh", Err: ctx.Err()}
+	}
 }
 
 // NewCache returns a Cache that obtains tokens from r.
@@ -177,12 +189,7 @@ func (c *Cache) Refresh(ctx context.Context) (*Token, error) {
 		f = c.startLocked(ctx, why)
 	}
 	c.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.tok, f.err
-	case <-ctx.Done():
-		return nil, &Error{Op: "refresh", Kind: ErrUnavailable, Message: "gave up waiting for the refresh", Err: ctx.Err()}
-	}
+	return f.wait(ctx, "refresh")
 }
 
 // Due returns when the current token's planned refresh (or grant warning) is due: the time a
@@ -225,12 +232,8 @@ func (c *Cache) refreshIfDue(ctx context.Context) (tok *Token, refreshed bool, e
 		f = c.startLocked(ctx, why)
 	}
 	c.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.tok, true, f.err
-	case <-ctx.Done():
-		return nil, true, &Error{Op: "refresh", Kind: ErrUnavailable, Message: "gave up waiting for the refresh", Err: ctx.Err()}
-	}
+	tok, err = f.wait(ctx, "refresh")
+	return tok, true, err
 }
 
 // Reload reads the store and adopts the token there, without a platform call, if it is usable
@@ -303,21 +306,13 @@ func (c *Cache) slow(ctx context.Context, rejected *Token, invalidate bool) (*To
 		}
 	}
 	c.mu.Unlock()
-	select {
-	case <-f.done:
-		if f.err != nil {
-			return nil, f.err
-		}
-		return f.tok, nil
-	case <-ctx.Done():
-		return nil, &Error{Op: "token", Kind: ErrUnavailable, Message: "gave up waiting for the refresh", Err: ctx.Err()}
-	}
+	return f.wait(ctx, "token")
 }
 
 // startLocked starts the one refresh. It runs on ctx's values but not its cancellation, under its
 // own timeout, so a caller that gives up does not cancel it for everybody else.
 func (c *Cache) startLocked(ctx context.Context, why Reason) *flight {
-	return c.flyLocked(ctx, why, func(ctx context.Context) (*Token, error) { return c.refresh(ctx, why) })
+	return c.flyLocked(ctx, func(ctx context.Context) (*Token, error) { return c.refresh(ctx, why) })
 }
 
 // startRecheckLocked starts a flight that reads the store during the back-off after a permanent
@@ -326,26 +321,17 @@ func (c *Cache) startLocked(ctx context.Context, why Reason) *flight {
 // failure).
 func (c *Cache) startRecheckLocked(ctx context.Context, why Reason) *flight {
 	before := c.state.Load().tok
-	return c.flyLocked(ctx, why, func(ctx context.Context) (*Token, error) {
+	return c.flyLocked(ctx, func(ctx context.Context) (*Token, error) {
 		if tok, ok := c.adoptStored(ctx, why); ok {
 			return tok, nil
 		}
-		c.mu.Lock()
-		after := c.state.Load().tok
-		if after != nil && after.RefreshToken != "" && (before == nil || after.RefreshToken != before.RefreshToken) {
+		if after := c.Current(); after != nil && after.RefreshToken != "" &&
+			(before == nil || after.RefreshToken != before.RefreshToken) {
 			// A new grant was stored that needs a refresh first (veapi's authorization gives
 			// only a refresh token): this is a first use of it, not a retry of the dead one.
-			c.mu.Unlock()
 			return c.refresh(ctx, ReasonExpired)
 		}
-		defer c.mu.Unlock()
-		if c.lastErr != nil {
-			return nil, errRecheckFailed
-		}
-		if st := c.state.Load(); st.usable {
-			return st.tok, nil // Set meanwhile
-		}
-		return nil, &Error{Op: "token", Kind: ErrUnavailable, Message: "no usable token"}
+		return nil, errRecheckFailed
 	})
 }
 
@@ -353,8 +339,8 @@ func (c *Cache) startRecheckLocked(ctx context.Context, why Reason) *flight {
 var errRecheckFailed = errors.New("shoptoken: store recheck found nothing new")
 
 // flyLocked runs get as the Cache's one flight and hands its result to every waiter.
-func (c *Cache) flyLocked(ctx context.Context, why Reason, get func(context.Context) (*Token, error)) *flight {
-	f := &flight{done: make(chan struct{}), why: why}
+func (c *Cache) flyLocked(ctx context.Context, get func(context.Context) (*Token, error)) *flight {
+	f := &flight{done: make(chan struct{})}
 	c.flight = f
 	go func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.refreshTimeout)
@@ -364,7 +350,8 @@ func (c *Cache) flyLocked(ctx context.Context, why Reason, get func(context.Cont
 		c.flight = nil
 		switch {
 		case err == errRecheckFailed:
-			if err = c.lastErr; err == nil { // cleared by a Set meanwhile
+			// The remembered error stands; it is not a new failure. A Set meanwhile cleared it.
+			if err = c.lastErr; err == nil {
 				if st := c.state.Load(); st.usable {
 					tok = st.tok
 				} else {
