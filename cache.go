@@ -194,14 +194,10 @@ func (c *Cache) Refresh(ctx context.Context) (*Token, error) {
 
 // Due returns when the current token's planned refresh (or grant warning) is due: the time a
 // Keeper should look at this key again. The zero time means never (no expiry, no early refresh).
-func (c *Cache) Due() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.dueLocked()
-}
+func (c *Cache) Due() time.Time { return c.dueOf(c.state.Load()) }
 
-func (c *Cache) dueLocked() time.Time {
-	s := c.state.Load()
+// dueOf returns the earlier of s's planned refresh and its token's grant warning; zero: never.
+func (c *Cache) dueOf(s *cacheState) time.Time {
 	due := s.due
 	if w := c.grantWarnAt(s.tok); !w.IsZero() && (due.IsZero() || w.Before(due)) {
 		due = w
@@ -221,7 +217,7 @@ func (c *Cache) refreshIfDue(ctx context.Context) (tok *Token, refreshed bool, e
 	f := c.flight
 	if f == nil {
 		s := c.state.Load()
-		if due := c.dueLocked(); s.tok != nil && (due.IsZero() || due.After(c.cfg.clock.Now())) {
+		if due := c.dueOf(s); s.tok != nil && (due.IsZero() || due.After(c.cfg.clock.Now())) {
 			c.mu.Unlock()
 			return s.tok, false, nil
 		}

@@ -106,10 +106,7 @@ func (c *Cache) emit(e Event) {
 		e.Time = c.cfg.clock.Now()
 	}
 	if s := c.state.Load(); e.Token != nil && e.Token == s.tok {
-		e.Due = s.due
-		if w := c.grantWarnAt(s.tok); !w.IsZero() && (e.Due.IsZero() || w.Before(e.Due)) {
-			e.Due = w
-		}
+		e.Due = c.dueOf(s)
 	}
 	if l := c.cfg.logger; l.Enabled(context.Background(), e.Kind.level()) {
 		l.LogAttrs(context.Background(), e.Kind.level(), "shoptoken: "+e.Kind.String(), slog.Any("shoptoken", e))
