@@ -38,6 +38,13 @@ type Transport struct {
 	// token, they are removed from a redirect's Location, so that neither the next hop's URL nor
 	// a *url.Error about it shows them.
 	Secrets []string
+	// Settled, when set, sees how each request ended: the final answer, the tokens it was sent
+	// with in order (one, or two after a rejection and the retry), and whether Rejected matched
+	// that final answer. It returns the answer to hand back, or an error that fails the request
+	// (it then owns resp's body). A platform package uses it to learn which tokens the platform
+	// accepted, or that the retry's fresh token was refused too. Not called for a redirect to
+	// another host, which is sent without a token.
+	Settled func(req *http.Request, resp *http.Response, sent []*Token, rejected bool) (*http.Response, error)
 }
 
 // NewClient returns an *http.Client that sends requests through a Transport over base's transport
@@ -121,7 +128,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if !rejected(resp) {
-		return t.scrub(resp, req, tok), nil
+		return t.settle(req, resp, false, tok)
 	}
 	// Rejected. Replaying needs a fresh body; without GetBody the first send consumed it.
 	canReplay := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
@@ -132,7 +139,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ierr
 	}
 	if !canReplay || same(fresh, tok) {
-		return t.scrub(resp, req, tok), nil // the caller sees the platform's own rejection
+		return t.settle(req, resp, true, tok) // the caller sees the platform's own rejection
 	}
 	drain(resp)
 	second := req.Clone(ctx)
@@ -148,7 +155,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.scrub(resp, req, fresh), nil
+	return t.settle(req, resp, t.Settled != nil && rejected(resp), tok, fresh)
+}
+
+// settle scrubs the final answer (see scrub) and hands it to Settled.
+func (t *Transport) settle(req *http.Request, resp *http.Response, rejected bool, sent ...*Token) (*http.Response, error) {
+	resp = t.scrub(resp, req, sent[len(sent)-1])
+	if t.Settled == nil {
+		return resp, nil
+	}
+	return t.Settled(req, resp, sent, rejected)
 }
 
 // redirectedAway reports whether req is a redirect the http.Client follows to another origin than

@@ -2,6 +2,7 @@ package shoptoken
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -196,4 +197,61 @@ func TestTransport_redirects(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), secret)
 	assert.Equal(t, int64(4), hops.Load())
+}
+
+// TestTransport_Settled: the hook sees the tokens each request was sent with and whether the final
+// answer was a rejection, and can fail the request.
+func TestTransport_Settled(t *testing.T) {
+	srv := &rotatingServer{}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	up := newUpstream(time.Now, time.Hour)
+	var accepts atomic.Bool
+	accepts.Store(true)
+	c := NewCache(RefresherFunc(func(ctx context.Context, cur *Token, why Reason) (*Token, error) {
+		tok, err := up.Refresh(ctx, cur, why)
+		if err == nil && accepts.Load() {
+			srv.set(tok.AccessToken)
+		}
+		return tok, err
+	}), WithMinInterval(0))
+	defer c.Close()
+	type settled struct {
+		sent     []string
+		rejected bool
+	}
+	var got []settled
+	errRefused := errors.New("refused twice")
+	hc := &http.Client{Transport: &Transport{Source: c,
+		Settled: func(req *http.Request, resp *http.Response, sent []*Token, rejected bool) (*http.Response, error) {
+			var s settled
+			for _, tok := range sent {
+				s.sent = append(s.sent, tok.AccessToken)
+			}
+			s.rejected = rejected
+			got = append(got, s)
+			if rejected && len(sent) == 2 {
+				resp.Body.Close()
+				return nil, errRefused
+			}
+			return resp, nil
+		}}}
+	get := func() error {
+		resp, err := hc.Get(ts.URL)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	require.NoError(t, get())
+	srv.set("rotated-elsewhere")
+	require.NoError(t, get())
+	accepts.Store(false)
+	srv.set("nobody")
+	require.ErrorIs(t, get(), errRefused)
+	assert.Equal(t, []settled{
+		{sent: []string{"tok-1"}},
+		{sent: []string{"tok-1", "tok-2"}},
+		{sent: []string{"tok-2", "tok-3"}, rejected: true},
+	}, got)
 }
