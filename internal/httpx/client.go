@@ -213,7 +213,7 @@ func (c *Client) prepare(req Request) (*prepared, error) {
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil || !u.IsAbs() || u.Host == "" {
-		return nil, c.requestError(p, "invalid URL "+scrub(redact.URL(req.URL), p.secrets), nil)
+		return nil, c.requestError(p, "invalid URL "+redact.Known(redact.URL(req.URL), p.secrets...), nil)
 	}
 	if len(req.Query) > 0 {
 		if u.RawQuery == "" {
@@ -259,7 +259,7 @@ func (c *Client) prepare(req Request) (*prepared, error) {
 			p.method = http.MethodPost
 		}
 	}
-	p.shown = p.method + " " + scrub(redact.URL(p.url), p.secrets)
+	p.shown = p.method + " " + redact.Known(redact.URL(p.url), p.secrets...)
 	return p, nil
 }
 
@@ -330,12 +330,13 @@ func readLimited(body io.ReadCloser, max int64) ([]byte, error) {
 }
 
 // networkError turns a transport failure into ErrUnavailable whose text carries no secret. Go's
-// *url.Error prints the whole URL, query included, so it is rebuilt around a redacted URL; the
-// inner error is kept, so errors.Is(err, context.DeadlineExceeded) still works.
+// *url.Error prints the whole URL, query included, so it is rebuilt around a redacted URL (also
+// found by errors.As, so it must be clean itself, not only the text around it); the inner error is
+// kept, so errors.Is(err, context.DeadlineExceeded) still works.
 func (c *Client) networkError(p *prepared, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		err = &url.Error{Op: ue.Op, URL: redact.URL(ue.URL), Err: ue.Err}
+		err = &url.Error{Op: ue.Op, URL: redact.Known(redact.URL(ue.URL), p.secrets...), Err: ue.Err}
 	}
 	return &shoptoken.Error{
 		Platform: c.platform,

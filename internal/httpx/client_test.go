@@ -316,16 +316,21 @@ func TestClient_backoff(t *testing.T) {
 	assert.Equal(t, int64(defaultMaxBody), d.maxBody)
 }
 
-// dialCounter wraps a dialer: it counts dials and fails the first `fail` of them as a refused
-// connection would.
+// dialCounter wraps a dialer: it counts dials and fails the first `fail` of them with err, or as
+// a refused connection would when err is nil.
 type dialCounter struct {
 	dials atomic.Int32
 	fail  int32
+	err   error
 }
 
 func (d *dialCounter) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	if d.dials.Add(1) <= d.fail {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+		err := d.err
+		if err == nil {
+			err = syscall.ECONNREFUSED
+		}
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
 	var nd net.Dialer
 	return nd.DialContext(ctx, network, addr)
@@ -367,6 +372,21 @@ func TestClient_Do_connectionRefused(t *testing.T) {
 	assert.Equal(t, "dial", op.Op)
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	assert.True(t, strings.HasPrefix(err.Error(), "vvtool: token: Post \"http://"), err.Error())
+}
+
+func TestClient_Do_networkErrorURLScrubbed(t *testing.T) {
+	t.Parallel()
+	// A listed secret outside any secret-named parameter (here in the path): redact.URL cannot know
+	// it, so the *url.Error that errors.As finds must be scrubbed too, not only the text around it.
+	c := New(fastConfig(Config{Retries: -1}))
+	_, err := c.Do(context.Background(), Request{
+		Op: "call", URL: "http://" + closedAddr(t) + "/shop/" + secretAccess + "/orders", Secrets: []string{secretAccess},
+	})
+	require.ErrorIs(t, err, shoptoken.ErrUnavailable)
+	var ue *url.Error
+	require.ErrorAs(t, err, &ue)
+	assert.Contains(t, ue.URL, "/shop/ATKN…(40)/orders")
+	assertNoSecretInError(t, err)
 }
 
 // hangUp reads the request and closes the connection without an answer: the request reached the

@@ -2,9 +2,7 @@ package httpx
 
 import (
 	"bytes"
-	"encoding/json"
 	"html"
-	"net/url"
 	"regexp"
 	"strings"
 	"unicode"
@@ -56,7 +54,7 @@ func Snippet(body []byte, secrets ...string) string {
 	// HTML-safe JSON encoders (Go's among them) write & < > = as \u0026 …: spelled out, the names
 	// of secret parameters are seen below. The snippet is a preview, so showing them so is fine.
 	s = jsonUnescaper.Replace(s)
-	s = scrub(s, secrets)
+	s = redact.Known(s, secrets...)
 	s = redactValues(s, jsonMemberRe)
 	s = redactValues(s, queryParamRe)
 	if embeddedMemberRe.MatchString(s) {
@@ -72,7 +70,7 @@ func Snippet(body []byte, secrets ...string) string {
 		s = html.UnescapeString(s)
 		// Entities may have spelled out a secret, a JSON member or a parameter: look again.
 		s = jsonUnescaper.Replace(s)
-		s = scrub(s, secrets)
+		s = redact.Known(s, secrets...)
 		s = redactValues(s, jsonMemberRe)
 		s = redactValues(s, queryParamRe)
 	}
@@ -144,39 +142,6 @@ func isTokenRune(r rune) bool {
 		strings.ContainsRune("-._~+/=%\\", r))
 }
 
-// scrub shortens every secret in s, also in its URL-escaped and JSON-escaped spellings.
-func scrub(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if len(sec) < 4 {
-			continue
-		}
-		for _, v := range spellings(sec) {
-			s = redact.Known(s, v)
-		}
-	}
-	return s
-}
-
-// spellings returns sec as it may appear in a URL, a form or a JSON document.
-func spellings(sec string) []string {
-	out := []string{sec}
-	add := func(v string) {
-		for _, o := range out {
-			if o == v {
-				return
-			}
-		}
-		out = append(out, v)
-	}
-	add(url.QueryEscape(sec))
-	add(url.PathEscape(sec))
-	if b, err := json.Marshal(sec); err == nil {
-		add(string(b[1 : len(b)-1]))
-	}
-	add(strings.ReplaceAll(sec, "/", `\/`)) // PHP's json_encode escapes slashes
-	return out
-}
-
 // scrubError returns err, or when its text shows a secret, an error with the same chain and the
 // secret shortened in its text.
 func scrubError(err error, secrets []string) error {
@@ -184,7 +149,7 @@ func scrubError(err error, secrets []string) error {
 		return nil
 	}
 	msg := err.Error()
-	if s := scrub(msg, secrets); s != msg {
+	if s := redact.Known(msg, secrets...); s != msg {
 		return &scrubbedError{msg: s, err: err}
 	}
 	return err

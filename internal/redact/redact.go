@@ -1,8 +1,10 @@
 package redact
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,23 +83,6 @@ func normParam(name string) string {
 	}, name)
 }
 
-// Values returns a copy of v with every secret parameter's values redacted.
-func Values(v url.Values) url.Values {
-	out := make(url.Values, len(v))
-	for k, vs := range v {
-		cp := make([]string, len(vs))
-		for i, s := range vs {
-			if IsSecretParam(k) {
-				cp[i] = Secret(s)
-			} else {
-				cp[i] = s
-			}
-		}
-		out[k] = cp
-	}
-	return out
-}
-
 // URL returns raw with secret query parameters and any userinfo password redacted. A string that
 // does not parse as a URL is returned with everything after the first '?' removed, because it may
 // still carry secrets.
@@ -126,17 +111,50 @@ func URL(raw string) string {
 	return u.String()
 }
 
-// Known replaces every occurrence of each non-empty secret in s by its redacted form. It is the
-// last line of defence for free text (an error message or a body snippet) that might echo a
-// secret the caller knows about.
+// Known replaces every occurrence of each secret in s by its redacted form, also where the secret
+// is written URL-escaped (query or path) or JSON-escaped (slashes escaped or not, as PHP's
+// json_encode writes them), each spelling shortened as written. Secrets shorter than four bytes are
+// left alone: they would match ordinary text. It is the last line of defence for free text (an
+// error message or a body snippet) that might echo a secret the caller knows about.
 func Known(s string, secrets ...string) string {
 	for _, sec := range secrets {
-		if len(sec) < 4 || !strings.Contains(s, sec) {
+		if len(sec) < 4 {
 			continue
 		}
-		s = strings.ReplaceAll(s, sec, Secret(sec))
+		for _, v := range spellings(sec) {
+			if strings.Contains(s, v) {
+				s = strings.ReplaceAll(s, v, Secret(v))
+			}
+		}
 	}
 	return s
+}
+
+// spellings returns sec as it may appear in a URL, a form or a JSON document. A secret made of
+// URL-unreserved characters only (hex and most random tokens) has no other spelling.
+func spellings(sec string) []string {
+	out := []string{sec}
+	if !strings.ContainsFunc(sec, func(r rune) bool { return !isUnreserved(r) }) {
+		return out
+	}
+	add := func(v string) {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	add(url.QueryEscape(sec))
+	add(url.PathEscape(sec))
+	if b, err := json.Marshal(sec); err == nil {
+		add(string(b[1 : len(b)-1]))
+	}
+	add(strings.ReplaceAll(sec, "/", `\/`))
+	return out
+}
+
+// isUnreserved reports whether r is written as itself in a URL and in a JSON string.
+func isUnreserved(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+		r == '-' || r == '.' || r == '_' || r == '~'
 }
 
 // encodeReadable encodes q like url.Values.Encode, sorted by key, but leaves redacted values

@@ -22,9 +22,22 @@ func TestURL(t *testing.T) {
 	assert.Equal(t, "::bad?…", URL("::bad?access_token=secretsecret"))
 }
 
-func TestValuesAndKnown(t *testing.T) {
-	v := Values(url.Values{"client_secret": {"c209580b23b9530c1485699d5c4b2xxx"}, "grant_type": {"client_credentials"}})
-	assert.Equal(t, "c209…(32)", v.Get("client_secret"))
-	assert.Equal(t, "client_credentials", v.Get("grant_type"))
-	assert.Equal(t, "echo 2F5A…(40)!", Known("echo 2F5A520D12AA3E70337058A00C4B6F864BDC6704!", "2F5A520D12AA3E70337058A00C4B6F864BDC6704", ""))
+func TestKnown(t *testing.T) {
+	const hexTok = "2F5A520D12AA3E70337058A00C4B6F864BDC6704"
+	assert.Equal(t, "echo 2F5A…(40)!", Known("echo "+hexTok+"!", hexTok, ""))
+	assert.Equal(t, "abc abc", Known("abc abc", "abc"), "secrets under four bytes are not searched")
+
+	// A secret with characters that URL and JSON encoders escape is found in each spelling.
+	const sec = "ab/cd+ef=gh<ij"
+	for _, spelled := range []string{
+		sec,
+		url.QueryEscape(sec),  // ab%2Fcd%2Bef%3Dgh%3Cij
+		url.PathEscape(sec),   // ab%2Fcd+ef=gh%3Cij
+		`ab/cd+ef=gh\u003cij`, // encoding/json
+		`ab\/cd+ef=gh<ij`,     // PHP's json_encode
+	} {
+		got := Known("x "+spelled+" y", sec)
+		assert.NotContains(t, got, spelled[4:], spelled)
+		assert.Equal(t, "x "+Secret(spelled)+" y", got, spelled)
+	}
 }
