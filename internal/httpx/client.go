@@ -278,7 +278,8 @@ func (c *Client) attempt(ctx context.Context, p *prepared, n int) (resp *Respons
 		if rr != nil && rr.RawResponse != nil && rr.RawResponse.Body != nil {
 			rr.RawResponse.Body.Close()
 		}
-		retry = connectFailed(sendErr) || (p.idempotent && !isTimeout(sendErr))
+		// A dial that timed out is a timeout first: never retried, like any other.
+		retry = !isTimeout(sendErr) && (connectFailed(sendErr) || p.idempotent)
 		err = c.networkError(p, sendErr)
 		c.logAttempt(ctx, p, n, time.Since(start), nil, err, retry)
 		return nil, wait, retry, err

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -372,6 +373,22 @@ func TestClient_Do_connectionRefused(t *testing.T) {
 	assert.Equal(t, "dial", op.Op)
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	assert.True(t, strings.HasPrefix(err.Error(), "vvtool: token: Post \"http://"), err.Error())
+}
+
+func TestClient_Do_dialTimeoutNotRetried(t *testing.T) {
+	t.Parallel()
+	srv, hits := countingServer(t, func(w http.ResponseWriter, r *http.Request, hit int) {})
+	// What net.Dialer returns when its Timeout passes: a dial failure that is also a timeout.
+	dc := &dialCounter{fail: 1, err: os.ErrDeadlineExceeded}
+	hc := &http.Client{Transport: &http.Transport{DialContext: dc.DialContext}}
+	c := New(fastConfig(Config{HTTPClient: hc}))
+	_, err := c.Do(context.Background(), Request{Op: "token_info", URL: srv.URL, Idempotent: true})
+	require.ErrorIs(t, err, shoptoken.ErrUnavailable)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	assert.Equal(t, 1, int(dc.dials.Load()), "a timeout is not retried, even one while connecting")
+	assert.Zero(t, hits.Load())
 }
 
 func TestClient_Do_networkErrorURLScrubbed(t *testing.T) {

@@ -14,8 +14,8 @@
 //
 // A request is sent again only when that cannot do harm:
 //
-//   - a failure to connect (dial, DNS, proxy connect) is retried for every request, because nothing
-//     was sent;
+//   - a failure to connect (dial, DNS, proxy connect) other than a timeout is retried for every
+//     request, because nothing was sent;
 //   - when [Request.Idempotent] is set, 502, 503 and 504 answers are retried, 429 is retried when it
 //     carries a Retry-After, and other network failures after the request was sent (connection reset,
 //     early EOF) are retried too;
