@@ -59,7 +59,7 @@ func (e *Error) Error() string {
 		b.WriteString(e.Op)
 		b.WriteString(": ")
 	}
-	detail := strings.TrimSpace(strings.Join(nonEmpty(e.Code, e.Message), " "))
+	detail := strings.TrimSpace(e.Code + " " + e.Message)
 	switch {
 	case detail != "":
 		b.WriteString(detail)
@@ -86,16 +86,6 @@ func (e *Error) Is(target error) bool { return e.Kind != nil && target == e.Kind
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
-
-func nonEmpty(ss ...string) []string {
-	out := ss[:0:0]
-	for _, s := range ss {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
 
 // IsPermanent reports whether err is a failure that retrying cannot fix: ErrReauthorize or
 // ErrCredentials. The Cache reports such errors at once instead of retrying them in a loop.

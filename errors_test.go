@@ -23,6 +23,10 @@ func TestError_Error(t *testing.T) {
 			"veapi: refresh: dial tcp: connection refused"},
 		{"status only", &Error{Platform: "vvtool", Op: "token", StatusCode: 502, Kind: ErrUnavailable}, "vvtool: token: HTTP 502"},
 		{"kind only", &Error{Op: "token", Kind: ErrReauthorize}, "token: authorization must be granted again"},
+		{"code only", &Error{Platform: "vvtool", Op: "call", Code: "40001", RequestID: "r1", Kind: ErrTokenInvalid},
+			"vvtool: call: 40001 (request_id r1)"},
+		{"message only", &Error{Platform: "veapi", Op: "refresh", Message: "refresh_token expired", Kind: ErrReauthorize},
+			"veapi: refresh: refresh_token expired"},
 		{"message and cause", &Error{Platform: "vipauth", Op: "exchange", Message: "bad json", Err: errors.New("unexpected EOF"), Kind: ErrBadResponse},
 			"vipauth: exchange: bad json: unexpected EOF"},
 	}

@@ -44,11 +44,7 @@ type Token struct {
 
 // Valid reports whether t is non-nil, has an access token and has not expired.
 func (t *Token) Valid() bool {
-	return t.validAt(time.Now())
-}
-
-func (t *Token) validAt(now time.Time) bool {
-	return t != nil && t.AccessToken != "" && (t.Expiry.IsZero() || now.Before(t.Expiry))
+	return t != nil && t.AccessToken != "" && (t.Expiry.IsZero() || time.Now().Before(t.Expiry))
 }
 
 // Clone returns a deep copy of t; nil for nil.

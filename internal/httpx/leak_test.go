@@ -222,6 +222,8 @@ func TestClient_Do_logsAttempts(t *testing.T) {
 func TestClient_Do_quietWithoutLogger(t *testing.T) {
 	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request, _ int) {})
 	c := New(fastConfig(Config{}))
+	// A nil Logger means no records at all, not slog.Default().
+	assert.False(t, c.log.Enabled(context.Background(), slog.LevelError))
 	_, err := c.Do(context.Background(), Request{URL: srv.URL})
 	require.NoError(t, err)
 }
