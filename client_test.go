@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,7 +89,7 @@ func TestTransport_RoundTrip_concurrentRejectionsOneRefresh(t *testing.T) {
 	var calls atomic.Int64
 	c := NewCache(RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
 		n := calls.Add(1)
-		tok := &Token{AccessToken: "t" + itoa(int(n)), Expiry: time.Now().Add(time.Hour)}
+		tok := &Token{AccessToken: "t" + strconv.Itoa(int(n)), Expiry: time.Now().Add(time.Hour)}
 		srv.set(tok.AccessToken)
 		return tok, nil
 	}), WithMinInterval(0))

@@ -137,5 +137,3 @@ func KindForStatus(status int) error {
 	}
 	return ErrBadResponse
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

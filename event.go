@@ -3,6 +3,7 @@ package shoptoken
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -51,7 +52,7 @@ func (k EventKind) String() string {
 	case EventStoreFailed:
 		return "store_failed"
 	}
-	return "event(" + itoa(int(k)) + ")"
+	return "event(" + strconv.Itoa(int(k)) + ")"
 }
 
 // Event is one thing that happened to a Cache's token. It is built for both logs (it is a

@@ -1,6 +1,9 @@
 package shoptoken
 
-import "context"
+import (
+	"context"
+	"strconv"
+)
 
 // TokenSource returns a token. A Cache is a TokenSource; so is StaticSource.
 type TokenSource interface {
@@ -57,7 +60,7 @@ func (r Reason) String() string {
 	case ReasonRejected:
 		return "rejected"
 	}
-	return "reason(" + itoa(int(r)) + ")"
+	return "reason(" + strconv.Itoa(int(r)) + ")"
 }
 
 // StaticSource returns a TokenSource that always returns t. It never refreshes; use it for tests
