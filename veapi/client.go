@@ -32,12 +32,13 @@ func NewClient(src *shoptoken.Cache, base *http.Client) *http.Client {
 		hc = *httpx.DefaultHTTPClient()
 	}
 	g := &guard{src: src}
-	hc.Transport = &guardedTransport{g: g, inner: shoptoken.Transport{
+	hc.Transport = &shoptoken.Transport{
 		Source:   g,
 		Base:     hc.Transport,
-		Attach:   attachSession,
+		Attach:   shoptoken.AttachQuery("sessionkey"),
 		Rejected: rejected,
-	}}
+		Settled:  g.settled,
+	}
 	return &hc
 }
 
@@ -75,39 +76,15 @@ func (g *guard) Invalidate(ctx context.Context, rejected *shoptoken.Token) (*sho
 	return g.src.Invalidate(ctx, rejected)
 }
 
-// guardedTransport notes when the retry after a rotation is refused too.
-type guardedTransport struct {
-	g     *guard
-	inner shoptoken.Transport
-}
-
-func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var sent attached
-	resp, err := t.inner.RoundTrip(req.WithContext(context.WithValue(req.Context(), attachedKey{}, &sent)))
-	if err != nil {
-		return nil, err
+// settled is the Transport's Settled hook: it notes the token of a retry that was refused right
+// after the rotation the first refusal caused.
+func (g *guard) settled(_ *http.Request, resp *http.Response, sent []*shoptoken.Token, rejected bool) (*http.Response, error) {
+	if rejected && len(sent) == 2 && sent[0].AccessToken != sent[1].AccessToken {
+		g.mu.Lock()
+		g.refused, g.at = sent[1].AccessToken, time.Now()
+		g.mu.Unlock()
 	}
-	if len(sent) == 2 && sent[0] != sent[1] && rejected(resp) {
-		t.g.mu.Lock()
-		t.g.refused, t.g.at = sent[1], time.Now()
-		t.g.mu.Unlock()
-	}
-	resp.Request = req
 	return resp, nil
-}
-
-// attached lists, through the request's context, the access tokens one request was sent with.
-type attached []string
-
-type attachedKey struct{}
-
-var sessionQuery = shoptoken.AttachQuery("sessionkey")
-
-func attachSession(r *http.Request, tok *shoptoken.Token) {
-	sessionQuery(r, tok)
-	if a, ok := r.Context().Value(attachedKey{}).(*attached); ok {
-		*a = append(*a, tok.AccessToken)
-	}
 }
 
 // peekLimit is how much of an API answer is read to look for a rejection.
@@ -141,7 +118,7 @@ func NewAPIClient(c Config, src *shoptoken.Cache, base *http.Client) (*http.Clie
 		return nil, err
 	}
 	hc := NewClient(src, base)
-	t := &hc.Transport.(*guardedTransport).inner
+	t := hc.Transport.(*shoptoken.Transport)
 	t.Secrets = []string{c.VEKey}
 	session := t.Attach
 	t.Attach = func(r *http.Request, tok *shoptoken.Token) {
