@@ -101,6 +101,8 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 	if err := resp.DecodeJSON(platform, "refresh", &env, secrets...); err != nil {
 		return nil, err
 	}
+	// The request id is shown like the platform's other strings: clipped, less any secret it echoes.
+	requestID := clip(redact.Known(scalar(env.RequestID), secrets...))
 	bad := func(what string) error {
 		msg := what
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -110,12 +112,16 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 			msg += ": " + s
 		}
 		return &shoptoken.Error{Platform: platform, Op: "refresh", StatusCode: resp.StatusCode,
-			RequestID: scalar(env.RequestID), Kind: shoptoken.ErrBadResponse, Message: msg}
+			RequestID: requestID, Kind: shoptoken.ErrBadResponse, Message: msg}
 	}
 	code, ok := errorCode(env.Error)
 	if !ok {
 		if err := resp.StatusError(platform, "refresh", secrets...); err != nil {
-			return nil, err // e.g. a gateway's 5xx JSON of its own
+			// E.g. a gateway's 5xx JSON of its own; it may still carry veapi's request_id.
+			if e, ok := err.(*shoptoken.Error); ok {
+				e.RequestID = requestID
+			}
+			return nil, err
 		}
 		if len(env.Error) == 0 || isNull(env.Error) {
 			return nil, bad("answer has no error field")
@@ -130,7 +136,7 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 			StatusCode: resp.StatusCode,
 			Code:       clip(redact.Known(code, secrets...)),
 			Message:    msg,
-			RequestID:  scalar(env.RequestID),
+			RequestID:  requestID,
 			Kind:       classify(msg, resp.StatusCode),
 		}
 	}
@@ -152,6 +158,7 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 		return nil, bad("success answer without a refresh_token: the authorization chain cannot continue")
 	}
 	secrets = append(secrets[:len(secrets):len(secrets)], access, refresh)
+	requestID = redact.Known(requestID, access, refresh)
 
 	tok := &shoptoken.Token{AccessToken: access, RefreshToken: refresh, Extra: map[string]string{}}
 	createAt, hasCreate := millis(data["create_at"])
@@ -179,14 +186,14 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 			tok.Expiry = t
 			if i > 0 || !hasTime {
 				log.Warn("veapi: expires_time missing or implausible; expiry derived from expires_in",
-					slog.Time("expiry", t), slog.String("request_id", scalar(env.RequestID)))
+					slog.Time("expiry", t), slog.String("request_id", requestID))
 			}
 			break
 		}
 	}
 	if tok.Expiry.IsZero() {
 		log.Warn("veapi: answer gives no usable expiry; the token is used until veapi rejects it",
-			slog.String("request_id", scalar(env.RequestID)))
+			slog.String("request_id", requestID))
 	}
 	if t, ok := millis(data["refresh_expires_time"]); ok {
 		if plausible(t, now) {
@@ -195,7 +202,7 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 			// A grant end in the past would make the Cache refresh again at once, rotating the chain
 			// in a loop; leave it unknown instead.
 			log.Warn("veapi: refresh_expires_time is implausible; ignored",
-				slog.Time("refresh_expires_time", t), slog.String("request_id", scalar(env.RequestID)))
+				slog.Time("refresh_expires_time", t), slog.String("request_id", requestID))
 		}
 	}
 	if b, ok := boolean(data["is_expired"]); ok {
@@ -204,8 +211,8 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 	if s := scalar(data["status"]); s != "" {
 		tok.Extra["status"] = clip(redact.Known(s, secrets...))
 	}
-	if id := scalar(env.RequestID); id != "" {
-		tok.Extra["request_id"] = clip(redact.Known(id, secrets...))
+	if requestID != "" {
+		tok.Extra["request_id"] = requestID
 	}
 	return tok, nil
 }

@@ -215,6 +215,39 @@ func TestConfig_Refresh_malformed(t *testing.T) {
 	}
 }
 
+// TestConfig_Refresh_requestID: the answer's request_id reaches the error on every path, also a
+// non-2xx answer without veapi's error member (a gateway's JSON), and never shows a secret.
+func TestConfig_Refresh_requestID(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		body     string
+		wantKind error
+		wantID   string
+	}{
+		{"gateway JSON without error member", 502, `{"msg":"upstream failed","request_id":"gw-42"}`, shoptoken.ErrUnavailable, "gw-42"},
+		{"no error member on 200", 200, `{"msg":"?","request_id":"r-200"}`, shoptoken.ErrBadResponse, "r-200"},
+		{"platform error", 200, `{"error":"10012","msg":"refresh_token已失效","request_id":"r-10012"}`, shoptoken.ErrReauthorize, "r-10012"},
+		{"request_id echoing the refresh token", 200, `{"error":"10012","msg":"refresh_token已失效","request_id":"` + testRefresh + `"}`,
+			shoptoken.ErrReauthorize, "RTOK…(40)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mock := httpmock.NewMockTransport()
+			mock.RegisterResponder(http.MethodPost, refreshURL, httpmock.NewStringResponder(tt.status, tt.body))
+
+			_, err := mockConfig(mock, nil).Refresh(context.Background(), testRefresh)
+
+			require.ErrorIs(t, err, tt.wantKind)
+			var e *shoptoken.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, tt.wantID, e.RequestID)
+			assertNoSecret(t, []string{testVEKey, testRefresh}, errTexts(err)...)
+		})
+	}
+}
+
 func TestConfig_Refresh_networkFailure(t *testing.T) {
 	t.Run("sent: not repeated", func(t *testing.T) {
 		mock := httpmock.NewMockTransport()
