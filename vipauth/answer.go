@@ -90,12 +90,8 @@ func (a *answer) failure(resp *httpx.Response, op string, secrets []string) erro
 		Platform:   platform,
 		Op:         op,
 		StatusCode: resp.StatusCode,
-		RequestID:  a.RequestID,
+		RequestID:  a.requestID(resp, secrets),
 	}
-	if e.RequestID == "" {
-		e.RequestID = resp.Header.Get("X-Request-Id")
-	}
-	e.RequestID = clip(redact.Known(e.RequestID, secrets...), 64)
 	switch {
 	case a.Code != nil && a.Code.text != "":
 		e.Code, e.Message = a.Code.text, a.Msg
@@ -104,15 +100,18 @@ func (a *answer) failure(resp *httpx.Response, op string, secrets []string) erro
 	case a.Msg != "":
 		e.Message = a.Msg
 	default:
-		// JSON, but no envelope we know.
+		// JSON, but no envelope we know. The request id, if any, still helps the operator.
 		if err := resp.StatusError(platform, op, secrets...); err != nil {
+			if se, ok := err.(*shoptoken.Error); ok {
+				se.RequestID = e.RequestID
+			}
 			return err
 		}
 		what := "answer has neither access_token nor an error code"
 		if a.AccessToken != nil {
 			what = "answer has an empty access_token"
 		}
-		return badAnswer(resp, op, what, secrets)
+		return a.bad(resp, op, what, secrets)
 	}
 	e.Code = clip(redact.Known(e.Code, secrets...), 64)
 	e.Message = clip(redact.Known(e.Message, secrets...), maxDescription)
@@ -120,13 +119,24 @@ func (a *answer) failure(resp *httpx.Response, op string, secrets []string) erro
 	return e
 }
 
-// badAnswer reports an answer that parsed but makes no sense.
-func badAnswer(resp *httpx.Response, op, what string, secrets []string) error {
+// bad reports an answer that parsed but makes no sense.
+func (a *answer) bad(resp *httpx.Response, op, what string, secrets []string) error {
 	msg := what
 	if s := httpx.Snippet(resp.Body, secrets...); s != "" {
 		msg += ": " + s
 	}
-	return &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse, Message: msg}
+	return &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode,
+		RequestID: a.requestID(resp, secrets), Kind: shoptoken.ErrBadResponse, Message: msg}
+}
+
+// requestID is the answer's request_id, else the X-Request-Id header, clipped and less any secret
+// it echoes.
+func (a *answer) requestID(resp *httpx.Response, secrets []string) string {
+	id := a.RequestID
+	if id == "" {
+		id = resp.Header.Get("X-Request-Id")
+	}
+	return clip(redact.Known(id, secrets...), 64)
 }
 
 // classify maps a platform error to a kind. Only 30111 (access token invalid) and the revoked

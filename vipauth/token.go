@@ -114,7 +114,7 @@ func decodeExchange(resp *httpx.Response, issued time.Time, secrets ...string) (
 	life := DefaultTokenLifetime
 	if a.ExpiresIn != nil {
 		if *a.ExpiresIn <= 0 {
-			return nil, badAnswer(resp, op, "expires_in is not positive", secrets)
+			return nil, a.bad(resp, op, "expires_in is not positive", secrets)
 		}
 		life = time.Duration(*a.ExpiresIn) * time.Second
 	}
@@ -249,7 +249,7 @@ func decodeTokenInfo(resp *httpx.Response, secrets ...string) (*TokenInfo, error
 		}
 		t, err := time.ParseInLocation(dateLayout, strings.TrimSpace(d.raw), chinaTime)
 		if err != nil {
-			return nil, badAnswer(resp, op, d.name+" is not a date like 2015-03-13 17:24:20", secrets)
+			return nil, a.bad(resp, op, d.name+" is not a date like 2015-03-13 17:24:20", secrets)
 		}
 		*d.to = t
 	}

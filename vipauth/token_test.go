@@ -365,6 +365,43 @@ func TestConfig_Revoke_malformed(t *testing.T) {
 	}
 }
 
+// The answer's request_id (or the X-Request-Id header) reaches the error on every path: a
+// platform error, JSON without an envelope on a non-2xx status, and an answer that makes no sense.
+func TestConfig_Exchange_requestID(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		header   string // X-Request-Id
+		body     string
+		wantKind error
+		wantID   string
+	}{
+		{"platform error", 200, "", `{"code":30001,"msg":"invalid code","request_id":"r-30001"}`, shoptoken.ErrReauthorize, "r-30001"},
+		{"header when the body has none", 200, "h-1", `{"code":30001,"msg":"invalid code"}`, shoptoken.ErrReauthorize, "h-1"},
+		{"gateway JSON on 502", 502, "gw-7", `{"message":"bad gateway"}`, shoptoken.ErrUnavailable, "gw-7"},
+		{"no envelope on 200", 200, "", `{"request_id":"r-empty"}`, shoptoken.ErrBadResponse, "r-empty"},
+		{"expires_in not positive", 200, "", `{"access_token":"` + testToken + `","expires_in":-5,"request_id":"r-neg"}`, shoptoken.ErrBadResponse, "r-neg"},
+		{"request_id echoing the code", 200, "", `{"code":30001,"msg":"invalid code","request_id":"` + testCode + `"}`, shoptoken.ErrReauthorize, "Kw3C…(41)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, mock := mockConfig(t)
+			mock.RegisterResponder(http.MethodPost, tokenURL, func(*http.Request) (*http.Response, error) {
+				resp := httpmock.NewStringResponse(tt.status, tt.body)
+				if tt.header != "" {
+					resp.Header.Set("X-Request-Id", tt.header)
+				}
+				return resp, nil
+			})
+			_, err := cfg.Exchange(context.Background(), testCode, "127.0.0.1")
+			e := requirePlatformError(t, err, tt.wantKind)
+			assert.Equal(t, tt.wantID, e.RequestID)
+			assertErrorClean(t, err)
+		})
+	}
+}
+
 func TestConfig_Exchange_networkFailure(t *testing.T) {
 	t.Parallel()
 	cfg, mock := mockConfig(t)
