@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // AuthCodeOption adds a parameter to the authorization URL.
@@ -119,7 +120,11 @@ func ParseCallback(query url.Values, wantState string) (code string, err error) 
 		return "", &shoptoken.Error{Platform: platform, Op: "callback", Kind: shoptoken.ErrBadRequest, Err: ErrStateMismatch}
 	}
 	if e := query.Get("error"); e != "" {
-		cerr := &shoptoken.Error{Platform: platform, Op: "authorize", Code: clip(e, 64), Message: clip(query.Get("error_description"), maxDescription)}
+		// The description is the platform's free text: shorten the state and any code it repeats.
+		secrets := []string{got, query.Get("code")}
+		cerr := &shoptoken.Error{Platform: platform, Op: "authorize",
+			Code:    clip(redact.Known(e, secrets...), 64),
+			Message: clip(redact.Known(query.Get("error_description"), secrets...), maxDescription)}
 		switch e {
 		case "unauthorized_client":
 			cerr.Kind = shoptoken.ErrCredentials

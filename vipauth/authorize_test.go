@@ -119,6 +119,18 @@ func TestParseCallback(t *testing.T) {
 	}
 }
 
+// The error never contains the state or the code, even when the platform's description repeats them.
+func TestParseCallback_descriptionEchoesSecrets(t *testing.T) {
+	t.Parallel()
+	const state = "Ab3_state_9Zx-ABCDEFGHIJKLMNOPQRSTUVWXYZ01"
+	q := url.Values{"error": {"access_denied"}, "state": {state}, "code": {testCode},
+		"error_description": {"denied for state=" + state + " code " + testCode}}
+	_, err := vipauth.ParseCallback(q, state)
+	e := requirePlatformError(t, err, shoptoken.ErrReauthorize)
+	assert.Contains(t, e.Message, "denied for state=")
+	assertErrorClean(t, err, state, testCode)
+}
+
 func TestParseCallback_emptyWantState(t *testing.T) {
 	t.Parallel()
 	// A lost cookie must not turn into "anything goes".
