@@ -155,7 +155,7 @@ func TestRejected(t *testing.T) {
 	}
 }
 
-// TestSecrets_emulator runs every path against an emulator that accepts a distinctive vekey and
+// TestNewSource_noSecretLeaks runs every path against an emulator that accepts a distinctive vekey and
 // checks that no secret (vekey, any refresh or access token ever issued) shows in errors, tokens'
 // printed forms or the Debug log of both the provider and the Cache.
 func TestNewSource_noSecretLeaks(t *testing.T) {

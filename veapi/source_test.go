@@ -3,6 +3,7 @@ package veapi
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -316,19 +317,12 @@ func TestNewSource_Invalidate_persistBeforePublish(t *testing.T) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for i, entry := range st.log {
-		if rt, ok := cutPrefix(entry, "observed "); ok {
+		if rt, ok := strings.CutPrefix(entry, "observed "); ok {
 			pos, saved := st.saved[rt]
 			require.True(t, saved)
 			require.Less(t, pos, i)
 		}
 	}
-}
-
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):], true
-	}
-	return "", false
 }
 
 // TestNewSource_Invalidate_rotatedElsewhere: another process rotated the chain without updating our

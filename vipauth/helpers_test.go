@@ -20,8 +20,8 @@ import (
 	"github.com/shoptoken/shoptoken/vipauth"
 )
 
-// Distinctive 40-character secrets: none of their 8-character pieces occurs in ordinary text, so
-// finding one in an output means a secret leaked.
+// Distinctive secrets of 40-odd characters: none of their 8-character pieces occurs in ordinary
+// text, so finding one in an output means a secret leaked.
 const (
 	testSecret = "Qz7SECRETvB2Lp9Zr4Wt6Yk8Nm3Hc5Jd1Fg0Ss2xR"
 	testCode   = "Kw3CODEuE8Ty1Mv6Rb0Xn4Gh7Pq2Dz9Fj5La8Cs1W"

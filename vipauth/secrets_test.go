@@ -2,7 +2,6 @@ package vipauth_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"testing"
@@ -118,13 +117,16 @@ func TestConfig_secretsNeverLeak_malformedAnswers(t *testing.T) {
 	for _, tt := range malformed(testToken) {
 		log, logs := debugLogger()
 		cfg, mock := mockConfig(t)
-		cfg.Logger = slog.New(log.Handler())
+		cfg.Logger = log
 		mock.RegisterResponder(http.MethodPost, tokenInfoURL, httpmock.NewBytesResponder(tt.status, tt.body))
 		mock.RegisterResponder(http.MethodPost, revokeURL, httpmock.NewBytesResponder(tt.status, tt.body))
 		_, err := cfg.TokenInfo(context.Background(), testToken)
+		require.Error(t, err, tt.name)
 		assertErrorClean(t, err)
 		err = cfg.Revoke(context.Background(), testToken)
+		require.Error(t, err, tt.name)
 		assertErrorClean(t, err)
 		assertNoSecret(t, tt.name+" log", logs.String())
+		assert.NotEmpty(t, logs.String())
 	}
 }
