@@ -87,8 +87,9 @@ func (g *guard) settled(_ *http.Request, resp *http.Response, sent []*shoptoken.
 	return resp, nil
 }
 
-// peekLimit is how much of an API answer is read to look for a rejection.
-const peekLimit = 64 << 10
+// peekLimit is how much of an API answer is read to look for a rejection. A rejection is a short
+// error envelope; a longer answer is a real one, and every API call pays for this look.
+const peekLimit = 4 << 10
 
 // rejected reports whether an API answer says the sessionkey was not accepted.
 func rejected(resp *http.Response) bool {
