@@ -80,7 +80,9 @@ func needFields(op string, kind error, fields ...string) error {
 	return nil
 }
 
-// checkBaseURL reports a BaseURL that is set but is not an absolute http(s) URL.
+// checkBaseURL reports a BaseURL that is set but is not an absolute http(s) URL, or that carries a
+// query or user information (endpoint paths are appended to it, so either would break every URL,
+// and a query could carry a key into logs).
 func (c Config) checkBaseURL(op string) error {
 	if c.BaseURL == "" {
 		return nil
@@ -89,6 +91,10 @@ func (c Config) checkBaseURL(op string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
 			Message: "Config.BaseURL must be an absolute http or https URL"}
+	}
+	if u.RawQuery != "" || u.User != nil {
+		return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
+			Message: "Config.BaseURL must not carry a query or user information"}
 	}
 	return nil
 }

@@ -114,6 +114,7 @@ func TestConfig_Exchange_arguments(t *testing.T) {
 		{"no client IP", nil, testCode, "", shoptoken.ErrBadRequest, "clientIP is required"},
 		{"client IP not an IP", nil, testCode, "localhost", shoptoken.ErrBadRequest, `clientIP "localhost"`},
 		{"bad base URL", func(c *vipauth.Config) { c.BaseURL = "auth.vip.com/oauth2" }, testCode, "1.2.3.4", shoptoken.ErrBadRequest, "Config.BaseURL"},
+		{"base URL with a query", func(c *vipauth.Config) { c.BaseURL = "https://auth.vip.com/oauth2?k=v" }, testCode, "1.2.3.4", shoptoken.ErrBadRequest, "must not carry a query"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
