@@ -117,8 +117,10 @@ func (r *Registry) Cache(key string) (*Cache, error) {
 	r.entries[key] = r.lru.PushFront(&regEntry{key: key, cache: c})
 	var evicted []*Cache
 	// Evict from the least recently used end, passing over Caches whose new token the store has not
-	// taken yet (Pending): closing those is safe, but keeping them keeps their token servable.
-	for el := r.lru.Back(); el != nil && r.max > 0 && r.lru.Len() > r.max; {
+	// taken yet (Pending): closing those is safe, but keeping them keeps their token servable. The
+	// Cache just added (the front) is never evicted: it is about to be returned. With every other
+	// Cache Pending, the Registry holds more than WithMaxCaches until their saves go through.
+	for el := r.lru.Back(); el != r.lru.Front() && r.max > 0 && r.lru.Len() > r.max; {
 		prev := el.Prev()
 		if e := el.Value.(*regEntry); !e.cache.Pending() {
 			r.lru.Remove(el)
@@ -167,7 +169,8 @@ func (r *Registry) Len() int {
 	return r.lru.Len()
 }
 
-// Close closes every Cache and makes further lookups fail with ErrClosed.
+// Close closes every Cache, stops the goroutine that writes due times to the WithDueIndex index,
+// and makes further lookups fail with ErrClosed.
 func (r *Registry) Close() {
 	r.mu.Lock()
 	if !r.closed {

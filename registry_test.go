@@ -2,6 +2,7 @@ package shoptoken
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -147,4 +148,89 @@ func TestKeeper_Sweep_reportsGrantsThatNeedAPerson(t *testing.T) {
 	assert.Equal(t, "vip-token-1", tok.AccessToken)
 	res, _ = k.Sweep(ctx)
 	assert.Zero(t, res.Due, "reported once, then unscheduled")
+}
+
+// failingSaves is a Store whose Saves fail while down is set, so a Cache on it keeps its new
+// token Pending.
+type failingSaves struct {
+	Store
+	down atomic.Bool
+}
+
+func (f *failingSaves) Save(ctx context.Context, key string, tok *Token, prev int64) (int64, error) {
+	if f.down.Load() {
+		return 0, errors.New("store down")
+	}
+	return f.Store.Save(ctx, key, tok, prev)
+}
+
+func TestRegistry_Cache_neverEvictsTheCacheItReturns(t *testing.T) {
+	st := NewMemoryStore()
+	flaky := &failingSaves{Store: st}
+	flaky.down.Store(true)
+	defer flaky.down.Store(false) // lets the pending Cache's background save finish
+	up := newUpstream(time.Now, time.Hour)
+	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
+		var s Store = st
+		if key == "pending" {
+			s = flaky
+		}
+		return NewCache(up, append([]Option{WithStore(s, key)}, opts...)...), nil
+	}, WithMaxCaches(1))
+	defer reg.Close()
+	ctx := context.Background()
+	_, err := reg.Token(ctx, "pending")
+	require.NoError(t, err)
+	c, err := reg.Cache("pending")
+	require.NoError(t, err)
+	require.True(t, c.Pending(), "the store refused the token")
+
+	// The only eviction candidate besides the new Cache is Pending: the bound is exceeded rather
+	// than the new Cache closed under its caller.
+	tok, err := reg.Token(ctx, "fresh")
+	require.NoError(t, err, "an open Registry returned a closed Cache")
+	assert.Equal(t, "tok-2", tok.AccessToken)
+	assert.Equal(t, int64(2), up.calls.Load())
+	assert.Equal(t, 2, reg.Len())
+}
+
+// TestKeeper_Sweep_spacesKeysByRate: WithRate spaces the keys of one sweep by 1/rate, and a sweep
+// stops when its ctx ends during a pause.
+func TestKeeper_Sweep_spacesKeysByRate(t *testing.T) {
+	st := NewMemoryStore()
+	up := newUpstream(time.Now, time.Hour)
+	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
+		return NewCache(up, append([]Option{WithStore(st, key)}, opts...)...), nil
+	})
+	defer reg.Close()
+	ctx := context.Background()
+	for _, key := range []string{"a", "b", "c"} {
+		require.NoError(t, st.Schedule(ctx, key, time.Now().Add(-time.Minute)))
+	}
+	k := NewKeeper(reg, st, WithRate(4))
+	var pauses []time.Duration
+	k.sleep = func(ctx context.Context, d time.Duration) error {
+		pauses = append(pauses, d)
+		return ctx.Err()
+	}
+	res, err := k.Sweep(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.Due)
+	assert.Equal(t, []time.Duration{250 * time.Millisecond, 250 * time.Millisecond}, pauses,
+		"one pause between each two keys, none before the first")
+	assert.Equal(t, int64(3), up.calls.Load())
+
+	// A sweep whose ctx ends during a pause returns at once with ctx's error.
+	for _, key := range []string{"a", "b", "c"} {
+		require.NoError(t, st.Schedule(ctx, key, time.Now().Add(-time.Minute)))
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	k.sleep = func(ctx context.Context, d time.Duration) error {
+		cancel()
+		return ctx.Err()
+	}
+	res, err = k.Sweep(cctx)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, 3, res.Due)
+	assert.Equal(t, 1, res.Refreshed+res.NotDue+res.Failed, "only the first key was looked at")
 }
