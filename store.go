@@ -3,7 +3,7 @@ package shoptoken
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -25,8 +25,8 @@ type Store interface {
 type Locker interface {
 	// Lock takes a lease on key, waiting until it is free or ctx ends. ctx bounds the wait only:
 	// once taken, the implementation keeps renewing the lease until unlock, even after ctx ends; if
-	// the holder dies it lapses after ttl (or sooner: filestore's flock ends with the process). unlock releases it only if this holder still owns it,
-	// and may be called more than once.
+	// the holder dies it lapses after ttl (or sooner: filestore's flock ends with the process).
+	// unlock releases it only if this holder still owns it, and may be called more than once.
 	Lock(ctx context.Context, key string, ttl time.Duration) (unlock func(), err error)
 }
 
@@ -60,6 +60,15 @@ type DueIndex interface {
 	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
 }
 
+var (
+	_ Store    = (*MemoryStore)(nil)
+	_ Locker   = (*MemoryStore)(nil)
+	_ Watcher  = (*MemoryStore)(nil)
+	_ DueIndex = (*MemoryStore)(nil)
+)
+
+// memEntry is a key's token and version. A deleted key keeps its entry with a nil tok (a
+// tombstone), so that its versions never repeat.
 type memEntry struct {
 	tok     *Token
 	version int64
@@ -89,38 +98,45 @@ func (m *MemoryStore) Load(ctx context.Context, key string) (*Token, int64, erro
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, ok := m.entries[key]
-	if !ok {
+	e := m.entries[key]
+	if e.tok == nil {
 		return nil, 0, ErrNotFound
 	}
 	return e.tok.Clone(), e.version, nil
 }
 
-// Save implements Store.
+// Save implements Store. prev 0 matches both an absent key and a deleted one; after a Delete the
+// version continues from the deleted one's, as in redisstore and filestore.
 func (m *MemoryStore) Save(ctx context.Context, key string, tok *Token, prev int64) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	if tok == nil {
+		return 0, fmt.Errorf("shoptoken: memory store: save %q: nil token", key)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.entries[key].version != prev {
+	cur := m.entries[key]
+	if (cur.tok == nil && prev != 0) || (cur.tok != nil && cur.version != prev) {
 		return 0, ErrConflict
 	}
-	v := prev + 1
+	v := cur.version + 1
 	m.entries[key] = memEntry{tok: tok.Clone(), version: v}
 	m.notifyLocked(key)
 	return v, nil
 }
 
-// Delete implements Store.
+// Delete implements Store. It leaves a tombstone holding the next version, so a writer still
+// holding a version from before the Delete gets ErrConflict even after the key is saved again.
 func (m *MemoryStore) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	// A writer holding the deleted version now gets ErrConflict: the stored version is back to 0.
-	delete(m.entries, key)
+	if e, ok := m.entries[key]; ok && e.tok != nil {
+		m.entries[key] = memEntry{version: e.version + 1}
+	}
 	m.notifyLocked(key)
 	return nil
 }
@@ -160,7 +176,7 @@ func (m *MemoryStore) Watch(ctx context.Context, key string) (<-chan struct{}, f
 // Lock implements Locker. A MemoryStore's leases live in this process only; a lease whose ttl has
 // passed may be taken by the next caller, as a crashed holder's would be in a shared store.
 func (m *MemoryStore) Lock(ctx context.Context, key string, ttl time.Duration) (func(), error) {
-	owner := randomOwner()
+	owner := rand.Text()
 	for {
 		m.mu.Lock()
 		now := m.now()
@@ -269,10 +285,4 @@ func (m *MemoryStore) Due(ctx context.Context, now time.Time, limit int) ([]stri
 		keys[i] = d.key
 	}
 	return keys, ctx.Err()
-}
-
-func randomOwner() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

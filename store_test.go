@@ -127,3 +127,39 @@ func TestMemoryStore_Watch(t *testing.T) {
 		t.Fatal("watcher not woken")
 	}
 }
+
+// TestMemoryStore_Delete_versionsNeverRepeat: a writer holding a version from before a Delete
+// stays fenced off after the key is saved again (no ABA), as with redisstore and filestore.
+func TestMemoryStore_Delete_versionsNeverRepeat(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryStore()
+	v1, err := m.Save(ctx, "k", &Token{AccessToken: "a"}, 0)
+	require.NoError(t, err)
+	v2, err := m.Save(ctx, "k", &Token{AccessToken: "b"}, v1)
+	require.NoError(t, err)
+	require.NoError(t, m.Delete(ctx, "k"))
+	require.NoError(t, m.Delete(ctx, "k"), "deleting twice")
+	_, v, err := m.Load(ctx, "k")
+	require.ErrorIs(t, err, ErrNotFound)
+	assert.Zero(t, v, "a deleted key loads as absent")
+
+	v3, err := m.Save(ctx, "k", &Token{AccessToken: "c"}, 0)
+	require.NoError(t, err, "prev 0 recreates a deleted key")
+	assert.Greater(t, v3, v2, "versions continue past the Delete")
+	_, err = m.Save(ctx, "k", &Token{AccessToken: "c"}, 0)
+	require.ErrorIs(t, err, ErrConflict, "only one writer recreates it")
+	v4, err := m.Save(ctx, "k", &Token{AccessToken: "d"}, v3)
+	require.NoError(t, err)
+	for _, stale := range []int64{v1, v2} {
+		_, err = m.Save(ctx, "k", &Token{AccessToken: "stale"}, stale)
+		require.ErrorIs(t, err, ErrConflict, "stale prev %d from before the Delete", stale)
+	}
+	tok, v, err := m.Load(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "d", tok.AccessToken)
+	assert.Equal(t, v4, v)
+
+	_, err = m.Save(ctx, "nil", nil, 0)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrConflict)
+}
