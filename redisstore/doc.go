@@ -1,7 +1,7 @@
 // Package redisstore keeps shoptoken tokens in Redis, so that a fleet of processes shares one token
 // per key and one process at a time refreshes it. Its Store implements shoptoken.Store,
-// shoptoken.Locker and shoptoken.Watcher on a go-redis v9 UniversalClient: a single node, a
-// Sentinel-backed failover client or a Cluster client.
+// shoptoken.Locker, shoptoken.Watcher and (for a shoptoken.Keeper) shoptoken.DueIndex on a go-redis
+// v9 UniversalClient: a single node, a Sentinel-backed failover client or a Cluster client.
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
 //	store := redisstore.New(rdb, redisstore.WithPrefix("myapp:"))

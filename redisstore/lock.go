@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -62,7 +61,7 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 	if ttl < time.Millisecond {
 		return nil, fmt.Errorf("redisstore: lock %q: ttl %v is shorter than a millisecond", key, ttl)
 	}
-	owner := randomOwner()
+	owner := rand.Text() // 128 random bits
 	lk := s.leaseKey(key)
 	ms := ttl.Milliseconds()
 	var (
@@ -166,10 +165,4 @@ func (h *hub) isClosed() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.closed
-}
-
-func randomOwner() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

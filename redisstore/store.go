@@ -15,8 +15,8 @@ import (
 	"github.com/shoptoken/shoptoken"
 )
 
-// Store is a shoptoken.Store, shoptoken.Locker and shoptoken.Watcher on Redis. It is safe for
-// concurrent use. Create it with New; the zero value is not usable.
+// Store is a shoptoken.Store, shoptoken.Locker, shoptoken.Watcher and shoptoken.DueIndex on
+// Redis. It is safe for concurrent use. Create it with New; the zero value is not usable.
 type Store struct {
 	rdb redis.UniversalClient
 	cfg config
@@ -26,9 +26,10 @@ type Store struct {
 }
 
 var (
-	_ shoptoken.Store   = (*Store)(nil)
-	_ shoptoken.Locker  = (*Store)(nil)
-	_ shoptoken.Watcher = (*Store)(nil)
+	_ shoptoken.Store    = (*Store)(nil)
+	_ shoptoken.Locker   = (*Store)(nil)
+	_ shoptoken.Watcher  = (*Store)(nil)
+	_ shoptoken.DueIndex = (*Store)(nil)
 )
 
 // Option configures a Store.
@@ -151,7 +152,9 @@ func decode(key string, vals []any) (*shoptoken.Token, int64, error) {
 	}
 	tok := new(shoptoken.Token)
 	if err := json.Unmarshal([]byte(data), (*plainToken)(tok)); err != nil {
-		return nil, v, fmt.Errorf("redisstore: load %q: decode: %w", key, err)
+		// The decoder's message may quote stored content (time.Time quotes the value it could
+		// not parse), so it is not passed on.
+		return nil, v, fmt.Errorf("redisstore: load %q: stored token is not valid JSON", key)
 	}
 	return tok, v, nil
 }

@@ -265,6 +265,30 @@ func TestStore_LoadMany(t *testing.T) {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+// TestStore_Load_corruptTokenHidesContent: a stored token that does not decode is reported
+// without quoting what is stored, which may be a token.
+func TestStore_Load_corruptTokenHidesContent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	s := e.store()
+	for _, data := range []string{
+		`{"access_token":"at-SECRET-0123","expiry":"rt-SECRET-4567"}`, // time.Time quotes what it cannot parse
+		`{"access_token":"at-SECRET-0123"`,
+		`{"access_token":["at-SECRET-0123"]}`,
+	} {
+		require.NoError(t, e.admin.HSet(ctx, s.tokKey("k"), "v", 3, "tok", data).Err())
+		_, _, err := s.Load(ctx, "k")
+		require.Error(t, err, data)
+		assert.NotErrorIs(t, err, shoptoken.ErrNotFound)
+		assert.Contains(t, err.Error(), `redisstore: load "k"`)
+		assert.NotContains(t, err.Error(), "SECRET", data)
+		_, err = s.LoadMany(ctx, []string{"k"})
+		require.Error(t, err, data)
+		assert.NotContains(t, err.Error(), "SECRET", data)
+	}
+}
+
 func TestStore_Due(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
