@@ -68,12 +68,13 @@ type config struct {
 // an error otherwise). Every process sharing the directory must use the same key: a Store refuses
 // files sealed with another key, and sealed and unsealed Stores refuse each other's files.
 func WithSealKey(key []byte) Option {
+	key = bytes.Clone(key) // now: the caller may reuse or wipe its slice before New runs
 	return func(c *config) {
 		if len(key) != 32 {
 			c.err = fmt.Errorf("filestore: seal key is %d bytes, want 32 (AES-256)", len(key))
 			return
 		}
-		c.sealKey = bytes.Clone(key)
+		c.sealKey = key
 	}
 }
 
@@ -339,7 +340,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	cur, err := s.read(key)
 	switch {
 	case errors.Is(err, ErrCorrupt):
-		if cur.version < 0 || cur.version == math.MaxInt64 {
+		// read keeps a header version only when it is at least 1; a forged MaxInt64 would overflow.
+		if cur.version == math.MaxInt64 {
 			cur.version = 0
 		}
 	case err != nil:

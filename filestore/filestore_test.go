@@ -380,15 +380,18 @@ func TestNew_options(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, defaultPoll, s.poll)
 
-	// The caller's key slice may change afterwards without affecting the Store.
+	// The caller's key slice may change once WithSealKey returns, before New runs, without
+	// affecting the Store: a Store made with the original key reads what it wrote.
+	dir := t.TempDir()
 	key := testKey()
-	s, err = New(t.TempDir(), WithSealKey(key))
+	opt := WithSealKey(key)
+	key[0] ^= 0xff
+	s, err = New(dir, opt)
 	require.NoError(t, err)
 	_, err = s.Save(context.Background(), "k", fullToken(), 0)
 	require.NoError(t, err)
-	key[0] ^= 0xff
-	_, _, err = s.Load(context.Background(), "k")
-	require.NoError(t, err)
+	_, _, err = newStore(t, dir, WithSealKey(testKey())).Load(context.Background(), "k")
+	require.NoError(t, err, "the Store sealed with the key as it was when WithSealKey was called")
 }
 
 func TestStore_corruptFile(t *testing.T) {
