@@ -202,7 +202,11 @@ func (s *Store) read(key string) (entry, error) {
 	}
 	e := entry{version: rec.Version}
 	if rec.Key != key {
-		return corrupt(e, fmt.Sprintf("the file belongs to key %q", rec.Key))
+		k := rec.Key
+		if len(k) > 80 {
+			k = k[:80] + "…" // a key is file content here: a damaged file must not fill the message
+		}
+		return corrupt(e, fmt.Sprintf("the file belongs to key %q", k))
 	}
 	if rec.Deleted {
 		if rec.Token != nil || rec.Sealed != nil {
