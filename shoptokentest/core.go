@@ -199,7 +199,8 @@ func (c *core) start(h http.Handler) string {
 	return c.srv.URL
 }
 
-// Close shuts the emulator down. Requests waiting on latency or FaultSlow end at once.
+// Close shuts the emulator down. Requests waiting on latency or FaultSlow end at once, with
+// the connection closed and nothing issued.
 // Close may be called more than once.
 func (c *core) Close() {
 	c.closeOnce.Do(func() {
@@ -241,12 +242,14 @@ func (c *core) FailAPI(f Fault, n int) {
 	c.apiFault = queue(c.apiFault, f, n)
 }
 
-func queue(q []Fault, f Fault, n int) []Fault {
+// queue appends n copies of v to q; n <= 0 empties q. FailNext, FailAPI and Youzan.FailAPIWith
+// share it.
+func queue[T any](q []T, v T, n int) []T {
 	if n <= 0 {
 		return nil
 	}
 	for range n {
-		q = append(q, f)
+		q = append(q, v)
 	}
 	return q
 }
@@ -293,7 +296,9 @@ func (c *core) wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// handle wraps an endpoint: counting, latency, faults, then fn, then writing.
+// handle wraps an endpoint: counting, latency (plus FaultSlow's delay), faults, then fn, then
+// writing. A wait cut short by the request's context or by Close ends with the connection
+// closed and nothing issued.
 func (c *core) handle(kind endpoint, fn func(r *http.Request) answer) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		f := FaultNone
@@ -323,7 +328,12 @@ func (c *core) handle(kind endpoint, fn func(r *http.Request) answer) http.Handl
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 
-		if !c.wait(r.Context(), c.opts.latency) {
+		delay := c.opts.latency
+		if f == FaultSlow {
+			delay += slowDelay
+		}
+		if !c.wait(r.Context(), delay) {
+			drop(w) // no answer: returning would send an empty HTTP 200 to a client still there
 			return
 		}
 		switch f {
@@ -336,10 +346,6 @@ func (c *core) handle(kind endpoint, fn func(r *http.Request) answer) http.Handl
 		case FaultHTML200:
 			write(w, answer{status: http.StatusOK, ctype: ctypeHTML, body: []byte(portalPage)})
 			return
-		case FaultSlow:
-			if !c.wait(r.Context(), slowDelay) {
-				return
-			}
 		}
 		a := fn(r)
 		switch f {
@@ -419,6 +425,10 @@ func jsonBody(v any) []byte {
 
 func jsonAnswer(status int, v any) answer {
 	return answer{status: status, ctype: ctypeJSON, body: jsonBody(v)}
+}
+
+func methodNotAllowed() answer {
+	return answer{status: http.StatusMethodNotAllowed, ctype: ctypeText, body: []byte("Method Not Allowed")}
 }
 
 // swapTypes rewrites a JSON document keeping its key order: numbers become strings, strings
@@ -519,10 +529,11 @@ func randLetters(n int) string {
 	return string(b)
 }
 
-// unique draws from gen until the value is not in use according to taken.
-func unique(gen func() string, taken func(string) bool) string {
+// freshHex returns n random bytes as hex (see randHex) that are not yet a key of m.
+func freshHex[V any](m map[string]V, n int, upper bool) string {
 	for {
-		if s := gen(); !taken(s) {
+		s := randHex(n, upper)
+		if _, taken := m[s]; !taken {
 			return s
 		}
 	}

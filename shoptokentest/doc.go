@@ -16,8 +16,8 @@
 // # Concurrency
 //
 // Every emulator is safe for concurrent use; all its state is under one lock, so Stats are
-// exact. Close shuts the server down; answers still waiting on latency or FaultSlow end at
-// once.
+// exact. Close shuts the server down; requests still waiting on latency or FaultSlow end at
+// once, with the connection closed and nothing issued.
 //
 // # Faults
 //

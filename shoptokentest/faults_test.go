@@ -375,27 +375,39 @@ func TestWithLatency(t *testing.T) {
 
 func TestClose_endsSlowAnswers(t *testing.T) {
 	t.Parallel()
-	h := platforms["youzan"]()
-	h.e.FailNext(shoptokentest.FaultSlow, 1)
-	errc := make(chan error, 1)
-	go func() {
-		resp, err := h.fetch(context.Background())
-		if err == nil {
-			resp.Body.Close()
-		}
-		errc <- err
-	}()
-	require.Eventually(t, func() bool { return h.e.Stats().TokenRequests == 1 }, 2*time.Second, 5*time.Millisecond)
-	begin := time.Now()
-	h.e.Close()
-	h.e.Close() // twice is fine
-	assert.Less(t, time.Since(begin), 2*time.Second)
-	select {
-	case <-errc:
-	case <-time.After(2 * time.Second):
-		t.Fatal("the slow request did not end")
+	for name, slow := range map[string]func() *harness{
+		"FaultSlow": func() *harness {
+			h := platforms["youzan"]()
+			h.e.FailNext(shoptokentest.FaultSlow, 1)
+			return h
+		},
+		"WithLatency": func() *harness { return platforms["youzan"](shoptokentest.WithLatency(time.Minute)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := slow()
+			errc := make(chan error, 1)
+			go func() {
+				resp, err := h.fetch(context.Background())
+				if err == nil {
+					resp.Body.Close()
+				}
+				errc <- err
+			}()
+			require.Eventually(t, func() bool { return h.e.Stats().TokenRequests == 1 }, 2*time.Second, 5*time.Millisecond)
+			begin := time.Now()
+			h.e.Close()
+			h.e.Close() // twice is fine
+			assert.Less(t, time.Since(begin), 2*time.Second)
+			select {
+			case err := <-errc:
+				assert.Error(t, err, "the connection is closed: no answer, not an empty HTTP 200")
+			case <-time.After(2 * time.Second):
+				t.Fatal("the slow request did not end")
+			}
+			assert.Equal(t, 0, h.e.Stats().Issued)
+		})
 	}
-	assert.Equal(t, 0, h.e.Stats().Issued)
 }
 
 func TestFault_String(t *testing.T) {

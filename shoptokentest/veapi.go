@@ -161,7 +161,7 @@ func (v *Veapi) kill(c *veChain) {
 }
 
 func (v *Veapi) newRefresh(subject string) string {
-	rt := unique(func() string { return randHex(20, true) }, func(s string) bool { return v.refresh[s] != nil })
+	rt := freshHex(v.refresh, 20, true)
 	v.refresh[rt] = &veRefresh{subject: subject}
 	return rt
 }
@@ -174,7 +174,7 @@ func (v *Veapi) rotate(subject string, c *veChain) (wasExpired bool) {
 		wasExpired = !now.Before(a.expires)
 	}
 	v.kill(c)
-	at := unique(func() string { return randHex(20, true) }, func(s string) bool { return v.access[s] != nil })
+	at := freshHex(v.access, 20, true)
 	v.access[at] = &veAccess{subject: subject, expires: now.Add(ttl(v.opts.tokenTTL, 90*24*time.Hour))}
 	c.access, c.refresh = at, v.newRefresh(subject)
 	return wasExpired

@@ -101,7 +101,7 @@ func (v *VipAuth) NewCode(openID, redirectURI string) string {
 }
 
 func (v *VipAuth) newCode(openID, redirectURI string) string {
-	code := unique(func() string { return randHex(16, true) }, func(s string) bool { return v.codes[s] != nil })
+	code := freshHex(v.codes, 16, true)
 	v.codes[code] = &vaCode{redirect: redirectURI, openID: openID, expires: v.now().Add(10 * time.Minute)}
 	return code
 }
@@ -233,7 +233,7 @@ func (v *VipAuth) serveToken(r *http.Request) answer {
 	defer v.mu.Unlock()
 	if r.Method != http.MethodPost {
 		v.stats.Errors++
-		return answer{status: http.StatusMethodNotAllowed, ctype: ctypeText, body: []byte("Method Not Allowed")}
+		return methodNotAllowed()
 	}
 	if formErr != nil {
 		return v.tokenError(vaCodeMsg{30004, "invalid request"})
@@ -260,7 +260,7 @@ func (v *VipAuth) serveToken(r *http.Request) answer {
 	}
 	c.used = true
 	life := ttl(v.opts.tokenTTL, 30*24*time.Hour)
-	tok := unique(func() string { return randHex(20, true) }, func(s string) bool { return v.tokens[s] != nil })
+	tok := freshHex(v.tokens, 20, true)
 	v.tokens[tok] = &vaToken{openID: c.openID, created: now, expires: now.Add(life)}
 	v.stats.Issued++
 	return jsonAnswer(http.StatusOK, struct {
@@ -274,10 +274,6 @@ func (v *VipAuth) serveToken(r *http.Request) answer {
 func (v *VipAuth) apiReject(m vaCodeMsg) answer {
 	v.stats.Rejected++
 	return jsonAnswer(http.StatusOK, m)
-}
-
-func methodNotAllowed() answer {
-	return answer{status: http.StatusMethodNotAllowed, ctype: ctypeText, body: []byte("Method Not Allowed")}
 }
 
 func (v *VipAuth) serveTokenInfo(r *http.Request) answer {

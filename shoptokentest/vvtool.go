@@ -159,7 +159,7 @@ func (v *VVTool) serveToken(r *http.Request, wrapped bool) answer {
 	if old := v.tokens[v.current[account]]; old != nil {
 		old.dead = true
 	}
-	tok := unique(func() string { return randHex(20, false) }, func(s string) bool { return v.tokens[s] != nil })
+	tok := freshHex(v.tokens, 20, false)
 	v.tokens[tok] = &vvToken{account: account, ip: ip, expires: now.Add(life)}
 	v.current[account] = tok
 	v.stats.Issued++
@@ -203,7 +203,7 @@ func (v *VVTool) serveInfo(r *http.Request) answer {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		return answer{status: http.StatusMethodNotAllowed, ctype: ctypeText, body: []byte("Method Not Allowed")}
+		return methodNotAllowed()
 	}
 	t := v.tokens[tok]
 	if t == nil || t.dead || !v.now().Before(t.expires) {

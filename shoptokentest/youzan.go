@@ -123,7 +123,7 @@ func (y *Youzan) NewCode(grantID string) string {
 	y.mu.Lock()
 	defer y.mu.Unlock()
 	y.grant(grantID).status = yzActive
-	code := unique(func() string { return randHex(16, false) }, func(s string) bool { return y.codes[s] != nil })
+	code := freshHex(y.codes, 16, false)
 	y.codes[code] = &yzCode{grant: grantID, expires: y.now().Add(10 * time.Minute)}
 	return code
 }
@@ -185,13 +185,7 @@ func (y *Youzan) Valid(accessToken string) bool {
 func (y *Youzan) FailAPIWith(errCode int, n int) {
 	y.mu.Lock()
 	defer y.mu.Unlock()
-	if n <= 0 {
-		y.apiErr = nil
-		return
-	}
-	for range n {
-		y.apiErr = append(y.apiErr, errCode)
-	}
+	y.apiErr = queue(y.apiErr, errCode, n)
 }
 
 // grant returns the grant, creating an active one: every shop has authorized silently.
@@ -218,8 +212,8 @@ func (y *Youzan) issue(grantID string) answer {
 	g := y.grant(grantID)
 	y.kill(g)
 	now := y.now()
-	at := unique(func() string { return randHex(16, false) }, func(s string) bool { return y.access[s] != nil })
-	rt := unique(func() string { return randHex(16, false) }, func(s string) bool { return y.refresh[s] != nil })
+	at := freshHex(y.access, 16, false)
+	rt := freshHex(y.refresh, 16, false)
 	y.access[at] = &yzAccess{grant: grantID, expires: now.Add(ttl(y.opts.tokenTTL, 7*24*time.Hour))}
 	y.refresh[rt] = &yzRefresh{grant: grantID, expires: now.Add(ttl(y.opts.refreshTTL, 28*24*time.Hour))}
 	g.access, g.refresh = at, rt
@@ -278,13 +272,13 @@ func isJSONType(r *http.Request) bool {
 }
 
 func (y *Youzan) serveToken(r *http.Request) answer {
-	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	body, _ := io.ReadAll(r.Body) // handle has read it already, within maxBody: this cannot fail
 	var req yzTokenRequest
 	parseErr := json.Unmarshal(body, &req)
 
 	y.mu.Lock()
 	defer y.mu.Unlock()
-	if r.Method != http.MethodPost || !isJSONType(r) || readErr != nil || parseErr != nil {
+	if r.Method != http.MethodPost || !isJSONType(r) || parseErr != nil {
 		return y.tokenError(1000, yzMsgNotJSON)
 	}
 	if req.ClientID != y.opts.id {
@@ -404,7 +398,7 @@ func (y *Youzan) gwError(code int) answer {
 }
 
 func (y *Youzan) serveAPI(r *http.Request) answer {
-	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	body, _ := io.ReadAll(r.Body) // read already by handle: cannot fail
 	name, version, pathOK := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api/"), "/")
 	pathOK = pathOK && name != "" && version != "" && !strings.Contains(version, "/")
 
@@ -418,7 +412,7 @@ func (y *Youzan) serveAPI(r *http.Request) answer {
 	if !pathOK {
 		return y.gwError(4001)
 	}
-	if r.Method != http.MethodPost || !isJSONType(r) || readErr != nil {
+	if r.Method != http.MethodPost || !isJSONType(r) {
 		return y.gwError(4007)
 	}
 	// The token is read from the query only: one in a header or the body counts as none.
