@@ -36,5 +36,5 @@ func main() {
 	fmt.Println("\nall steps behaved as promised")
 }
 
-// demos run in order; each platform adds its own.
-var demos = []func(context.Context, *printer) error{engineDemo}
+// demos run in order: the engine alone (engine.go), then the four platforms (platforms.go).
+var demos = []func(context.Context, *printer) error{engineDemo, youzanDemo, vvtoolDemo, veapiDemo, vipauthDemo}

@@ -18,10 +18,6 @@ import (
 	"github.com/shoptoken/shoptoken/youzan"
 )
 
-func init() {
-	demos = append(demos, youzanDemo, vvtoolDemo, veapiDemo, vipauthDemo)
-}
-
 // youzanDemo: obtain with refresh:false, warm reads, a token superseded by another process and
 // recovered with one compare-and-refresh while 50 concurrent API calls each retry once.
 func youzanDemo(ctx context.Context, p *printer) error {

@@ -15,6 +15,8 @@
 //	VIP_REDIRECT_URL   the registered callback, e.g. http://localhost:8080/callback, or
 //	                   urn:ietf:wg:oauth:2.0:oob to paste the code shown by vip.com
 //	VIP_LISTEN         optional listen address (default: the callback's host:port, else :8080)
+//	VIP_CLIENT_IP      optional, oob flow only: the user's IP sent as request_client_ip
+//	                   (default 127.0.0.1, the platform's example value)
 //
 // It then serves until Ctrl-C and prints the URL to open.
 package main
