@@ -43,76 +43,69 @@ func (u *upstream) fetch(ctx context.Context) (string, time.Time, error) {
 	return fmt.Sprintf("token-%d", n), time.Now().Add(u.ttl), nil
 }
 
-// getter is one cache under test: get returns a token or an error.
+// getter is one cache under test: get returns a token or an error; close releases the cache
+// (stops shoptoken's timers and background retries, so they do not run into later benchmarks).
 type getter struct {
-	name string
-	get  func(ctx context.Context) (string, error)
+	name  string
+	get   func(ctx context.Context) (string, error)
+	close func()
 }
 
-// caches builds the four caches over u, each refreshing early before expiry. start, if set, seeds
-// them with a token that is valid until startExpiry.
-func caches(u *upstream, early time.Duration, start string, startExpiry time.Time) []getter {
-	// shoptoken
-	var opts []shoptoken.Option
-	opts = append(opts, shoptoken.WithEarlyRefresh(early), shoptoken.WithMinInterval(0), shoptoken.WithExpirySkew(0),
-		shoptoken.WithBackoff(50*time.Millisecond, 50*time.Millisecond))
-	if start != "" {
-		opts = append(opts, shoptoken.WithToken(&shoptoken.Token{AccessToken: start, Expiry: startExpiry}))
-	}
-	st := shoptoken.NewCache(shoptoken.RefresherFunc(func(ctx context.Context, _ *shoptoken.Token, _ shoptoken.Reason) (*shoptoken.Token, error) {
-		v, exp, err := u.fetch(ctx)
-		if err != nil {
-			return nil, &shoptoken.Error{Kind: shoptoken.ErrUnavailable, Err: err}
-		}
-		return &shoptoken.Token{AccessToken: v, Expiry: exp}, nil
-	}), opts...)
+// libraries names the four caches under test, in the order the README's tables list them.
+var libraries = []string{"shoptoken", "x-oauth2", "aws-sdk-go-v2", "google-auth"}
 
-	// golang.org/x/oauth2
-	var seed *oauth2.Token
-	if start != "" {
-		seed = &oauth2.Token{AccessToken: start, Expiry: startExpiry}
-	}
-	o2 := oauth2.ReuseTokenSourceWithExpiry(seed, oauth2TokenSource{u}, early)
-
-	// aws-sdk-go-v2 (no way to seed it: it starts empty)
-	aw := aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
-		v, exp, err := u.fetch(ctx)
-		if err != nil {
-			return aws.Credentials{}, err
-		}
-		return aws.Credentials{AccessKeyID: v, SecretAccessKey: v, CanExpire: true, Expires: exp}, nil
-	}), func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = early })
-
-	// cloud.google.com/go/auth (no way to seed it either)
-	ga := auth.NewCachedTokenProvider(googleProvider{u}, &auth.CachedTokenProviderOptions{ExpireEarly: early})
-
-	return []getter{
-		{"shoptoken", func(ctx context.Context) (string, error) {
+// newGetter builds the cache called name (one of libraries) over u, refreshing early before
+// expiry. It starts empty: aws-sdk-go-v2 and google auth cannot be seeded with a token.
+func newGetter(name string, u *upstream, early time.Duration) getter {
+	switch name {
+	case "shoptoken":
+		st := shoptoken.NewCache(shoptoken.RefresherFunc(func(ctx context.Context, _ *shoptoken.Token, _ shoptoken.Reason) (*shoptoken.Token, error) {
+			v, exp, err := u.fetch(ctx)
+			if err != nil {
+				return nil, &shoptoken.Error{Kind: shoptoken.ErrUnavailable, Err: err}
+			}
+			return &shoptoken.Token{AccessToken: v, Expiry: exp}, nil
+		}), shoptoken.WithEarlyRefresh(early), shoptoken.WithMinInterval(0), shoptoken.WithExpirySkew(0),
+			shoptoken.WithBackoff(50*time.Millisecond, 50*time.Millisecond))
+		return getter{name, func(ctx context.Context) (string, error) {
 			t, err := st.Token(ctx)
 			if err != nil {
 				return "", err
 			}
 			return t.AccessToken, nil
-		}},
-		{"x-oauth2", func(context.Context) (string, error) {
+		}, st.Close}
+	case "x-oauth2":
+		o2 := oauth2.ReuseTokenSourceWithExpiry(nil, oauth2TokenSource{u}, early)
+		return getter{name, func(context.Context) (string, error) {
 			t, err := o2.Token()
 			if err != nil {
 				return "", err
 			}
 			return t.AccessToken, nil
-		}},
-		{"aws-sdk-go-v2", func(ctx context.Context) (string, error) {
+		}, func() {}}
+	case "aws-sdk-go-v2":
+		aw := aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+			v, exp, err := u.fetch(ctx)
+			if err != nil {
+				return aws.Credentials{}, err
+			}
+			return aws.Credentials{AccessKeyID: v, SecretAccessKey: v, CanExpire: true, Expires: exp}, nil
+		}), func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = early })
+		return getter{name, func(ctx context.Context) (string, error) {
 			c, err := aw.Retrieve(ctx)
 			return c.AccessKeyID, err
-		}},
-		{"google-auth", func(ctx context.Context) (string, error) {
+		}, func() {}}
+	case "google-auth":
+		ga := auth.NewCachedTokenProvider(googleProvider{u}, &auth.CachedTokenProviderOptions{ExpireEarly: early})
+		return getter{name, func(ctx context.Context) (string, error) {
 			t, err := ga.Token(ctx)
 			if err != nil {
 				return "", err
 			}
 			return t.Value, nil
-		}},
+		}, func() {}}
 	}
+	panic("bench: unknown cache " + name)
 }
 
 type oauth2TokenSource struct{ u *upstream }
@@ -135,14 +128,17 @@ func (p googleProvider) Token(ctx context.Context) (*auth.Token, error) {
 	return &auth.Token{Value: v, Expiry: exp}, nil
 }
 
-// warm returns the four caches holding a token valid for an hour.
+// warm returns the four caches holding a token valid for an hour, closed when b ends.
 func warm(b *testing.B) []getter {
 	u := &upstream{ttl: time.Hour}
-	gs := caches(u, time.Minute, "", time.Time{})
-	for _, g := range gs {
+	var gs []getter
+	for _, name := range libraries {
+		g := newGetter(name, u, time.Minute)
+		b.Cleanup(g.close)
 		if _, err := g.get(context.Background()); err != nil {
 			b.Fatal(err)
 		}
+		gs = append(gs, g)
 	}
 	return gs
 }
@@ -220,12 +216,12 @@ const stampedeCallers = 1000
 // BenchmarkStampede: 1000 callers arrive at once on a cold cache; the fetch takes 20 ms.
 // Reported: upstream calls per stampede (goal 1) and caller errors.
 func BenchmarkStampede(b *testing.B) {
-	for i, name := range []string{"shoptoken", "x-oauth2", "aws-sdk-go-v2", "google-auth"} {
+	for _, name := range libraries {
 		b.Run(name, func(b *testing.B) {
 			var calls, errs int64
 			for b.Loop() {
 				u := &upstream{ttl: time.Hour, delay: 20 * time.Millisecond}
-				g := caches(u, time.Minute, "", time.Time{})[i]
+				g := newGetter(name, u, time.Minute)
 				var wg sync.WaitGroup
 				var e atomic.Int64
 				for range stampedeCallers {
@@ -240,6 +236,7 @@ func BenchmarkStampede(b *testing.B) {
 				wg.Wait()
 				calls += u.calls.Load()
 				errs += e.Load()
+				g.close()
 			}
 			b.ReportMetric(float64(calls)/float64(b.N), "upstream-calls/op")
 			b.ReportMetric(float64(errs)/float64(b.N), "caller-errors/op")
@@ -252,12 +249,12 @@ func BenchmarkStampede(b *testing.B) {
 // and whether the cache was filled for the next caller without another fetch (goal 1).
 func BenchmarkStampedeDeadline(b *testing.B) {
 	const callers = 200
-	for i, name := range []string{"shoptoken", "x-oauth2", "aws-sdk-go-v2", "google-auth"} {
+	for _, name := range libraries {
 		b.Run(name, func(b *testing.B) {
 			var onTime, calls, filled, maxWait float64
 			for b.Loop() {
 				u := &upstream{ttl: time.Hour, delay: 100 * time.Millisecond}
-				g := caches(u, time.Minute, "", time.Time{})[i]
+				g := newGetter(name, u, time.Minute)
 				var wg sync.WaitGroup
 				var ok atomic.Int64
 				var worst atomic.Int64
@@ -290,6 +287,7 @@ func BenchmarkStampedeDeadline(b *testing.B) {
 				onTime += float64(ok.Load())
 				calls += float64(before)
 				maxWait = max(maxWait, float64(worst.Load())/1e6)
+				g.close()
 			}
 			n := float64(b.N)
 			b.ReportMetric(onTime/n, "on-time-callers/op")
@@ -304,13 +302,13 @@ func BenchmarkStampedeDeadline(b *testing.B) {
 // 200 ms; 8 callers read continuously for 1.2 s, across the planned refresh. Reported: the slowest
 // caller's latency (goal < 1 ms: nobody waits for the refresh) and upstream calls.
 func BenchmarkRefreshAhead(b *testing.B) {
-	for i, name := range []string{"shoptoken", "x-oauth2", "aws-sdk-go-v2", "google-auth"} {
+	for _, name := range libraries {
 		b.Run(name, func(b *testing.B) {
 			var worst time.Duration
 			var calls int64
 			for b.Loop() {
 				u := &upstream{ttl: time.Second, delay: 200 * time.Millisecond}
-				g := caches(u, 600*time.Millisecond, "", time.Time{})[i]
+				g := newGetter(name, u, 600*time.Millisecond)
 				if _, err := g.get(context.Background()); err != nil { // the first fetch is not measured
 					b.Fatal(err)
 				}
@@ -335,6 +333,7 @@ func BenchmarkRefreshAhead(b *testing.B) {
 				}
 				wg.Wait()
 				calls += u.calls.Load()
+				g.close()
 			}
 			b.ReportMetric(float64(worst.Microseconds())/1000, "max-caller-latency-ms")
 			b.ReportMetric(float64(calls)/float64(b.N), "upstream-calls/op")
@@ -346,12 +345,12 @@ func BenchmarkRefreshAhead(b *testing.B) {
 // fails. From 700 ms on (inside the window) 8 callers read for 500 ms. Reported: caller errors
 // (goal 0: a valid token is served while refreshes fail) and upstream calls (backoff).
 func BenchmarkFailureWhileValid(b *testing.B) {
-	for i, name := range []string{"shoptoken", "x-oauth2", "aws-sdk-go-v2", "google-auth"} {
+	for _, name := range libraries {
 		b.Run(name, func(b *testing.B) {
 			var errs, calls int64
 			for b.Loop() {
 				u := &upstream{ttl: 2 * time.Second}
-				g := caches(u, 1500*time.Millisecond, "", time.Time{})[i]
+				g := newGetter(name, u, 1500*time.Millisecond)
 				if _, err := g.get(context.Background()); err != nil {
 					b.Fatal(err)
 				}
@@ -375,6 +374,7 @@ func BenchmarkFailureWhileValid(b *testing.B) {
 				wg.Wait()
 				errs += e.Load()
 				calls += u.calls.Load() - 1
+				g.close()
 			}
 			b.ReportMetric(float64(errs)/float64(b.N), "caller-errors/op")
 			b.ReportMetric(float64(calls)/float64(b.N), "upstream-calls/op")
