@@ -70,7 +70,8 @@ func TestMemoryStore_ConcurrentCASOneWinner(t *testing.T) {
 	assert.Equal(t, int64(99), conflicts.Load())
 }
 
-func TestMemoryStore_LockExcludesAndLapses(t *testing.T) {
+func TestMemoryStore_LockExcludesAndRenews(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	m := NewMemoryStore()
 	var holders, maxHolders atomic.Int64
@@ -100,10 +101,11 @@ func TestMemoryStore_LockExcludesAndLapses(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, int64(1), maxHolders.Load())
 
-	// A held lease is renewed; a waiter with a short deadline gives up.
-	unlock, err := m.Lock(ctx, "k", 30*time.Millisecond)
+	// A held lease is renewed (every ttl/3): a waiter whose deadline is three ttls away gives up.
+	// The ttl leaves a loaded machine a second of slack for each renewal.
+	unlock, err := m.Lock(ctx, "k", 1500*time.Millisecond)
 	require.NoError(t, err)
-	wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	wctx, cancel := context.WithTimeout(ctx, 4500*time.Millisecond)
 	_, err = m.Lock(wctx, "k", time.Second)
 	cancel()
 	require.ErrorIs(t, err, context.DeadlineExceeded, "renewal keeps the lease past its ttl")
