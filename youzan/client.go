@@ -1,6 +1,8 @@
 package youzan
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -133,11 +135,11 @@ func encodeParams(params any) ([]byte, error) {
 			return nil, &shoptoken.Error{Platform: platform, Op: opCall, Kind: shoptoken.ErrBadRequest, Message: "encode params", Err: err}
 		}
 	}
-	t := strings.TrimSpace(string(b))
+	t := bytes.TrimSpace(b) // not a string: that would copy every request body
 	switch {
-	case t == "" || t == "null":
+	case len(t) == 0 || string(t) == "null":
 		return []byte("{}"), nil
-	case t[0] != '{' || !json.Valid(b):
+	case t[0] != '{' || !json.Valid(t):
 		return nil, configError(opCall, "params must encode to a JSON object")
 	}
 	return b, nil
@@ -196,7 +198,7 @@ type legacyError struct {
 func parseCall(resp *httpx.Response, secrets []string) result {
 	var a callAnswer
 	if err := resp.DecodeJSON(platform, opCall, &a, secrets...); err != nil {
-		return result{err: err, status: resp.StatusCode}
+		return result{err: withRequestID(err, traceID(resp.Body)), status: resp.StatusCode}
 	}
 	res := result{traceID: string(a.TraceID), status: resp.StatusCode}
 	fail := func(code, msg string, kind error) result {
@@ -219,7 +221,11 @@ func parseCall(resp *httpx.Response, secrets []string) result {
 		if !ok {
 			obj = raw
 		}
-		return withRequestID((&httpx.Response{StatusCode: resp.StatusCode, Body: obj}).DecodeJSON(platform, opCall, v, secrets...), res.traceID)
+		err := (&httpx.Response{StatusCode: resp.StatusCode, Body: obj}).DecodeJSON(platform, opCall, v, secrets...)
+		if err == nil {
+			return nil
+		}
+		return withRequestID(err, cmp.Or(traceID(obj), res.traceID)) // gw_err_resp has its own trace_id
 	}
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	switch {
@@ -258,7 +264,7 @@ func parseCall(resp *httpx.Response, secrets []string) result {
 		res.data = a.Data
 	default:
 		if err := resp.StatusError(platform, opCall, secrets...); err != nil {
-			res.err = err
+			res.err = withRequestID(err, res.traceID)
 			return res
 		}
 		res.err = &shoptoken.Error{Platform: platform, Op: opCall, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse,
@@ -267,7 +273,7 @@ func parseCall(resp *httpx.Response, secrets []string) result {
 	}
 	if !ok { // a success envelope on an error status: believe the status
 		res.data = nil
-		res.err = resp.StatusError(platform, opCall, secrets...)
+		res.err = withRequestID(resp.StatusError(platform, opCall, secrets...), res.traceID)
 	}
 	return res
 }

@@ -190,6 +190,39 @@ func TestClient_Call_malformed(t *testing.T) {
 	}
 }
 
+// TestClient_Call_requestIDKept: every failure whose answer names a trace_id carries it as
+// RequestID, also when the answer is not understood or its status overrides its envelope.
+func TestClient_Call_requestIDKept(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   error
+		id     string
+	}{
+		{"unknown envelope on 500", 500, `{"trace_id":"t-500","status":500}`, shoptoken.ErrUnavailable, "t-500"},
+		{"success envelope on 500", 500, `{"trace_id":"t-ok","code":200,"success":true,"data":{}}`, shoptoken.ErrUnavailable, "t-ok"},
+		{"envelope of the wrong types", 200, `{"trace_id":"t-type","code":200,"success":"yes","data":{}}`, shoptoken.ErrBadResponse, "t-type"},
+		{"gw_err_resp of the wrong types", 200, `{"gw_err_resp":{"trace_id":"t-gw","err_code":4203,"err_msg":{"zh":"x"}}}`, shoptoken.ErrBadResponse, "t-gw"},
+		{"data of the wrong type", 200, `{"trace_id":"t-data","code":200,"success":true,"data":{"id":"x"}}`, shoptoken.ErrBadResponse, "t-data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cl, mock, _, _ := mockClient(t)
+			mock.RegisterResponder(http.MethodPost, shopURL, httpmock.NewStringResponder(tt.status, tt.body))
+			var out shop
+			err := cl.Call(context.Background(), "youzan.shop.get", "3.0.0", nil, &out)
+			require.ErrorIs(t, err, tt.want, "%v", err)
+			var e *shoptoken.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, tt.id, e.RequestID)
+			assert.Equal(t, tt.status, e.StatusCode)
+		})
+	}
+}
+
 // TestClient_Call_tolerantTypes: business envelopes with numbers as strings still work.
 func TestClient_Call_tolerantTypes(t *testing.T) {
 	t.Parallel()

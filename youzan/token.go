@@ -1,6 +1,7 @@
 package youzan
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"strings"
@@ -136,7 +137,7 @@ func (c Config) token(ctx context.Context, hc *httpx.Client, op string, req toke
 func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*shoptoken.Token, error) {
 	var ans tokenAnswer
 	if err := resp.DecodeJSON(platform, op, &ans, secrets...); err != nil {
-		return nil, err
+		return nil, withRequestID(err, traceID(resp.Body))
 	}
 	data, hasData := object(ans.Data)
 	var d tokenData
@@ -150,11 +151,11 @@ func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*
 	if !ok {
 		if !ans.Success.set && ans.Code == "" {
 			if err := resp.StatusError(platform, op, secrets...); err != nil {
-				return nil, err
+				return nil, withRequestID(err, string(ans.TraceID))
 			}
 			// No snippet: an unknown token answer may hold a secret under a name we do not know.
 			return nil, &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse,
-				Message: "unknown answer: no success, code or data"}
+				RequestID: string(ans.TraceID), Message: "unknown answer: no success, code or data"}
 		}
 		msg := redact.Known(string(ans.Message), secrets...)
 		return nil, &shoptoken.Error{
@@ -305,7 +306,30 @@ func isSystemCode(code string) bool {
 	return len(code) == 3 && code[0] == '5'
 }
 
-// withRequestID fills in the request id of a decode error.
+// traceID digs the trace id out of an answer that could not be decoded as a whole, so that the
+// error still carries it: the trace_id of its gw_err_resp object, else its own. "" when there is
+// none or body is not a JSON object.
+func traceID(body []byte) string {
+	var a struct {
+		TraceID json.RawMessage `json:"trace_id"`
+		Gw      json.RawMessage `json:"gw_err_resp"`
+	}
+	if json.Unmarshal(body, &a) != nil {
+		return ""
+	}
+	var own, gw flexString
+	_ = json.Unmarshal(a.TraceID, &own)
+	if obj, ok := object(a.Gw); ok {
+		var g struct {
+			TraceID flexString `json:"trace_id"`
+		}
+		_ = json.Unmarshal(obj, &g)
+		gw = g.TraceID
+	}
+	return string(cmp.Or(gw, own))
+}
+
+// withRequestID fills in the request id of an error made without one (decoding, HTTP status).
 func withRequestID(err error, id string) error {
 	if e, ok := err.(*shoptoken.Error); ok && e.RequestID == "" && id != "" {
 		cp := *e

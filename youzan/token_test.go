@@ -190,6 +190,36 @@ func TestConfig_FetchToken_malformed(t *testing.T) {
 	}
 }
 
+// TestConfig_FetchToken_requestIDKept: a token answer that names a trace_id gives it to the
+// error, also when the answer is not understood.
+func TestConfig_FetchToken_requestIDKept(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   error
+	}{
+		{"unknown JSON on 500", 500, `{"trace_id":"t-1","status":500}`, shoptoken.ErrUnavailable},
+		{"unknown answer", 200, `{"trace_id":"t-1"}`, shoptoken.ErrBadResponse},
+		{"envelope of the wrong types", 200, `{"trace_id":"t-1","success":"yes","code":200}`, shoptoken.ErrBadResponse},
+		{"data of the wrong types", 200, `{"trace_id":"t-1","success":true,"code":200,"data":{"access_token":{"v":1}}}`, shoptoken.ErrBadResponse},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, mock := mockConfig(t)
+			mock.RegisterResponder(http.MethodPost, tokenURL, httpmock.NewStringResponder(tt.status, tt.body))
+			_, err := cfg.FetchToken(context.Background(), false)
+			require.ErrorIs(t, err, tt.want, "%v", err)
+			var e *shoptoken.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, "t-1", e.RequestID)
+			assert.Equal(t, tt.status, e.StatusCode)
+		})
+	}
+}
+
 // TestConfig_FetchToken_tolerantTypes: numbers as strings and back are accepted, because losing
 // an answer whose token was issued costs more than a lenient read.
 func TestConfig_FetchToken_tolerantTypes(t *testing.T) {
