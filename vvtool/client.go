@@ -41,40 +41,37 @@ func NewClient(src *shoptoken.Cache, base *http.Client) *http.Client {
 	if base != nil {
 		hc = *base
 	}
-	t := &transport{src: src}
-	t.inner = shoptoken.Transport{Source: t, Base: hc.Transport, Attach: attach, Rejected: t.rejected}
-	hc.Transport = t
+	g := &guard{src: src}
+	g.ref, _ = src.Refresher().(*refresher)
+	hc.Transport = &shoptoken.Transport{Source: g, Base: hc.Transport, Rejected: Rejected, Settled: g.settled}
 	return &hc
 }
 
-// transport is shoptoken.Transport plus what vv-tool's IP binding needs: a rejection of the retry
-// is reported to the Cache too, and the Cache's refusals to fetch again are explained.
-type transport struct {
-	src   *shoptoken.Cache
-	inner shoptoken.Transport // its Source is the transport itself
+// guard is the client's Invalidator: the Cache, with the Cache's refusals to fetch again
+// explained, and told about the tokens vv-tool accepted and about a retry's token rejected too.
+type guard struct {
+	src *shoptoken.Cache
+	ref *refresher // src's refresher; nil when src was not made by NewSource
 }
 
-func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	used := new(usedToken)
-	resp, err := t.inner.RoundTrip(req.WithContext(context.WithValue(req.Context(), usedKey{}, used)))
-	if err != nil {
-		return nil, err
-	}
-	resp.Request = req
-	cur := t.src.Current()
-	if _, ok := resp.Body.(accepted); ok || !Rejected(resp) {
-		if r, ok := t.src.Refresher().(*refresher); ok && used.tok != nil && resp.StatusCode/100 == 2 {
-			r.accept(used.tok)
+// settled is the Transport's Settled hook. An accepted answer tells the refresher that the
+// token worked (a replacement that worked was not killed by the IP binding). A rejection that
+// still names the current token, typically the retry's fresh token rejected too, is reported to
+// the Cache, so that it does not hand the token out again; it fetches another only if that is not
+// what just failed (see refresher.Refresh), and its refusal says why.
+func (g *guard) settled(req *http.Request, resp *http.Response, sent []*shoptoken.Token, rejected bool) (*http.Response, error) {
+	last := sent[len(sent)-1]
+	if !rejected {
+		if g.ref != nil && resp.StatusCode/100 == 2 {
+			g.ref.accept(last)
 		}
 		return resp, nil
 	}
-	// Rejected after the one recovery: the retry's token, fetched or adopted just now, was
-	// rejected too. Tell the Cache, so it does not hand the token out again; it fetches another only
-	// if that is not what just failed (see Refresh), and its refusal says why.
-	if cur == nil || used.tok == nil || used.tok.AccessToken != cur.AccessToken {
+	cur := g.src.Current()
+	if cur == nil || last.AccessToken != cur.AccessToken {
 		return resp, nil
 	}
-	if _, err := t.Invalidate(req.Context(), cur); err != nil {
+	if _, err := g.Invalidate(req.Context(), cur); err != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		return nil, err
@@ -82,46 +79,19 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// usedToken records, through the request's context, which token the inner transport attached last.
-type usedToken struct{ tok *shoptoken.Token }
-
-type usedKey struct{}
-
-// attach sets the Bearer token and records it for RoundTrip.
-func attach(r *http.Request, tok *shoptoken.Token) {
-	shoptoken.AttachBearer(r, tok)
-	if u, ok := r.Context().Value(usedKey{}).(*usedToken); ok {
-		u.tok = tok
-	}
-}
-
-// accepted marks the body of an answer that the inner transport found was not a rejection, so
-// that RoundTrip does not read it a second time to find out.
-type accepted struct{ io.ReadCloser }
-
-func (t *transport) rejected(resp *http.Response) bool {
-	if Rejected(resp) {
-		return true
-	}
-	if resp.Body != nil {
-		resp.Body = accepted{resp.Body}
-	}
-	return false
-}
-
-// Token implements shoptoken.Invalidator for the inner transport.
-func (t *transport) Token(ctx context.Context) (*shoptoken.Token, error) {
-	tok, err := t.src.Token(ctx)
+// Token implements shoptoken.Invalidator.
+func (g *guard) Token(ctx context.Context) (*shoptoken.Token, error) {
+	tok, err := g.src.Token(ctx)
 	if err != nil {
 		// A current token that has not expired is not served only because it was rejected.
-		return nil, explain(t.src.Current(), err)
+		return nil, explain(g.src.Current(), err)
 	}
 	return tok, nil
 }
 
-// Invalidate implements shoptoken.Invalidator for the inner transport.
-func (t *transport) Invalidate(ctx context.Context, rejected *shoptoken.Token) (*shoptoken.Token, error) {
-	tok, err := t.src.Invalidate(ctx, rejected)
+// Invalidate implements shoptoken.Invalidator.
+func (g *guard) Invalidate(ctx context.Context, rejected *shoptoken.Token) (*shoptoken.Token, error) {
+	tok, err := g.src.Invalidate(ctx, rejected)
 	if err != nil {
 		return nil, explain(rejected, err)
 	}

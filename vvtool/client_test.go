@@ -226,6 +226,32 @@ func TestNewClient_ipBinding(t *testing.T) {
 	}
 }
 
+// TestNewClient_replacementThatWorked: a replacement token that a vv-tool API accepted and that is
+// then killed by another server's fetch, within the two minutes of the IP-binding guard, is
+// replaced like any other: the guard is for a replacement rejected before it ever worked.
+func TestNewClient_replacementThatWorked(t *testing.T) {
+	t.Parallel()
+	emu := shoptokentest.NewVVTool()
+	defer emu.Close()
+	cfg := emuConfig(emu, nil)
+	src, err := vvtool.NewSource(cfg, shoptoken.WithMinInterval(0))
+	require.NoError(t, err)
+	defer src.Close()
+	hc := vvtool.NewClient(src, emu.Client())
+	ctx := context.Background()
+
+	require.NoError(t, info(ctx, hc, emu))
+	for round := range 2 {
+		_, err := cfg.FetchToken(ctx) // another server kills our token
+		require.NoError(t, err)
+		require.NoError(t, info(ctx, hc, emu), "round %d: the rejection is recovered from", round)
+		assert.Equal(t, "rejected", src.Current().Extra[vvtool.ExtraFetchReason])
+	}
+	st := emu.Stats()
+	assert.Equal(t, 5, st.Issued, "first, outside, replacement, outside, replacement")
+	assert.Equal(t, 2, st.Rejected)
+}
+
 // TestNewClient_replaysBody: a POST whose token is rejected is sent again with the same body.
 func TestNewClient_replaysBody(t *testing.T) {
 	t.Parallel()
