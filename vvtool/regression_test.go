@@ -49,11 +49,14 @@ func TestRegression_SpacingSpendsFetchBudget(t *testing.T) {
 
 	first, err := src.Token(ctx)
 	require.NoError(t, err)
-	_, err = src.Invalidate(ctx, first) // the platform rejected it moments later
+	fresh, err := src.Invalidate(ctx, first) // the platform rejected it moments later
 	if err != nil {
 		assert.Equal(t, int32(1), issued.Load(),
 			"the refresh failed (%v) after the platform had issued a token: the previous token was killed for nothing", err)
+		return
 	}
+	assert.Equal(t, int32(2), issued.Load())
+	assert.NotEqual(t, first.AccessToken, fresh.AccessToken)
 }
 
 // TestRegression_IPBindingBlamedForOldToken: the IP-binding explanation is meant for "a fresh token
@@ -128,6 +131,8 @@ func TestRegression_BearerFollowsRedirectToOtherHost(t *testing.T) {
 	resp, err := vvtool.NewClient(src, nil).Get(api.URL + "/tool/members/info")
 	require.NoError(t, err)
 	resp.Body.Close()
-	got, _ := leaked.Load().(string)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	got, reached := leaked.Load().(string)
+	require.True(t, reached, "the redirect was followed to the other host")
 	assert.NotContains(t, got, tok.AccessToken, "the token was sent to another host")
 }

@@ -22,9 +22,10 @@ import (
 // TestRegression_forcedGuardIsPerProcess: the gateway refuses every token (a persistent fault, e.g.
 // a proxy that moves access_token out of the query). The package documentation promises that
 // "a persistent fault never becomes a storm of destructive fetches": refresh:true is forced at
-// most once. But the guard (silentRefresher.forced) lives in one process's memory, so in a fleet
-// sharing a Store each process forces once per token the *other* produced, and refresh:true
-// calls (each killing the token every process holds) grow with every round of calls.
+// most once. The guard used to live in one process's memory, so in a fleet sharing a Store each
+// process forced once per token the *other* produced, and refresh:true calls (each killing the
+// token every process holds) grew with every round of calls. It now travels with the token
+// (Token.Extra[ExtraForced]).
 func TestRegression_forcedGuardIsPerProcess(t *testing.T) {
 	mock := httpmock.NewMockTransport()
 	var (
