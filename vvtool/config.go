@@ -49,8 +49,8 @@ type Config struct {
 	// TokenURL is the token endpoint. If empty, DefaultTokenURL. Either endpoint shape works
 	// (classic or wrapped answer); tests point it at a shoptokentest emulator.
 	TokenURL string
-	// HTTPClient sends token requests. If nil, a shared client with the SDK's timeouts (5 s to
-	// connect, 15 s to the response headers, 30 s in all).
+	// HTTPClient sends token requests. If nil, a shared client with the SDK's timeouts is used (5 s
+	// to connect, 15 s to the response headers, 30 s in all).
 	HTTPClient *http.Client
 	// Logger receives a Debug record per token request (redacted URL, status, a redacted snippet
 	// of the answer). If nil, nothing is logged. NewSource also gives it to the Cache.

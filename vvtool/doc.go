@@ -50,8 +50,11 @@
 //
 // # Errors
 //
-// Every error is a *shoptoken.Error with Platform "vvtool", the HTTP status, the platform's code
-// and message verbatim (secrets removed) and a Kind to match with errors.Is:
+// Every error this package makes is a *shoptoken.Error with Platform "vvtool", the HTTP status,
+// the platform's code and message verbatim (secrets removed) and a Kind to match with errors.Is.
+// The Cache's own refusals (its minimum interval, a wait given up) are *shoptoken.Error with an
+// empty Platform, and the client from NewClient returns every error inside net/http's *url.Error,
+// so match with errors.Is and errors.As rather than a type assertion:
 //
 //   - ErrCredentials: wrong Account or AccessKey (HTTP 401 from the token endpoint, an OAuth
 //     "invalid_client", a message about client_id/client_secret, or an empty Config field);

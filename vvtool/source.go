@@ -37,8 +37,9 @@ const rejectWindow = 2 * time.Minute
 // from different IPs cannot share an Account at all: give each egress IP its own Account.
 //
 // A token fetched because the previous one was rejected, and itself rejected within two minutes
-// before any API call of this process succeeded with it, is not replaced at once: the refresh fails with an ErrPermission error explaining vv-tool's IP
-// binding (see NewClient). After two minutes the next rejection fetches again.
+// before any API call of this process (through NewClient) succeeded with it, is not replaced at
+// once: the refresh fails with an ErrPermission error explaining vv-tool's IP binding (see
+// NewClient). After two minutes the next rejection fetches again.
 func NewSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
 	if err := c.validate(); err != nil {
 		return nil, err

@@ -65,8 +65,11 @@
 //
 // # Errors
 //
-// Every error is a *shoptoken.Error with Platform "youzan", Op "token" (silent), "exchange",
-// "refresh" (refresh_token grant) or "call", the platform's code and message verbatim, and a Kind:
+// Every error this package makes is a *shoptoken.Error with Platform "youzan", Op "token"
+// (silent), "exchange", "refresh" (refresh_token grant) or "call", the platform's code and
+// message verbatim, the trace_id as RequestID whenever it can be read from the answer, and a Kind.
+// Errors of the Cache itself, which Call passes on (a wait given up, the minimum interval between
+// token calls), are *shoptoken.Error with an empty Platform. The Kinds:
 //
 //	token 1000 (secret wrong), 1105 (wrong app type)          ErrCredentials
 //	token 1004 (authorization expired), 1005 (code invalid)   ErrReauthorize
