@@ -180,10 +180,21 @@ func realMode() error {
 	}
 	// The old refresh token is dead now: the new one must be in the store before we exit.
 	if err := ensureSaved(ctx, store, key, tok, failed); err != nil {
-		// Last resort, so that the authorization is not lost with this process: show the refresh
-		// token once, to the operator, on stderr.
-		fmt.Fprintf(os.Stderr, "could not save the rotated token (%v).\nKEEP THIS refresh token, it is the only live one: %s\n",
-			err, tok.RefreshToken)
+		// Last resort, so that the authorization is not lost with this process: write the refresh
+		// token to a file only this user can read (os.CreateTemp makes it 0600) and say where. It
+		// never goes to the terminal, where it would end up in logs.
+		f, ferr := os.CreateTemp("", "veapi-refresh-token-*.txt")
+		if ferr == nil {
+			_, ferr = f.WriteString(tok.RefreshToken + "\n")
+			if cerr := f.Close(); ferr == nil {
+				ferr = cerr
+			}
+		}
+		if ferr != nil {
+			return fmt.Errorf("could not save the rotated token (%w), nor write it to a file (%v): the grant is lost", err, ferr)
+		}
+		fmt.Fprintf(os.Stderr, "could not save the rotated token (%v).\nIts refresh token, the only live one, is in %s: keep it, then delete the file.\n",
+			err, f.Name())
 		return err
 	}
 	_, version, _ := store.Load(ctx, key)
