@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
-	"strconv"
 	"strings"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/jsonx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
@@ -34,23 +34,20 @@ type answer struct {
 // overflow a time.Duration.
 const maxSeconds = 100 * 365 * 24 * 3600
 
-// seconds is expires_in: a JSON number, or a string holding one (a quoted number costs nothing
-// to accept, and a token whose code is already spent should not be thrown away over it).
+// seconds is expires_in: a JSON number, or a string holding one (jsonx.Int: a quoted number costs
+// nothing to accept, and a token whose code is already spent should not be thrown away over it),
+// within a century either way.
 type seconds int64
 
 func (s *seconds) UnmarshalJSON(b []byte) error {
-	raw := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &raw); err != nil {
-			return err
-		}
-		raw = strings.TrimSpace(raw)
+	var i jsonx.Int
+	if err := i.UnmarshalJSON(b); err != nil {
+		return err
 	}
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n > maxSeconds || n < -maxSeconds {
-		return &json.UnmarshalTypeError{Value: clip(string(b), 24), Type: reflect.TypeFor[int64]()}
+	if !i.Set || i.N > maxSeconds || i.N < -maxSeconds {
+		return jsonx.TypeError(b, reflect.TypeFor[int64]())
 	}
-	*s = seconds(n)
+	*s = seconds(i.N)
 	return nil
 }
 

@@ -172,7 +172,7 @@ func (f *fetcher) fetch(ctx context.Context) (*shoptoken.Token, error) {
 	if tok.TokenType == "" {
 		tok.TokenType = "Bearer"
 	}
-	if life := fields.ExpiresIn.duration(); life > 0 {
+	if life := lifetime(fields.ExpiresIn); life > 0 {
 		tok.Expiry = issued.Add(life)
 	}
 	tok.Scope = scopes(string(fields.Scope))

@@ -4,24 +4,23 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"math"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/jsonx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // tokenFields is the token answer: at the top level on /oauth/token, under "data" on
 // /api/proxy/oauth/token.
 type tokenFields struct {
-	AccessToken string  `json:"access_token"`
-	ExpiresIn   integer `json:"expires_in"`
-	TokenType   text    `json:"token_type"`
-	Scope       text    `json:"scope"`
+	AccessToken string    `json:"access_token"`
+	ExpiresIn   jsonx.Int `json:"expires_in"`
+	TokenType   text      `json:"token_type"`
+	Scope       text      `json:"scope"`
 }
 
 // envelope is every answer shape the token endpoints are known or guessed to give: the classic
@@ -86,68 +85,20 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// integer is a JSON number, or a string holding one (PHP backends quote numbers). Losing an issued
-// token to a quoted expires_in would cost the account its only token, so both are accepted.
-type integer struct {
-	n   int64
-	set bool
-}
-
-func (i *integer) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if s == "null" || s == `""` {
-		*i = integer{}
-		return nil
-	}
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		s = strings.TrimSpace(s[1 : len(s)-1])
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		*i = integer{n: n, set: true}
-		return nil
-	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) && f == math.Trunc(f) {
-		*i = integer{n: int64(max(min(f, math.MaxInt64/2), math.MinInt64/2)), set: true}
-		return nil
-	}
-	return &json.UnmarshalTypeError{Value: jsonKind(b) + " " + strconv.Quote(shorten(string(b))), Type: reflect.TypeFor[int64]()}
-}
-
 // maxLife caps a token lifetime so that absurd expires_in values cannot overflow time.Duration.
 const maxLife = 100 * 365 * 24 * time.Hour
 
-// duration returns the lifetime in seconds as a Duration; 0 when absent or not positive.
-func (i integer) duration() time.Duration {
-	if !i.set || i.n <= 0 {
+// lifetime returns expires_in, in seconds, as a Duration; 0 when absent or not positive. A quoted
+// or float-spelled number counts (jsonx.Int): losing an issued token to it would cost the account
+// its only token.
+func lifetime(i jsonx.Int) time.Duration {
+	if !i.Set || i.N <= 0 {
 		return 0
 	}
-	if i.n >= int64(maxLife/time.Second) {
+	if i.N >= int64(maxLife/time.Second) {
 		return maxLife
 	}
-	return time.Duration(i.n) * time.Second
-}
-
-func jsonKind(b []byte) string {
-	switch {
-	case len(b) == 0:
-		return "nothing"
-	case b[0] == '{':
-		return "object"
-	case b[0] == '[':
-		return "array"
-	case b[0] == '"':
-		return "string"
-	case b[0] == 't' || b[0] == 'f':
-		return "bool"
-	}
-	return "number"
-}
-
-func shorten(s string) string {
-	if len(s) > 24 {
-		return s[:24] + "…"
-	}
-	return s
+	return time.Duration(i.N) * time.Second
 }
 
 // scopes splits the scope string on spaces and commas; nil when empty.

@@ -51,7 +51,7 @@ func FuzzParseToken(f *testing.F) {
 		if fields.AccessToken == "" {
 			t.Fatal("success without an access token")
 		}
-		if fields.ExpiresIn.duration() < 0 {
+		if lifetime(fields.ExpiresIn) < 0 {
 			t.Fatal("negative lifetime")
 		}
 	})

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
-	"strconv"
+
+	"github.com/shoptoken/shoptoken/internal/jsonx"
 )
 
 // The platform's Java gateway is loose about scalar types (the seed documents code as Integer
 // but data as "String", and client libraries send numbers as strings), and a lost answer can cost
 // a rotated refresh token. So scalars are read tolerantly: a string field accepts a JSON number,
-// a number field accepts a numeric string, a boolean accepts "true"/"false". Objects and arrays
+// a number field accepts a numeric string (jsonx.Int), a boolean accepts "true"/"false". Objects and arrays
 // where a scalar belongs are still an error.
 
 // flexString reads a JSON string, number or null.
@@ -33,44 +34,7 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 		*s = flexString(b)
 		return nil
 	}
-	return typeError(b, reflect.TypeFor[string]())
-}
-
-// flexInt reads a JSON integer, a string holding one, or null (set is false then).
-type flexInt struct {
-	v   int64
-	set bool
-}
-
-func (n *flexInt) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || string(b) == "null" {
-		*n = flexInt{}
-		return nil
-	}
-	raw := b
-	if b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		if s == "" {
-			*n = flexInt{}
-			return nil
-		}
-		raw = []byte(s)
-	}
-	v, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil {
-		// 1.583720718116E12 from a float-minded encoder.
-		f, ferr := strconv.ParseFloat(string(raw), 64)
-		if ferr != nil || f != f || f > 9e18 || f < -9e18 {
-			return typeError(b, reflect.TypeFor[int64]())
-		}
-		v = int64(f)
-	}
-	*n = flexInt{v: v, set: true}
-	return nil
+	return jsonx.TypeError(b, reflect.TypeFor[string]())
 }
 
 // flexBool reads a JSON boolean, "true"/"false" or null (set is false then).
@@ -88,28 +52,9 @@ func (t *flexBool) UnmarshalJSON(b []byte) error {
 	case "null":
 		*t = flexBool{}
 	default:
-		return typeError(b, reflect.TypeFor[bool]())
+		return jsonx.TypeError(b, reflect.TypeFor[bool]())
 	}
 	return nil
-}
-
-func typeError(b []byte, t reflect.Type) error {
-	what := "value"
-	if len(b) > 0 {
-		switch b[0] {
-		case '{':
-			what = "object"
-		case '[':
-			what = "array"
-		case '"':
-			what = "string"
-		case 't', 'f':
-			what = "bool"
-		default:
-			what = "number"
-		}
-	}
-	return &json.UnmarshalTypeError{Value: what, Type: t}
 }
 
 // object returns raw as a JSON object: raw itself, or the object inside a JSON string (a

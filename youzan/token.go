@@ -9,6 +9,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/jsonx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
@@ -45,8 +46,8 @@ type tokenAnswer struct {
 
 type tokenData struct {
 	AccessToken  flexString `json:"access_token"`
-	Expires      flexInt    `json:"expires"`    // absolute epoch, milliseconds [seed]
-	ExpiresIn    flexInt    `json:"expires_in"` // seconds; not documented, read if ever sent
+	Expires      jsonx.Int  `json:"expires"`    // absolute epoch, milliseconds [seed]
+	ExpiresIn    jsonx.Int  `json:"expires_in"` // seconds; not documented, read if ever sent
 	Scope        flexString `json:"scope"`      // space separated
 	AuthorityID  flexString `json:"authority_id"`
 	RefreshToken flexString `json:"refresh_token"`
@@ -181,14 +182,14 @@ func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*
 		Subject:      string(d.AuthorityID),
 	}
 	switch {
-	case d.Expires.set && d.Expires.v > 0 && d.Expires.v < maxRelativeExpires:
+	case d.Expires.Set && d.Expires.N > 0 && d.Expires.N < maxRelativeExpires:
 		// Far too small for an epoch of this century: a lifetime in seconds, as Youzan's older
 		// OAuth answered.
-		tok.Expiry = now.Add(time.Duration(d.Expires.v) * time.Second)
-	case d.Expires.set && d.Expires.v > 0:
-		tok.Expiry = epoch(d.Expires.v)
-	case d.ExpiresIn.set && d.ExpiresIn.v > 0:
-		tok.Expiry = now.Add(time.Duration(d.ExpiresIn.v) * time.Second)
+		tok.Expiry = now.Add(time.Duration(d.Expires.N) * time.Second)
+	case d.Expires.Set && d.Expires.N > 0:
+		tok.Expiry = epoch(d.Expires.N)
+	case d.ExpiresIn.Set && d.ExpiresIn.N > 0:
+		tok.Expiry = now.Add(time.Duration(d.ExpiresIn.N) * time.Second)
 	default:
 		// No expiry at all: assume the documented lifetime; a rejection (4202) corrects it.
 		tok.Expiry = now.Add(AccessTokenLifetime)
