@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 )
 
@@ -61,7 +62,8 @@ func WithBatch(n int) KeeperOption {
 }
 
 // WithRetryAfter sets when a key whose refresh failed for a passing reason is looked at again
-// (default 5 minutes).
+// (default 5 minutes), plus up to half of it again at random, so that keys that failed together
+// are not retried together.
 func WithRetryAfter(d time.Duration) KeeperOption {
 	return func(k *Keeper) {
 		if d > 0 {
@@ -181,7 +183,9 @@ func (k *Keeper) failed(ctx context.Context, key string, err error, res *SweepRe
 		return
 	}
 	res.Failed++
-	k.schedule(ctx, key, k.now().Add(k.retry))
+	// Keys that failed together (a platform outage) come back spread over half a retry period,
+	// not in one burst.
+	k.schedule(ctx, key, k.now().Add(k.retry+rand.N(k.retry/2+1)))
 }
 
 func (k *Keeper) schedule(ctx context.Context, key string, due time.Time) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -233,4 +234,35 @@ func TestKeeper_Sweep_spacesKeysByRate(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, 3, res.Due)
 	assert.Equal(t, 1, res.Refreshed+res.NotDue+res.Failed, "only the first key was looked at")
+}
+
+// TestKeeper_Sweep_spreadsRetries: keys whose refresh failed for a passing reason come back
+// between one and one and a half retry periods later, not all at the same instant.
+func TestKeeper_Sweep_spreadsRetries(t *testing.T) {
+	st := NewMemoryStore()
+	down := RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+		return nil, &Error{Op: "refresh", Kind: ErrUnavailable}
+	})
+	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
+		return NewCache(down, append([]Option{WithStore(st, key), WithMinInterval(0)}, opts...)...), nil
+	})
+	defer reg.Close()
+	ctx := context.Background()
+	now := time.Now()
+	const n = 40
+	for i := range n {
+		require.NoError(t, st.Schedule(ctx, "k"+strconv.Itoa(i), now.Add(-time.Minute)))
+	}
+	k := NewKeeper(reg, st, WithRetryAfter(time.Hour), WithKeeperClock(func() time.Time { return now }),
+		WithRate(1e6))
+	res, err := k.Sweep(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, n, res.Failed)
+	early, _ := st.Due(ctx, now.Add(time.Hour-time.Nanosecond), n)
+	assert.Empty(t, early, "none before one retry period")
+	half, _ := st.Due(ctx, now.Add(75*time.Minute), n)
+	all, _ := st.Due(ctx, now.Add(90*time.Minute), n)
+	assert.Len(t, all, n, "all within one and a half")
+	assert.Greater(t, len(half), 0)
+	assert.Less(t, len(half), n, "spread, not one instant")
 }
