@@ -242,23 +242,32 @@ func (m *MemoryStore) renew(key, owner string, ttl time.Duration, stop <-chan st
 
 // Schedule implements DueIndex.
 func (m *MemoryStore) Schedule(ctx context.Context, key string, due time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err // an error means nothing was written
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.dues[key] = due
-	return ctx.Err()
+	return nil
 }
 
 // Unschedule implements DueIndex.
 func (m *MemoryStore) Unschedule(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.dues, key)
-	return ctx.Err()
+	return nil
 }
 
 // Due implements DueIndex. It scans every key: fine in memory, which is what redisstore's sorted
 // set avoids.
 func (m *MemoryStore) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	type due struct {
 		key string
 		at  time.Time
@@ -284,5 +293,5 @@ func (m *MemoryStore) Due(ctx context.Context, now time.Time, limit int) ([]stri
 	for i, d := range ds {
 		keys[i] = d.key
 	}
-	return keys, ctx.Err()
+	return keys, nil
 }
