@@ -34,6 +34,11 @@ var (
 	ErrNotFound = errors.New("shoptoken: token not found")
 	// ErrConflict: a Store's compare-and-swap lost: someone else saved first.
 	ErrConflict = errors.New("shoptoken: version conflict")
+	// ErrCorrupt: a Store holds something under the key that it cannot read as a token (damaged,
+	// written by another program, a version out of range). Load returns it, wrapped, together
+	// with the version to pass to Save as prev to replace the damaged value; a Cache does that
+	// with its next token and reports the damage once (EventStoreCorrupt).
+	ErrCorrupt = errors.New("shoptoken: stored token is damaged")
 )
 
 // Error describes a failed platform call. Its fields never hold a secret.
@@ -104,7 +109,7 @@ func KindOf(err error) error {
 		return e.Kind
 	}
 	for _, k := range []error{ErrTokenInvalid, ErrReauthorize, ErrCredentials, ErrRateLimited,
-		ErrPermission, ErrUnavailable, ErrBadResponse, ErrBadRequest, ErrNotFound, ErrConflict} {
+		ErrPermission, ErrUnavailable, ErrBadResponse, ErrBadRequest, ErrNotFound, ErrConflict, ErrCorrupt} {
 		if errors.Is(err, k) {
 			return k
 		}

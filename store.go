@@ -11,8 +11,12 @@ import (
 
 // Store persists tokens and shares them between processes. Implementations must be safe for
 // concurrent use. Versions are positive and grow with every Save of a key; 0 means "absent".
+// Versions stay below 1<<53 (MaxVersion), so every store can hold them exactly, Lua's and
+// JSON's numbers included.
 type Store interface {
-	// Load returns the stored token and its version; ErrNotFound when there is none.
+	// Load returns the stored token and its version; ErrNotFound when there is none. When the
+	// stored value cannot be read as a token, Load returns an error wrapping ErrCorrupt (never
+	// quoting the stored content) and the version that Save accepts as prev to replace it.
 	Load(ctx context.Context, key string) (*Token, int64, error)
 	// Save writes tok if the stored version is still prev (0 = absent) and returns the new version;
 	// ErrConflict when someone else wrote first.
@@ -20,6 +24,10 @@ type Store interface {
 	// Delete removes the key. Deleting an absent key is not an error.
 	Delete(ctx context.Context, key string) error
 }
+
+// MaxVersion is the largest version a Store hands out. A stored version above it is damage
+// (ErrCorrupt), never a reason to wrap around.
+const MaxVersion = 1<<53 - 1
 
 // Locker hands out leases so that one process at a time refreshes a key.
 type Locker interface {
