@@ -3,6 +3,7 @@ package shoptoken
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -29,20 +30,24 @@ type Cache struct {
 	state atomic.Pointer[cacheState]
 
 	mu          sync.Mutex
-	flight      *flight     // the refresh under way, if any
-	version     int64       // store version of the current token (0: not stored)
-	seeded      bool        // WithToken's token has been offered to the store
-	failures    int         // consecutive failed refreshes
-	lastErr     error       // the last failure, returned while backing off
-	nextAttempt time.Time   // no platform call before this after a failure
-	gaveUp      bool        // a permanent error for the current token: no planned refresh until a new one
-	lastCall    time.Time   // when the last platform call began (minimum interval)
-	storeDownAt time.Time   // when a store read last failed; zero after one succeeds
-	rejected    *Token      // the last token the platform rejected; never adopted again
-	warnedEnd   time.Time   // the grant end EventGrantExpiring was emitted for (once per grant, not per token)
-	stopTimer   func() bool // cancels the pending timer
-	pending     *Token      // a new token the store has not accepted yet; the background saver retries it
-	saving      bool        // the background saver is running
+	flight      *flight       // the refresh under way, if any
+	version     int64         // store version of the current token (0: not stored)
+	seeded      bool          // WithToken's token has been offered to the store
+	failures    int           // consecutive failed refreshes
+	lastErr     error         // the last failure, returned while backing off
+	nextAttempt time.Time     // no platform call before this after a failure
+	gaveUp      bool          // a permanent error for the current token: no planned refresh until a new one
+	lastCall    time.Time     // when the last platform call began (minimum interval)
+	storeDown   time.Time     // until then the callers' path makes no store round trip (a slow failure was seen)
+	storeFailed time.Time     // when a store round trip last failed; zero after one succeeds
+	corrupt     bool          // the store holds a damaged value (reported once, until it is replaced)
+	rejected    *Token        // the last token the platform rejected; never adopted again
+	warnedEnd   time.Time     // the grant end EventGrantExpiring was emitted for (once per grant, not per token)
+	stopTimer   func() bool   // cancels the pending timer
+	pending     *Token        // a new token the store has not accepted yet; the background saver retries it
+	saving      bool          // the background saver is running
+	kick        chan struct{} // wakes the background saver at once (Shutdown)
+	idle        chan struct{} // closed when a flight ends or a pending token is settled (Shutdown waits on it)
 	closed      bool
 }
 
@@ -74,12 +79,29 @@ func (f *flight) wait(ctx context.Context, op string) (*Token, error) {
 // NewCache returns a Cache that obtains tokens from r.
 //
 // Defaults: refresh 5 minutes ahead of expiry (±10 % jitter), a token counts as expired 10 s before
-// Expiry, one refresh takes at most 30 s, platform calls for the key are at least 1 s apart, failed
-// refreshes back off from 1 s to 5 min. Platform packages set their own defaults; options given by
-// the caller come last and win.
-func NewCache(r Refresher, opts ...Option) *Cache {
-	c := &Cache{r: r, cfg: newConfig(opts)}
+// Expiry, each part of a refresh (preparing, then the platform call) takes at most 30 s, a store
+// round trip on the callers' path at most 2 s, the fleet lease lives 10 s and is renewed while
+// held, platform calls for the key are at least 1 s apart, failed refreshes back off from 1 s to
+// 5 min. Platform packages set their own defaults; options given by the caller come last and win.
+//
+// NewCache fails with an ErrBadRequest *Error, before anything is sent, when r is nil or an
+// option was given a value that makes no sense (see each option), naming every such option.
+func NewCache(r Refresher, opts ...Option) (*Cache, error) {
+	if r == nil {
+		return nil, &Error{Op: "new_cache", Kind: ErrBadRequest, Message: "the Refresher is nil"}
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache{r: r, cfg: cfg, kick: make(chan struct{}, 1)}
 	c.state.Store(&cacheState{})
+	if c.cfg.initial != nil {
+		clampTimes(c.cfg.initial)
+	}
+	if c.cfg.stored != nil {
+		clampTimes(c.cfg.stored)
+	}
 	switch {
 	case c.cfg.store == nil && c.cfg.initial != nil:
 		c.mu.Lock()
@@ -95,7 +117,7 @@ func NewCache(r Refresher, opts ...Option) *Cache {
 		}
 		c.mu.Unlock()
 	}
-	return c
+	return c, nil
 }
 
 // Token returns a valid token. While the cached token is valid it returns at once, even while a
@@ -115,38 +137,48 @@ func (c *Cache) Token(ctx context.Context) (*Token, error) {
 // the current token, here or in the shared store; if a newer token is already there it returns that
 // one without a platform call. So any number of callers that saw the same rejection cause one
 // refresh. A nil rejected means the current token.
+//
+// Give it the very token the failed request was sent with, not the result of a later Token call:
+// by then the Cache may hold a fresh token, and invalidating that one would throw away a token
+// that works (and, on a platform where every fetch kills the previous token, kill it for the
+// whole fleet). A rejected token that is neither the Cache's own nor known to be older (its
+// IssuedAt is not before the Cache's token's) may be the fleet's current token, which another
+// process stored: the store is read to find out.
 func (c *Cache) Invalidate(ctx context.Context, rejected *Token) (*Token, error) {
 	return c.slow(ctx, rejected, true)
 }
 
 // Set installs tok as the current token, e.g. after the merchant authorized again, saving it to the
-// store first (overwriting what is there) and clearing any remembered failure.
+// store first (overwriting what is there, a damaged value included) and clearing any remembered
+// failure. A token whose times cannot be stored (outside the years 1 to 9999) is refused with
+// ErrBadRequest.
 func (c *Cache) Set(ctx context.Context, tok *Token) error {
 	if tok == nil || tok.AccessToken == "" && tok.RefreshToken == "" {
 		return &Error{Op: "set", Kind: ErrBadRequest, Message: "token has neither access nor refresh token"}
 	}
 	tok = tok.Clone()
-	if st := c.cfg.store; st != nil {
+	if clampTimes(tok) {
+		return &Error{Op: "set", Kind: ErrBadRequest, Message: "token has a time outside the years 1 to 9999"}
+	}
+	if c.cfg.store != nil {
 		c.mu.Lock()
 		prev := c.version
 		c.mu.Unlock()
-		v, err := st.Save(ctx, c.cfg.key, tok, prev)
-		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
-			_, prev, _ = st.Load(ctx, c.cfg.key)
-			v, err = st.Save(ctx, c.cfg.key, tok, prev)
-		}
+		sctx, cancel := context.WithTimeout(ctx, c.cfg.storeTimeout)
+		start := time.Now()
+		_, v, err := c.write(sctx, tok, prev, false)
+		cancel()
+		c.noteStore(ctx, err, time.Since(start))
 		if err != nil {
 			return err
 		}
 		c.mu.Lock()
 		c.version = v
+		c.pending = nil // the installed token supersedes an unsaved older one
 		c.mu.Unlock()
 	}
 	c.mu.Lock()
 	c.seeded = true
-	if c.cfg.store != nil {
-		c.pending = nil // the installed token supersedes an unsaved older one
-	}
 	c.clearFailureLocked()
 	c.rejected = nil
 	c.publishLocked(tok)
@@ -156,9 +188,10 @@ func (c *Cache) Set(ctx context.Context, tok *Token) error {
 	return nil
 }
 
-// Close stops the Cache's timers; Token then returns ErrClosed. A refresh under way finishes, and a
-// token still waiting to be saved (Pending) keeps being retried until the store takes it: it may
-// hold the only copy of a rotated refresh token.
+// Close stops the Cache's timers; Token then returns ErrClosed. It does not wait: a refresh under
+// way finishes, and a token still waiting to be saved (Pending) keeps being retried until the store
+// takes it, since it may hold the only copy of a rotated refresh token. A process about to exit
+// calls Shutdown instead.
 func (c *Cache) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -168,6 +201,46 @@ func (c *Cache) Close() {
 		c.stopTimer = nil
 	}
 	c.state.Store(&cacheState{tok: c.state.Load().tok})
+}
+
+// Shutdown closes the Cache (see Close) and waits until the refresh under way, if any, has ended
+// and every new token it produced is saved, or until ctx ends. A token waiting to be saved is
+// retried at once rather than after its backoff. It returns nil when nothing is left in flight;
+// otherwise an ErrUnavailable *Error wrapping ctx's error, and Pending reports whether a new token
+// (on veapi or a Youzan tool app, the only copy of a rotated refresh token) is still unsaved:
+// Current returns it, for the caller to keep somewhere safe before the process exits.
+func (c *Cache) Shutdown(ctx context.Context) error {
+	c.Close()
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	for {
+		c.mu.Lock()
+		if c.flight == nil && c.pending == nil {
+			c.mu.Unlock()
+			return nil
+		}
+		if c.idle == nil {
+			c.idle = make(chan struct{})
+		}
+		idle := c.idle
+		c.mu.Unlock()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return &Error{Op: "shutdown", Kind: ErrUnavailable, Err: ctx.Err(),
+				Message: "a refresh is still under way or a new token is not saved yet (see Pending)"}
+		}
+	}
+}
+
+// settledLocked wakes Shutdown: a flight ended, or the pending token was settled.
+func (c *Cache) settledLocked() {
+	if c.idle != nil {
+		close(c.idle)
+		c.idle = nil
+	}
 }
 
 // Refresh asks the platform for a new token now, as a planned refresh (ReasonEarly) would, and
@@ -253,6 +326,10 @@ func (c *Cache) Refresher() Refresher { return c.r }
 // Current returns the cached token without checking or refreshing it; nil when there is none.
 func (c *Cache) Current() *Token { return c.state.Load().tok }
 
+// slow is the path of Token when the cached token is not usable, and of every Invalidate. It
+// marks a rejected current token unusable, then joins the flight under way or starts one: a
+// refresh, or, while a permanent error stands, a read of the store (another process may have
+// stored a new grant). During the back-off after a failure it returns that failure at once.
 func (c *Cache) slow(ctx context.Context, rejected *Token, invalidate bool) (*Token, error) {
 	c.mu.Lock()
 	if c.closed {
@@ -265,11 +342,25 @@ func (c *Cache) slow(ctx context.Context, rejected *Token, invalidate bool) (*To
 		c.rejected = rejected
 	}
 	if invalidate && s.tok != nil {
-		if rejected == nil || same(s.tok, rejected) {
+		switch {
+		case rejected == nil || same(s.tok, rejected):
 			c.rejected = s.tok
 			if s.usable {
 				s = &cacheState{tok: s.tok, due: s.due}
 				c.state.Store(s)
+			}
+		case !issuedAfter(s.tok, rejected):
+			// Not our token and not known to be older than ours: it may be the fleet's current
+			// token, stored by another process, and is never adopted. The store tells whether
+			// ours is older still; one read serves every caller.
+			c.rejected = rejected
+			if s.usable && c.cfg.store != nil && c.storeUpLocked() {
+				f := c.flight
+				if f == nil {
+					f = c.flyLocked(ctx, c.recheckRejected)
+				}
+				c.mu.Unlock()
+				return f.wait(ctx, "token")
 			}
 		}
 	}
@@ -289,11 +380,11 @@ func (c *Cache) slow(ctx context.Context, rejected *Token, invalidate bool) (*To
 		switch {
 		case c.lastErr == nil || !c.cfg.clock.Now().Before(c.nextAttempt):
 			f = c.startLocked(ctx, why)
-		case IsPermanent(c.lastErr) && c.cfg.store != nil &&
-			c.cfg.clock.Now().Sub(c.storeDownAt) >= c.cfg.backoffMin:
+		case IsPermanent(c.lastErr) && c.cfg.store != nil && c.storeUpLocked() &&
+			c.cfg.clock.Now().Sub(c.storeFailed) >= c.cfg.backoffMin:
 			// The grant is dead here, but another process may have stored a token since (a new
 			// authorization): a store read costs the platform nothing. (Not while the store is
-			// failing: callers then get the error at once rather than wait for a dead store.)
+			// failing: callers then get the error at once rather than ask a dead store each time.)
 			f = c.startRecheckLocked(ctx, why)
 		default:
 			err := c.lastErr
@@ -305,8 +396,24 @@ func (c *Cache) slow(ctx context.Context, rejected *Token, invalidate bool) (*To
 	return f.wait(ctx, "token")
 }
 
+// recheckRejected is the flight of an Invalidate whose token is not the Cache's own: it adopts a
+// newer stored token; refreshes when the store's token is the rejected one; otherwise the Cache's
+// own token stands.
+func (c *Cache) recheckRejected(ctx context.Context) (*Token, error) {
+	if tok, ok := c.adoptStored(ctx, ReasonRejected); ok {
+		return tok, nil
+	}
+	c.mu.Lock()
+	s, rejected := c.state.Load(), c.rejected
+	c.mu.Unlock()
+	if same(s.tok, rejected) || !s.usable {
+		return c.refresh(ctx, ReasonRejected)
+	}
+	return s.tok, nil
+}
+
 // startLocked starts the one refresh. It runs on ctx's values but not its cancellation, under its
-// own timeout, so a caller that gives up does not cancel it for everybody else.
+// own timeouts, so a caller that gives up does not cancel it for everybody else.
 func (c *Cache) startLocked(ctx context.Context, why Reason) *flight {
 	return c.flyLocked(ctx, func(ctx context.Context) (*Token, error) { return c.refresh(ctx, why) })
 }
@@ -334,7 +441,9 @@ func (c *Cache) startRecheckLocked(ctx context.Context, why Reason) *flight {
 // errRecheckFailed: the store held nothing new; the flight's callers get the remembered error.
 var errRecheckFailed = errors.New("shoptoken: store recheck found nothing new")
 
-// flyLocked runs get as the Cache's one flight and hands its result to every waiter.
+// flyLocked runs get as the Cache's one flight and hands its result to every waiter. get runs on
+// ctx's values, detached from its cancellation, with the refresh timeout as the budget for what
+// comes before a platform call (refresh gives the call a budget of its own).
 func (c *Cache) flyLocked(ctx context.Context, get func(context.Context) (*Token, error)) *flight {
 	f := &flight{done: make(chan struct{})}
 	c.flight = f
@@ -364,6 +473,7 @@ func (c *Cache) flyLocked(ctx context.Context, get func(context.Context) (*Token
 		}
 		f.tok, f.err = tok, err
 		close(f.done)
+		c.settledLocked()
 		c.mu.Unlock()
 	}()
 	return f
@@ -371,12 +481,19 @@ func (c *Cache) flyLocked(ctx context.Context, get func(context.Context) (*Token
 
 // refresh produces the next token: from the store when another process already has one, else from
 // one platform call under the fleet lease, persisted before it is published.
+//
+// ctx bounds the preparation: store reads, the lease wait and the minimum-interval wait. The
+// platform call gets the whole refresh timeout of its own, whatever the preparation took: a call
+// that may be destructive (a rotation, a fetch that kills the previous token) is never started
+// with a fraction of its budget, and never given up before its answer arrives. The lease, renewed
+// by the Locker, is held until the new token is saved.
 func (c *Cache) refresh(ctx context.Context, why Reason) (*Token, error) {
 	if c.cfg.store != nil {
 		if tok, ok := c.adoptStored(ctx, why); ok {
 			return tok, nil
 		}
-		if lk, ok := c.cfg.store.(Locker); ok {
+		if lk, ok := c.cfg.store.(Locker); ok && c.storeUp() {
+			start := time.Now()
 			unlock, err := c.lock(ctx, lk)
 			if errors.Is(err, errStoreChanged) {
 				// Another process saved while we waited for its lease.
@@ -396,6 +513,7 @@ func (c *Cache) refresh(ctx context.Context, why Reason) (*Token, error) {
 				return nil, &Error{Op: "refresh", Kind: ErrUnavailable, Message: "timed out waiting for the refresh lease", Err: ctx.Err()}
 			default:
 				// The store is down: go on alone. The minimum interval still caps platform calls.
+				c.noteStore(ctx, err, time.Since(start))
 				c.emit(Event{Kind: EventStoreFailed, Err: err})
 			}
 		}
@@ -407,8 +525,13 @@ func (c *Cache) refresh(ctx context.Context, why Reason) (*Token, error) {
 	cur, base := c.state.Load().tok, c.version
 	c.mu.Unlock()
 	start := c.cfg.clock.Now()
-	tok, err := c.r.Refresh(ctx, cur, why)
+	callCtx, cancelCall := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.refreshTimeout)
+	tok, err := c.r.Refresh(callCtx, cur, why)
+	cancelCall()
 	took := c.cfg.clock.Now().Sub(start)
+	// What follows the call has budgets of its own: the preparation's may be spent by now.
+	after, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.storeTimeout)
+	defer cancel()
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = &Error{Op: "refresh", Kind: ErrBadResponse, Message: "refresher returned no access token"}
 	}
@@ -416,7 +539,7 @@ func (c *Cache) refresh(ctx context.Context, why Reason) (*Token, error) {
 		err = asError(err)
 		if IsPermanent(err) && c.cfg.store != nil {
 			// Before declaring a grant dead, look again: another process may have rotated it.
-			if tok, ok := c.adoptStored(ctx, why); ok {
+			if tok, ok := c.adoptStored(after, why); ok {
 				return tok, nil
 			}
 		}
@@ -433,17 +556,68 @@ func (c *Cache) refresh(ctx context.Context, why Reason) (*Token, error) {
 		// the issue time tells an old token from a new one.
 		tok.IssuedAt = start
 	}
+	// A time no store can hold would leave the token unsaved for good: the platform's answer is
+	// kept, with the time brought into range.
+	clampTimes(tok)
 	c.emit(Event{Kind: EventRefreshed, Reason: why, Token: tok, Duration: took})
-	// The platform call may have used up ctx; the save gets its own deadline.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
-	defer cancel()
-	return c.persist(sctx, tok, base), nil
+	return c.persist(after, tok, base), nil
 }
 
-// saveTimeout bounds one store write of a new token.
+// saveTimeout bounds one background store write of a token waiting to be saved.
 const saveTimeout = 10 * time.Second
 
-var errStoreChanged = errors.New("shoptoken: store changed while waiting for the lease")
+// storeQuarantine is how long after a slow store failure (one that took at least half the store
+// timeout: a partition, an overloaded server) the callers' path goes without the store: no reads,
+// no lease, new tokens published at once and saved in the background, whose first success ends it.
+// A store that fails fast (connection refused) costs callers nothing and is asked every time.
+const storeQuarantine = 5 * time.Second
+
+var (
+	errStoreChanged = errors.New("shoptoken: store changed while waiting for the lease")
+	errStoreDown    = errors.New("shoptoken: store unreachable moments ago; not asked again yet")
+)
+
+// storeUp reports whether the store may be asked on the callers' path (no failure in the last
+// storeQuarantine).
+func (c *Cache) storeUp() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.storeUpLocked()
+}
+
+func (c *Cache) storeUpLocked() bool { return !c.cfg.clock.Now().Before(c.storeDown) }
+
+// noteStore records how a store round trip made under ctx, which took took, went: an answer (a
+// token, not found, a conflict, damage) ends a quarantine; a slow failure starts one, unless ctx
+// itself ended (that says nothing about the store).
+func (c *Cache) noteStore(ctx context.Context, err error, took time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) || errors.Is(err, ErrCorrupt):
+		c.storeDown, c.storeFailed = time.Time{}, time.Time{}
+	case err == errStoreDown || ctx.Err() != nil:
+	case took < c.cfg.storeTimeout/2:
+		c.storeFailed = c.cfg.clock.Now()
+	default:
+		c.storeFailed = c.cfg.clock.Now()
+		c.storeDown = c.storeFailed.Add(storeQuarantine)
+	}
+}
+
+// load reads the store within the store timeout, or fails at once with errStoreDown while the
+// store is in quarantine.
+func (c *Cache) load(ctx context.Context) (*Token, int64, error) {
+	if !c.storeUp() {
+		return nil, 0, errStoreDown
+	}
+	lctx, cancel := context.WithTimeout(ctx, c.cfg.storeTimeout)
+	defer cancel()
+	start := time.Now()
+	tok, ver, err := c.cfg.store.Load(lctx, c.cfg.key)
+	c.noteStore(ctx, err, time.Since(start))
+	return tok, ver, err
+}
 
 // lock takes the fleet lease. With a Watcher store it stops waiting as soon as the key changes
 // (errStoreChanged), because the holder's new token usually makes our own refresh unnecessary.
@@ -476,9 +650,8 @@ func (c *Cache) lock(ctx context.Context, lk Locker) (func(), error) {
 }
 
 // spaceCall waits until the minimum interval since the last platform call has passed, or fails at
-// once with ErrRateLimited if waiting would leave the platform call less than half the refresh
-// timeout (at most 10 s) before ctx's deadline. A call cut off by its deadline may still have
-// issued a token on the platform (killing the previous one) whose answer is then lost.
+// once with ErrRateLimited if that wait would outlast ctx (the preparation budget). The platform
+// call that follows has a budget of its own.
 func (c *Cache) spaceCall(ctx context.Context) error {
 	c.mu.Lock()
 	now := c.cfg.clock.Now()
@@ -486,7 +659,7 @@ func (c *Cache) spaceCall(ctx context.Context) error {
 	if c.lastCall.IsZero() || wait < 0 {
 		wait = 0
 	}
-	if dl, ok := ctx.Deadline(); ok && wait > 0 && time.Until(dl)-wait < min(c.cfg.refreshTimeout/2, 10*time.Second) {
+	if dl, ok := ctx.Deadline(); ok && wait > 0 && time.Until(dl) < wait {
 		c.mu.Unlock()
 		return &Error{Op: "refresh", Kind: ErrRateLimited,
 			Message: "next platform call for this key is allowed in " + wait.Round(time.Millisecond).String() + " (minimum interval)"}
@@ -514,41 +687,52 @@ func (c *Cache) sleep(ctx context.Context, d time.Duration) error {
 // adoptStored reads the store and publishes the stored token when it serves the purpose without a
 // platform call: it is valid, not the rejected one, and (for a planned refresh) not itself due.
 // A newer stored token that does not serve becomes the current token anyway (unusable), so the
-// refresher starts from the latest refresh token.
+// refresher starts from the latest refresh token. A damaged stored value is reported once and
+// counts as no token, at the version that replaces it.
 func (c *Cache) adoptStored(ctx context.Context, why Reason) (*Token, bool) {
-	st, key := c.cfg.store, c.cfg.key
-	stored, ver, err := st.Load(ctx, key)
+	stored, ver, err := c.load(ctx)
 	c.mu.Lock()
 	seed := c.cfg.initial
 	if c.seeded {
 		seed = nil
 	}
 	c.mu.Unlock()
+	if errors.Is(err, ErrCorrupt) {
+		c.mu.Lock()
+		report := !c.corrupt
+		c.corrupt = true
+		c.mu.Unlock()
+		if report {
+			c.emit(Event{Kind: EventStoreCorrupt, Version: ver, Err: err})
+		}
+		// No token, then. The next save replaces the damage: at ver (the seed below), or after
+		// its compare-and-swap fails, at the version a fresh Load reports (write).
+		err = ErrNotFound
+	}
 	if errors.Is(err, ErrNotFound) && seed != nil {
 		// First use with WithToken and an empty store: the given token seeds the fleet.
-		ver, err = st.Save(ctx, key, seed, 0)
+		sctx, cancel := context.WithTimeout(ctx, c.cfg.storeTimeout)
+		start := time.Now()
+		ver, err = c.cfg.store.Save(sctx, c.cfg.key, seed, ver)
 		stored = seed
 		if errors.Is(err, ErrConflict) {
-			stored, ver, err = st.Load(ctx, key)
+			stored, ver, err = c.cfg.store.Load(sctx, c.cfg.key)
 		}
+		cancel()
+		c.noteStore(ctx, err, time.Since(start))
 		if err == nil {
 			c.mu.Lock()
-			c.seeded = true
+			c.seeded, c.corrupt = true, false
 			c.mu.Unlock()
 		}
 	}
-	c.mu.Lock()
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		c.storeDownAt = c.cfg.clock.Now()
-	} else {
-		c.storeDownAt = time.Time{}
-	}
-	c.mu.Unlock()
 	if errors.Is(err, ErrNotFound) {
 		return nil, false
 	}
 	if err != nil {
-		c.emit(Event{Kind: EventStoreFailed, Err: err})
+		if err != errStoreDown {
+			c.emit(Event{Kind: EventStoreFailed, Err: err})
+		}
 		if seed != nil {
 			// The store cannot say whether it holds something newer. Start from the seed rather
 			// than from nothing: its refresh token is the only one this process has.
@@ -566,6 +750,7 @@ func (c *Cache) adoptStored(ctx context.Context, why Reason) (*Token, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.corrupt = false
 	now := c.cfg.clock.Now()
 	cur := c.state.Load().tok
 	if ver < c.version && !issuedAfter(stored, cur) {
@@ -609,6 +794,7 @@ func (c *Cache) adoptStored(ctx context.Context, why Reason) (*Token, bool) {
 func (c *Cache) dropPendingLocked(adopted *Token, byVersion bool) {
 	if c.pending != nil && !same(c.pending, adopted) && (byVersion || issuedAfter(adopted, c.pending)) {
 		c.pending = nil
+		c.settledLocked()
 	}
 }
 
@@ -618,26 +804,32 @@ func issuedAfter(a, b *Token) bool {
 }
 
 // persist saves tok (compare-and-swap on base, the version the refresh started from) and then
-// publishes it. On a conflict the newer stored token wins if it works. If the store fails, tok is
-// used anyway and the background saver retries it: a rotated refresh token must never be dropped.
+// publishes it. On a conflict the newer stored token wins if it works. If the store fails, or is
+// in quarantine after a recent failure, tok is used anyway and the background saver retries it:
+// a rotated refresh token must never be dropped, and callers must not wait for a dead store.
 func (c *Cache) persist(ctx context.Context, tok *Token, base int64) *Token {
-	st := c.cfg.store
-	if st == nil {
+	if c.cfg.store == nil {
 		c.mu.Lock()
 		c.publishLocked(tok)
 		c.mu.Unlock()
 		return tok
 	}
-	ver, err := st.Save(ctx, c.cfg.key, tok, base)
-	if errors.Is(err, ErrConflict) {
-		if won, ok := c.resolveConflict(ctx, tok); ok {
-			return won
-		}
-		ver, err = c.saveOver(ctx, tok)
+	var (
+		won *Token
+		ver int64
+		err error = errStoreDown
+	)
+	if c.storeUp() {
+		start := time.Now()
+		won, ver, err = c.write(ctx, tok, base, true)
+		c.noteStore(ctx, err, time.Since(start))
+	}
+	if won != nil {
+		return won
 	}
 	c.mu.Lock()
 	if err == nil {
-		c.version = ver
+		c.version, c.corrupt = ver, false
 		// tok was refreshed from the current token, which a pending token was or preceded: a
 		// pending older token is obsolete (its refresh token is spent), and saving it later
 		// would put it over tok.
@@ -660,6 +852,30 @@ func (c *Cache) persist(ctx context.Context, tok *Token, base int64) *Token {
 	return tok
 }
 
+// write saves tok at version base. When the store moved on (a lost compare-and-swap), with adopt
+// it first offers the stored token in tok's place (resolveConflict: a newer working token wins,
+// no second platform call); otherwise, or when the stored token is of no use, tok is written over
+// whatever is stored, a damaged value included. adopted is the stored token that won, or nil when
+// tok was written at version ver.
+func (c *Cache) write(ctx context.Context, tok *Token, base int64, adopt bool) (adopted *Token, ver int64, err error) {
+	st, key := c.cfg.store, c.cfg.key
+	ver, err = st.Save(ctx, key, tok, base)
+	if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
+		return nil, ver, err
+	}
+	if adopt {
+		if won, ok := c.resolveConflict(ctx, tok); ok {
+			return won, 0, nil
+		}
+	}
+	_, prev, err := st.Load(ctx, key)
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrCorrupt) {
+		return nil, 0, err
+	}
+	ver, err = st.Save(ctx, key, tok, prev)
+	return nil, ver, err
+}
+
 // resolveConflict handles a lost compare-and-swap: if the stored token works, it is adopted in
 // place of tok (no second platform call).
 func (c *Cache) resolveConflict(ctx context.Context, tok *Token) (*Token, bool) {
@@ -680,6 +896,7 @@ func (c *Cache) resolveConflict(ctx context.Context, tok *Token) (*Token, bool) 
 	c.version = ver
 	if same(c.pending, tok) {
 		c.pending = nil
+		c.settledLocked()
 	}
 	c.publishLocked(stored)
 	c.dropPendingLocked(stored, true) // a lost compare-and-swap: the store moved past our base
@@ -689,28 +906,23 @@ func (c *Cache) resolveConflict(ctx context.Context, tok *Token) (*Token, bool) 
 	return stored, true
 }
 
-// saveOver writes tok over whatever is stored: used when the stored token is of no use, so tok is
-// the newest working token.
-func (c *Cache) saveOver(ctx context.Context, tok *Token) (int64, error) {
-	_, ver, err := c.cfg.store.Load(ctx, c.cfg.key)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return 0, err
-	}
-	return c.cfg.store.Save(ctx, c.cfg.key, tok, ver)
-}
-
-// saveLoop retries saving c.pending, whichever token that is by now, with backoff, until the
-// store takes it or a newer token has been saved. It outlives Close: the pending token may hold the
-// only copy of a rotated refresh token.
+// saveLoop retries saving c.pending, whichever token that is by now, with backoff (at once when
+// Shutdown asks), until the store takes it or a newer token has been saved. It outlives Close:
+// the pending token may hold the only copy of a rotated refresh token.
 func (c *Cache) saveLoop() {
 	for n := 1; ; n++ {
 		wait := make(chan struct{})
-		c.cfg.clock.AfterFunc(c.backoff(n), func() { close(wait) })
-		<-wait
+		stop := c.cfg.clock.AfterFunc(c.backoff(n), func() { close(wait) })
+		select {
+		case <-wait:
+		case <-c.kick:
+			stop()
+		}
 		c.mu.Lock()
 		tok := c.pending
 		if tok == nil {
 			c.saving = false
+			c.settledLocked()
 			c.mu.Unlock()
 			return
 		}
@@ -721,15 +933,12 @@ func (c *Cache) saveLoop() {
 			cancel()
 			continue
 		}
-		ver, err := c.cfg.store.Save(ctx, c.cfg.key, tok, prev)
-		if errors.Is(err, ErrConflict) {
-			if _, ok := c.resolveConflict(ctx, tok); ok {
-				cancel()
-				continue // resolved: pending is cleared unless a newer token arrived meanwhile
-			}
-			ver, err = c.saveOver(ctx, tok)
-		}
+		won, ver, err := c.write(ctx, tok, prev, true)
 		cancel()
+		c.noteStore(context.Background(), err, 0) // only a success counts: it ends a quarantine
+		if won != nil {
+			continue // resolved: pending is cleared unless a newer token arrived meanwhile
+		}
 		if err != nil {
 			c.emit(Event{Kind: EventSaveFailed, Token: tok, Err: err})
 			continue
@@ -737,9 +946,10 @@ func (c *Cache) saveLoop() {
 		c.mu.Lock()
 		if same(c.pending, tok) {
 			c.pending = nil
+			c.settledLocked()
 		}
 		if same(c.state.Load().tok, tok) {
-			c.version = ver
+			c.version, c.corrupt = ver, false
 		}
 		c.mu.Unlock()
 		c.emit(Event{Kind: EventPersisted, Token: tok, Version: ver})
@@ -764,6 +974,7 @@ func (c *Cache) supersededInStore(ctx context.Context, tok *Token, prev int64) b
 	defer c.mu.Unlock()
 	if same(c.pending, tok) {
 		c.pending = nil
+		c.settledLocked()
 	}
 	cur := c.state.Load().tok
 	if (cur == nil || same(cur, tok) || issuedAfter(stored, cur)) &&
@@ -804,8 +1015,8 @@ func (c *Cache) usableAt(t *Token, now time.Time) bool {
 }
 
 // refreshAt returns when a planned refresh of t is due: early before Expiry or RefreshExpiry,
-// whichever comes first, jittered, and never more than half of the remaining life ahead (so a
-// platform issuing short-lived tokens does not cause a refresh loop). Zero time: never.
+// whichever comes first, jittered, and, for a token whose issue time is known, never more than
+// half of the remaining life ahead. Zero time: never.
 func (c *Cache) refreshAt(t *Token, now time.Time) time.Time {
 	return c.planRefresh(t, nil, now)
 }
@@ -829,12 +1040,17 @@ func (c *Cache) planRefresh(t, prev *Token, now time.Time) time.Time {
 			continue
 		}
 		ahead := c.cfg.early + time.Duration(c.cfg.jitter*jitterOf(t)*float64(c.cfg.early))
-		start := now
-		if !t.IssuedAt.IsZero() && t.IssuedAt.Before(now) {
-			start = t.IssuedAt
-		}
-		if life := end.Sub(start); ahead > life/2 {
-			ahead = life / 2
+		// Never earlier than half the remaining life, so that a platform issuing short-lived
+		// tokens does not cause a refresh loop. That needs the issue time, which the Cache stamps
+		// on every token it obtains; a token of unknown age (WithToken, an old store) inside the
+		// early window is refreshed now.
+		if start := t.IssuedAt; !start.IsZero() {
+			if start.After(now) {
+				start = now
+			}
+			if life := end.Sub(start); ahead > life/2 {
+				ahead = life / 2
+			}
 		}
 		if a := end.Add(-ahead); at.IsZero() || a.Before(at) {
 			at = a
@@ -951,6 +1167,10 @@ func (c *Cache) scheduleLocked(now time.Time) {
 	c.stopTimer = c.cfg.clock.AfterFunc(max(next.Sub(now), 0), func() { c.onTimer(tok) })
 }
 
+// onTimer runs when the timer armed by scheduleLocked for tok fires: it marks tok unusable at its
+// expiry, emits the grant warning when due, starts the planned refresh (or the retry of a failed
+// one) when due, and arms the timer for the next thing. A timer for a token that is no longer
+// current does nothing.
 func (c *Cache) onTimer(tok *Token) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -1016,4 +1236,46 @@ func asError(err error) error {
 		return err
 	}
 	return &Error{Op: "refresh", Kind: KindOf(err), Err: err}
+}
+
+// Times a Token can hold and still be stored: encoding/json (and so every store) refuses a year
+// outside 0 to 9999.
+var (
+	latestTime   = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	earliestTime = time.Unix(0, 0).UTC() // a time long past, not the zero time ("never expires")
+)
+
+// clampTimes brings t's times into the range a store can hold, and reports whether it had to. A
+// refresher's token is kept that way rather than lost (it may carry a rotated refresh token);
+// Set refuses one instead.
+func clampTimes(t *Token) bool {
+	changed := false
+	for _, p := range []*time.Time{&t.Expiry, &t.RefreshExpiry, &t.IssuedAt} {
+		switch {
+		case p.IsZero():
+		case p.After(latestTime):
+			*p, changed = latestTime, true
+		case p.Year() < 1:
+			*p, changed = earliestTime, true
+		}
+	}
+	return changed
+}
+
+// emit reports e to the logger and the WithEvents listeners, filling in Key, Time and (for the
+// current token) Due from the Cache's state.
+func (c *Cache) emit(e Event) {
+	e.Key = c.cfg.key
+	if e.Time.IsZero() {
+		e.Time = c.cfg.clock.Now()
+	}
+	if s := c.state.Load(); e.Token != nil && e.Token == s.tok {
+		e.Due = c.dueOf(s)
+	}
+	if l := c.cfg.logger; l.Enabled(context.Background(), e.Kind.level()) {
+		l.LogAttrs(context.Background(), e.Kind.level(), "shoptoken: "+e.Kind.String(), slog.Any("shoptoken", e))
+	}
+	if c.cfg.events != nil {
+		c.cfg.events(e)
+	}
 }

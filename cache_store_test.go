@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -41,7 +42,7 @@ func (f *flakyStore) Load(ctx context.Context, key string) (*Token, int64, error
 	return f.MemoryStore.Load(ctx, key)
 }
 
-var errStoreDown = errors.New("store: connection refused")
+var errFlakyDown = errors.New("store: connection refused")
 
 func TestCache_Token_persistsBeforePublish(t *testing.T) {
 	st := newFlaky()
@@ -53,7 +54,7 @@ func TestCache_Token_persistsBeforePublish(t *testing.T) {
 			seenBeforeSave.Add(1)
 		}
 	}
-	c = NewCache(up, WithStore(st, "shop-1"), WithMinInterval(0))
+	c = newTestCache(t, up, WithStore(st, "shop-1"), WithMinInterval(0))
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
 	for range 5 {
@@ -73,7 +74,7 @@ func TestCache_Token_fleetSharesOneRefresh(t *testing.T) {
 	up.delay = 30 * time.Millisecond
 	caches := make([]*Cache, 8) // eight "processes"
 	for i := range caches {
-		caches[i] = NewCache(up, WithStore(st, "shop-1"))
+		caches[i] = newTestCache(t, up, WithStore(st, "shop-1"))
 	}
 	var wg sync.WaitGroup
 	var errs atomic.Int64
@@ -94,8 +95,8 @@ func TestCache_Token_fleetSharesOneRefresh(t *testing.T) {
 func TestCache_Invalidate_fleetCompareAndRefresh(t *testing.T) {
 	st := NewMemoryStore()
 	up := newUpstream(time.Now, time.Hour)
-	a := NewCache(up, WithStore(st, "k"), WithMinInterval(0))
-	b := NewCache(up, WithStore(st, "k"), WithMinInterval(0))
+	a := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
+	b := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
 	ta, err := a.Token(context.Background())
 	require.NoError(t, err)
 	tb, err := b.Token(context.Background())
@@ -113,7 +114,7 @@ func TestCache_Invalidate_fleetCompareAndRefresh(t *testing.T) {
 func TestCache_Token_conflictAdoptsStoredToken(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0))
+	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
 	// Another writer (a process with no lease) saves first.
@@ -133,7 +134,7 @@ func TestCache_Token_saveFailureKeepsNewTokenAndRetries(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
 	var saveFailed, persisted atomic.Int64
-	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0), WithBackoff(5*time.Millisecond, 20*time.Millisecond),
+	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0), WithBackoff(5*time.Millisecond, 20*time.Millisecond),
 		WithEvents(func(e Event) {
 			switch e.Kind {
 			case EventSaveFailed:
@@ -142,7 +143,7 @@ func TestCache_Token_saveFailureKeepsNewTokenAndRetries(t *testing.T) {
 				persisted.Add(1)
 			}
 		}))
-	st.saveErr.Store(&errStoreDown)
+	st.saveErr.Store(&errFlakyDown)
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err, "the new token is used even though it could not be saved")
 	assert.Equal(t, "tok-1", tok.AccessToken)
@@ -159,11 +160,11 @@ func TestCache_Token_saveFailureKeepsNewTokenAndRetries(t *testing.T) {
 func TestCache_Token_storeDownServesMemoryAndCapsCalls(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := NewCache(up, WithStore(st, "k"), WithMinInterval(time.Hour), WithRefreshTimeout(200*time.Millisecond))
+	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(time.Hour), WithRefreshTimeout(200*time.Millisecond))
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
-	st.loadErr.Store(&errStoreDown)
-	st.saveErr.Store(&errStoreDown)
+	st.loadErr.Store(&errFlakyDown)
+	st.saveErr.Store(&errFlakyDown)
 	loads := st.loads.Load()
 	for range 100 {
 		got, err := c.Token(context.Background())
@@ -182,7 +183,7 @@ func TestCache_Token_withTokenSeedsEmptyStoreOnly(t *testing.T) {
 	st := NewMemoryStore()
 	up := newUpstream(time.Now, time.Hour)
 	seed := &Token{AccessToken: "seed", RefreshToken: "rt-seed", Expiry: time.Now().Add(time.Hour)}
-	a := NewCache(up, WithStore(st, "k"), WithToken(seed))
+	a := newTestCache(t, up, WithStore(st, "k"), WithToken(seed))
 	tok, err := a.Token(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "seed", tok.AccessToken)
@@ -193,7 +194,7 @@ func TestCache_Token_withTokenSeedsEmptyStoreOnly(t *testing.T) {
 	newer := &Token{AccessToken: "newer", Expiry: time.Now().Add(time.Hour)}
 	_, err = st.Save(context.Background(), "k", newer, 1)
 	require.NoError(t, err)
-	b := NewCache(up, WithStore(st, "k"), WithToken(seed))
+	b := newTestCache(t, up, WithStore(st, "k"), WithToken(seed))
 	tok, err = b.Token(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "newer", tok.AccessToken)
@@ -204,7 +205,7 @@ func TestCache_Token_expiredSeedRefreshesWithItsRefreshToken(t *testing.T) {
 	st := NewMemoryStore()
 	up := newUpstream(time.Now, time.Hour)
 	seed := &Token{AccessToken: "old", RefreshToken: "rt-seed", Expiry: time.Now().Add(-time.Hour)}
-	c := NewCache(up, WithStore(st, "k"), WithToken(seed))
+	c := newTestCache(t, up, WithStore(st, "k"), WithToken(seed))
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "tok-1", tok.AccessToken)
@@ -217,7 +218,7 @@ func TestCache_Token_deadGrantRereadsStoreFirst(t *testing.T) {
 	st := NewMemoryStore()
 	var calls atomic.Int64
 	rotated := &Token{AccessToken: "rotated", RefreshToken: "rt-2", Expiry: time.Now().Add(time.Hour)}
-	c := NewCache(RefresherFunc(func(ctx context.Context, cur *Token, _ Reason) (*Token, error) {
+	c := newTestCache(t, RefresherFunc(func(ctx context.Context, cur *Token, _ Reason) (*Token, error) {
 		calls.Add(1)
 		// Another process rotated while we were calling: our refresh token is dead.
 		_, v, _ := st.Load(ctx, "k")
@@ -241,7 +242,7 @@ func TestCache_permanentError_adoptsTokenStoredLater(t *testing.T) {
 		calls.Add(1)
 		return nil, &Error{Op: "refresh", Kind: ErrReauthorize}
 	})
-	c := NewCache(dead, WithStore(ms, "k"))
+	c := newTestCache(t, dead, WithStore(ms, "k"))
 	defer c.Close()
 	_, err := c.Token(ctx)
 	require.ErrorIs(t, err, ErrReauthorize)
@@ -269,7 +270,7 @@ func TestCache_WithStoredToken_noStoreRoundTrip(t *testing.T) {
 	v, err := st.MemoryStore.Save(ctx, "k", loaded, 0)
 	require.NoError(t, err)
 
-	c := NewCache(up, WithStore(st, "k"), WithStoredToken(loaded, v), WithMinInterval(0))
+	c := newTestCache(t, up, WithStore(st, "k"), WithStoredToken(loaded, v), WithMinInterval(0))
 	defer c.Close()
 	for range 100 {
 		tok, err := c.Token(ctx)
@@ -287,7 +288,7 @@ func TestCache_WithStoredToken_noStoreRoundTrip(t *testing.T) {
 	assert.Equal(t, v+1, v2, "saved on top of the given version")
 
 	old := &Token{AccessToken: "old-0123456789abcdef", Expiry: time.Now().Add(-time.Minute)}
-	c2 := NewCache(up, WithStore(st, "k"), WithStoredToken(old, 1), WithMinInterval(0))
+	c2 := newTestCache(t, up, WithStore(st, "k"), WithStoredToken(old, 1), WithMinInterval(0))
 	defer c2.Close()
 	got, err := c2.Token(ctx)
 	require.NoError(t, err)
@@ -300,7 +301,7 @@ func TestCache_Reload(t *testing.T) {
 	ctx := context.Background()
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0))
+	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
 	defer c.Close()
 	assert.Nil(t, c.Reload(ctx), "nothing anywhere")
 	first, err := c.Token(ctx)
@@ -311,14 +312,14 @@ func TestCache_Reload(t *testing.T) {
 	other := &Token{AccessToken: "other-0123456789abcdef", Expiry: time.Now().Add(time.Hour)}
 	_, err = st.MemoryStore.Save(ctx, "k", other, v)
 	require.NoError(t, err)
-	st.loadErr.Store(&errStoreDown)
+	st.loadErr.Store(&errFlakyDown)
 	assert.Same(t, first, c.Reload(ctx), "store down: unchanged")
 	st.loadErr.Store(nil)
-	assert.Equal(t, other.AccessToken, c.Reload(ctx).AccessToken)
+	assert.Equal(t, other.AccessToken, c.Reload(ctx).AccessToken, "a store that failed fast is asked again at once")
 	assert.Equal(t, other.AccessToken, c.Current().AccessToken)
 	assert.EqualValues(t, 1, up.calls.Load(), "platform calls")
 
-	bare := NewCache(up)
+	bare := newTestCache(t, up)
 	defer bare.Close()
 	assert.Nil(t, bare.Reload(ctx))
 }

@@ -81,7 +81,7 @@ func (u *upstream) Refresh(ctx context.Context, cur *Token, why Reason) (*Token,
 var errDown = &Error{Platform: "test", Op: "refresh", Kind: ErrUnavailable, Message: "down"}
 
 func TestCache_Token_warmReadAllocatesNothing(t *testing.T) {
-	c := NewCache(newUpstream(time.Now, time.Hour), WithToken(&Token{AccessToken: "a", Expiry: time.Now().Add(time.Hour)}))
+	c := newTestCache(t, newUpstream(time.Now, time.Hour), WithToken(&Token{AccessToken: "a", Expiry: time.Now().Add(time.Hour)}))
 	ctx := context.Background()
 	allocs := testing.AllocsPerRun(1000, func() {
 		if _, err := c.Token(ctx); err != nil {
@@ -94,7 +94,7 @@ func TestCache_Token_warmReadAllocatesNothing(t *testing.T) {
 func TestCache_Token_stampedeMakesOneCall(t *testing.T) {
 	up := newUpstream(time.Now, time.Hour)
 	up.delay = 50 * time.Millisecond
-	c := NewCache(up, WithToken(&Token{AccessToken: "old", Expiry: time.Now().Add(-time.Minute)}))
+	c := newTestCache(t, up, WithToken(&Token{AccessToken: "old", Expiry: time.Now().Add(-time.Minute)}))
 	var wg sync.WaitGroup
 	var errs atomic.Int64
 	got := make([]*Token, 1000)
@@ -121,7 +121,7 @@ func TestCache_Token_stampedeMakesOneCall(t *testing.T) {
 
 func TestCache_Token_coldStartIsReasonMissing(t *testing.T) {
 	up := newUpstream(time.Now, time.Hour)
-	c := NewCache(up)
+	c := newTestCache(t, up)
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "tok-1", tok.AccessToken)
@@ -132,7 +132,7 @@ func TestCache_Invalidate_concurrentSameTokenMakesOneCall(t *testing.T) {
 	up := newUpstream(time.Now, time.Hour)
 	up.delay = 20 * time.Millisecond
 	stale := &Token{AccessToken: "stale", Expiry: time.Now().Add(time.Hour)}
-	c := NewCache(up, WithToken(stale))
+	c := newTestCache(t, up, WithToken(stale))
 	held, err := c.Token(context.Background())
 	require.NoError(t, err)
 	var wg sync.WaitGroup
@@ -163,7 +163,7 @@ func TestCache_Token_callerDeadlineShorterThanRefresh(t *testing.T) {
 	up := newUpstream(time.Now, time.Hour)
 	up.delay = 2 * time.Second // far beyond the callers' 30 ms, so a loaded machine cannot blur the two
 	var filled atomic.Int64
-	c := NewCache(up, WithEvents(func(e Event) {
+	c := newTestCache(t, up, WithEvents(func(e Event) {
 		if e.Kind == EventRefreshed {
 			filled.Add(1)
 		}
@@ -197,7 +197,7 @@ func TestCache_Token_failureWhileValidIsInvisible(t *testing.T) {
 	clk := fakeclock.New(t0)
 	up := newUpstream(clk.Now, time.Hour)
 	up.fail(errDown)
-	c := NewCache(up, WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0),
+	c := newTestCache(t, up, WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0),
 		WithToken(&Token{AccessToken: "a", Expiry: t0.Add(time.Hour)}))
 	clk.Advance(51 * time.Minute) // inside the early window: a background refresh starts and fails
 	require.Eventually(t, func() bool { return up.calls.Load() >= 1 }, time.Second, time.Millisecond)
@@ -233,7 +233,7 @@ func TestCache_Token_expiredWithFailedRefreshReturnsCause(t *testing.T) {
 	clk := fakeclock.New(t0)
 	up := newUpstream(clk.Now, time.Hour)
 	up.fail(errDown)
-	c := NewCache(up, WithClock(clk), WithToken(&Token{AccessToken: "a", Expiry: t0.Add(-time.Second)}))
+	c := newTestCache(t, up, WithClock(clk), WithToken(&Token{AccessToken: "a", Expiry: t0.Add(-time.Second)}))
 	_, err := c.Token(context.Background())
 	require.ErrorIs(t, err, ErrUnavailable)
 	var e *Error
@@ -259,7 +259,7 @@ func TestCache_Token_permanentErrorIsNotRetriedInALoop(t *testing.T) {
 			up := newUpstream(clk.Now, time.Hour)
 			up.fail(&Error{Platform: "test", Kind: kind, Code: "1004"})
 			var lost atomic.Int64
-			c := NewCache(up, WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0),
+			c := newTestCache(t, up, WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0),
 				WithToken(&Token{AccessToken: "a", Expiry: t0.Add(time.Hour)}),
 				WithEvents(func(e Event) {
 					if e.Kind == EventGrantLost {
@@ -287,7 +287,7 @@ func TestCache_Token_refreshAheadNeverBlocksCallers(t *testing.T) {
 	clk := fakeclock.New(t0)
 	up := newUpstream(clk.Now, time.Hour)
 	up.gate = make(chan struct{})
-	c := NewCache(up, WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0),
+	c := newTestCache(t, up, WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0),
 		WithToken(&Token{AccessToken: "a", Expiry: t0.Add(time.Hour), IssuedAt: t0}))
 	clk.Advance(50*time.Minute + time.Second)
 	require.Eventually(t, func() bool { return up.calls.Load() == 1 }, time.Second, time.Millisecond)
@@ -306,7 +306,7 @@ func TestCache_Token_earlyRefreshJitterSpreadsKeys(t *testing.T) {
 	clk := fakeclock.New(t0)
 	var at []time.Time
 	for i := range 200 {
-		c := NewCache(newUpstream(clk.Now, time.Hour), WithClock(clk), WithEarlyRefresh(time.Hour))
+		c := newTestCache(t, newUpstream(clk.Now, time.Hour), WithClock(clk), WithEarlyRefresh(time.Hour))
 		tok := &Token{AccessToken: fmt.Sprintf("token-%d", i), Expiry: t0.Add(30 * 24 * time.Hour)}
 		at = append(at, c.refreshAt(tok, t0))
 	}
@@ -327,7 +327,7 @@ func TestCache_Token_earlyRefreshJitterSpreadsKeys(t *testing.T) {
 func TestCache_Token_shortLivedTokensDoNotLoop(t *testing.T) {
 	clk := fakeclock.New(t0)
 	up := newUpstream(clk.Now, 2*time.Minute) // shorter than the early window
-	c := NewCache(up, WithClock(clk), WithEarlyRefresh(10*time.Minute), WithMinInterval(0))
+	c := newTestCache(t, up, WithClock(clk), WithEarlyRefresh(10*time.Minute), WithMinInterval(0))
 	_, err := c.Token(context.Background())
 	require.NoError(t, err)
 	for range 10 {
@@ -340,7 +340,7 @@ func TestCache_Token_shortLivedTokensDoNotLoop(t *testing.T) {
 
 func TestCache_Token_minIntervalSpacesCalls(t *testing.T) {
 	up := newUpstream(time.Now, time.Hour)
-	c := NewCache(up, WithMinInterval(time.Hour), WithRefreshTimeout(time.Second))
+	c := newTestCache(t, up, WithMinInterval(time.Hour), WithRefreshTimeout(time.Second))
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
 	for range 20 {
@@ -352,7 +352,7 @@ func TestCache_Token_minIntervalSpacesCalls(t *testing.T) {
 
 func TestCache_Invalidate_olderTokenReturnsCurrentWithoutCall(t *testing.T) {
 	up := newUpstream(time.Now, time.Hour)
-	c := NewCache(up, WithMinInterval(0))
+	c := newTestCache(t, up, WithMinInterval(0))
 	first, err := c.Token(context.Background())
 	require.NoError(t, err)
 	second, err := c.Invalidate(context.Background(), first)
@@ -366,7 +366,7 @@ func TestCache_Invalidate_olderTokenReturnsCurrentWithoutCall(t *testing.T) {
 func TestCache_Token_grantWarningFiresOnce(t *testing.T) {
 	clk := fakeclock.New(t0)
 	var warned atomic.Int64
-	c := NewCache(RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+	c := newTestCache(t, RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
 		return nil, &Error{Kind: ErrReauthorize}
 	}), WithClock(clk), WithEarlyRefresh(0), WithGrantWarning(72*time.Hour),
 		WithToken(&Token{AccessToken: "a", Expiry: t0.Add(30 * 24 * time.Hour)}),
@@ -386,7 +386,7 @@ func TestCache_Token_grantWarningFiresOnce(t *testing.T) {
 }
 
 func TestCache_Close(t *testing.T) {
-	c := NewCache(newUpstream(time.Now, time.Hour), WithToken(&Token{AccessToken: "a", Expiry: time.Now().Add(time.Hour)}))
+	c := newTestCache(t, newUpstream(time.Now, time.Hour), WithToken(&Token{AccessToken: "a", Expiry: time.Now().Add(time.Hour)}))
 	c.Close()
 	_, err := c.Token(context.Background())
 	require.ErrorIs(t, err, ErrClosed)
@@ -396,7 +396,7 @@ func TestCache_Set_replacesAndClearsFailure(t *testing.T) {
 	up := newUpstream(time.Now, time.Hour)
 	up.fail(&Error{Kind: ErrReauthorize})
 	st := NewMemoryStore()
-	c := NewCache(up, WithStore(st, "k"))
+	c := newTestCache(t, up, WithStore(st, "k"))
 	_, err := c.Token(context.Background())
 	require.ErrorIs(t, err, ErrReauthorize)
 	require.NoError(t, c.Set(context.Background(), &Token{AccessToken: "new", Expiry: time.Now().Add(time.Hour)}))
@@ -411,7 +411,7 @@ func TestCache_Set_replacesAndClearsFailure(t *testing.T) {
 func TestCache_Token_refreshAheadAfterColdStart(t *testing.T) {
 	clk := fakeclock.New(t0)
 	up := newUpstream(clk.Now, time.Hour)
-	c := NewCache(up, WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0))
+	c := newTestCache(t, up, WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0))
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, "tok-1", tok.AccessToken)
@@ -433,7 +433,7 @@ func TestCache_Token_fixedRefreshExpiryDoesNotBunchRotations(t *testing.T) {
 	grantEnd := t0.Add(180 * 24 * time.Hour) // veapi: refreshing never moves refresh_expires_time
 	var calls atomic.Int64
 	var warnings atomic.Int64
-	c := NewCache(RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+	c := newTestCache(t, RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
 		n := calls.Add(1)
 		now := clk.Now()
 		return &Token{AccessToken: fmt.Sprintf("at-%d", n), RefreshToken: fmt.Sprintf("rt-%d", n), IssuedAt: now,
@@ -459,11 +459,21 @@ func TestCache_Token_fixedRefreshExpiryDoesNotBunchRotations(t *testing.T) {
 
 func TestCache_Token_scopeListsAreShared(t *testing.T) {
 	mk := func() *Cache {
-		return NewCache(newUpstream(time.Now, time.Hour), WithToken(&Token{AccessToken: "a", Scope: []string{"trade", "item", "shop"}}))
+		return newTestCache(t, newUpstream(time.Now, time.Hour), WithToken(&Token{AccessToken: "a", Scope: []string{"trade", "item", "shop"}}))
 	}
 	a, b := mk(), mk()
 	ta, _ := a.Token(context.Background())
 	tb, _ := b.Token(context.Background())
 	require.Equal(t, []string{"trade", "item", "shop"}, ta.Scope)
 	assert.Same(t, &ta.Scope[0], &tb.Scope[0], "100 000 shops of one app share one scope list")
+}
+
+// newTestCache is NewCache for tests: a construction error fails the test.
+func newTestCache(tb testing.TB, r Refresher, opts ...Option) *Cache {
+	tb.Helper()
+	c, err := NewCache(r, opts...)
+	if err != nil {
+		tb.Fatalf("NewCache: %v", err)
+	}
+	return c
 }

@@ -53,7 +53,7 @@ func TestTransport_RoundTrip_retriesOnceWithReplayedBody(t *testing.T) {
 	up := newUpstream(time.Now, time.Hour)
 	var platformAccepts atomic.Bool
 	platformAccepts.Store(true)
-	c := NewCache(RefresherFunc(func(ctx context.Context, cur *Token, why Reason) (*Token, error) {
+	c := newTestCache(t, RefresherFunc(func(ctx context.Context, cur *Token, why Reason) (*Token, error) {
 		tok, err := up.Refresh(ctx, cur, why)
 		if err == nil && platformAccepts.Load() {
 			srv.set(tok.AccessToken)
@@ -87,7 +87,7 @@ func TestTransport_RoundTrip_concurrentRejectionsOneRefresh(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	var calls atomic.Int64
-	c := NewCache(RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+	c := newTestCache(t, RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
 		n := calls.Add(1)
 		tok := &Token{AccessToken: "t" + strconv.Itoa(int(n)), Expiry: time.Now().Add(time.Hour)}
 		srv.set(tok.AccessToken)
@@ -124,7 +124,7 @@ func TestTransport_RoundTrip_refreshErrorReachesCaller(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	first := true
-	c := NewCache(RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+	c := newTestCache(t, RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
 		if first {
 			first = false
 			return &Token{AccessToken: "t1", Expiry: time.Now().Add(time.Hour)}, nil
@@ -173,7 +173,7 @@ func TestTransport_redirects(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := NewCache(RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+	c := newTestCache(t, RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
 		return &Token{AccessToken: secret, Expiry: time.Now().Add(time.Hour)}, nil
 	}))
 	defer c.Close()
@@ -209,7 +209,7 @@ func TestTransport_Settled(t *testing.T) {
 	up := newUpstream(time.Now, time.Hour)
 	var accepts atomic.Bool
 	accepts.Store(true)
-	c := NewCache(RefresherFunc(func(ctx context.Context, cur *Token, why Reason) (*Token, error) {
+	c := newTestCache(t, RefresherFunc(func(ctx context.Context, cur *Token, why Reason) (*Token, error) {
 		tok, err := up.Refresh(ctx, cur, why)
 		if err == nil && accepts.Load() {
 			srv.set(tok.AccessToken)

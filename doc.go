@@ -16,13 +16,29 @@
 //   - inside the early window (WithEarlyRefresh, jittered) one background refresh runs; callers
 //     keep the valid token and never wait for it;
 //   - when the token is missing or expired, concurrent callers share one refresh, which runs
-//     detached from their contexts under its own timeout and fills the cache even if they all
-//     gave up;
+//     detached from their contexts and fills the cache even if they all gave up;
+//   - the platform call of a refresh, which may be destructive (a rotated refresh token, a fetch
+//     that kills the previous token), starts only with its whole timeout ahead of it, whatever the
+//     wait for the fleet's lease took, and its answer is always received and saved; Shutdown
+//     waits for it before a process exits;
 //   - a failed refresh while the token is valid is invisible to callers and retried with backoff;
 //     permanent failures (ErrReauthorize, ErrCredentials) are reported at once, not retried in a loop;
 //   - Invalidate(rejected) is compare-and-refresh: it calls the platform only if rejected is still
 //     the current token here or in the store;
 //   - platform calls per key are spaced by a minimum interval (WithMinInterval).
+//
+// # Shutting down
+//
+// Close stops a Cache at once; Shutdown(ctx) also waits until the refresh under way has ended and
+// its token is saved. A process that exits calls Shutdown on its Keeper, then on its Registry (or
+// Caches), so that no rotation in flight is lost:
+//
+//	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+//	defer cancel()
+//	_ = keeper.Shutdown(ctx)
+//	if err := reg.Shutdown(ctx); err != nil {
+//		log.Print("tokens left unsaved: ", err)
+//	}
 //
 // # Concurrency
 //

@@ -1,7 +1,6 @@
 package shoptoken
 
 import (
-	"context"
 	"log/slog"
 	"strconv"
 	"time"
@@ -30,6 +29,10 @@ const (
 	EventGrantExpiring
 	// EventStoreFailed: a Store or lease round trip failed; the Cache went on without it.
 	EventStoreFailed
+	// EventStoreCorrupt: the Store holds a value under the key that is not a readable token. The
+	// Cache treats it as no token and replaces it with the next one it obtains; reported once
+	// until then.
+	EventStoreCorrupt
 )
 
 // String returns the event's name as used in logs: "refreshed", "refresh_failed", ...
@@ -51,6 +54,8 @@ func (k EventKind) String() string {
 		return "grant_expiring"
 	case EventStoreFailed:
 		return "store_failed"
+	case EventStoreCorrupt:
+		return "store_corrupt"
 	}
 	return "event(" + strconv.Itoa(int(k)) + ")"
 }
@@ -93,26 +98,12 @@ func (k EventKind) level() slog.Level {
 	switch k {
 	case EventRefreshFailed, EventStoreFailed, EventGrantExpiring:
 		return slog.LevelWarn
+	case EventStoreCorrupt:
+		return slog.LevelError
 	case EventSaveFailed, EventGrantLost:
 		return slog.LevelError
 	case EventPersisted, EventAdopted:
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo
-}
-
-func (c *Cache) emit(e Event) {
-	e.Key = c.cfg.key
-	if e.Time.IsZero() {
-		e.Time = c.cfg.clock.Now()
-	}
-	if s := c.state.Load(); e.Token != nil && e.Token == s.tok {
-		e.Due = c.dueOf(s)
-	}
-	if l := c.cfg.logger; l.Enabled(context.Background(), e.Kind.level()) {
-		l.LogAttrs(context.Background(), e.Kind.level(), "shoptoken: "+e.Kind.String(), slog.Any("shoptoken", e))
-	}
-	if c.cfg.events != nil {
-		c.cfg.events(e)
-	}
 }

@@ -18,7 +18,10 @@ func ExampleNewCache() {
 		calls.Add(1)
 		return &shoptoken.Token{AccessToken: "2F5A520D12AA3E70337058A00C4B6F864BDC6704", Expiry: time.Now().Add(time.Hour)}, nil
 	})
-	src := shoptoken.NewCache(platform, shoptoken.WithEarlyRefresh(10*time.Minute))
+	src, err := shoptoken.NewCache(platform, shoptoken.WithEarlyRefresh(10*time.Minute))
+	if err != nil {
+		log.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	for range 100 {
 		wg.Add(1)
@@ -52,10 +55,13 @@ func ExampleToken_String() {
 
 func ExampleCache_Invalidate() {
 	n := 0
-	src := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
+	src, err := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
 		n++
 		return &shoptoken.Token{AccessToken: fmt.Sprintf("token-%d", n), Expiry: time.Now().Add(time.Hour)}, nil
 	}), shoptoken.WithMinInterval(0))
+	if err != nil {
+		log.Fatal(err)
+	}
 	ctx := context.Background()
 	used, _ := src.Token(ctx)
 	// Two requests were rejected with the same token: only the first report refreshes.
@@ -73,8 +79,11 @@ func ExampleWithStore() {
 		return &shoptoken.Token{AccessToken: "shared-token-0123456789", Expiry: time.Now().Add(time.Hour)}, nil
 	})
 	// Two processes of a fleet: one platform call serves both.
-	worker1 := shoptoken.NewCache(platform, shoptoken.WithStore(store, "youzan/88888"))
-	worker2 := shoptoken.NewCache(platform, shoptoken.WithStore(store, "youzan/88888"))
+	worker1, err := shoptoken.NewCache(platform, shoptoken.WithStore(store, "youzan/88888"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	worker2, _ := shoptoken.NewCache(platform, shoptoken.WithStore(store, "youzan/88888"))
 	t1, _ := worker1.Token(context.Background())
 	t2, _ := worker2.Token(context.Background())
 	_, version, _ := store.Load(context.Background(), "youzan/88888")

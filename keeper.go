@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -27,6 +28,11 @@ type Keeper struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	sleep    func(ctx context.Context, d time.Duration) error
+
+	mu      sync.Mutex
+	stopped bool               // Shutdown was called
+	cancel  context.CancelFunc // ends the running Run's context
+	running chan struct{}      // closed when the running Run returns
 }
 
 // KeeperOption configures a Keeper.
@@ -194,15 +200,55 @@ func (k *Keeper) schedule(ctx context.Context, key string, due time.Time) {
 	}
 }
 
-// Run sweeps every WithSweepEvery until ctx ends, and returns ctx's error.
+// Run sweeps every WithSweepEvery until ctx ends or Shutdown is called, and returns ctx's error
+// (nil after Shutdown). A refresh that a sweep started goes on after Run returns; the Registry's
+// Shutdown waits for it.
 func (k *Keeper) Run(ctx context.Context) error {
+	k.mu.Lock()
+	if k.stopped {
+		k.mu.Unlock()
+		return nil
+	}
+	ctx, k.cancel = context.WithCancel(ctx)
+	k.running = make(chan struct{})
+	running := k.running
+	k.mu.Unlock()
+	defer close(running)
 	for {
 		if _, err := k.Sweep(ctx); err != nil && ctx.Err() == nil {
 			k.logger.Warn("shoptoken: keeper sweep failed", "err", err)
 		}
 		if err := k.sleep(ctx, k.every); err != nil {
-			return ctx.Err()
+			k.mu.Lock()
+			stopped := k.stopped
+			k.mu.Unlock()
+			if stopped {
+				return nil
+			}
+			return context.Cause(ctx)
 		}
+	}
+}
+
+// Shutdown stops Run (and any later Run) and waits until it has returned, or until ctx ends.
+// The key a sweep was refreshing is left to its Cache: shut the Registry down after the Keeper so
+// that its refresh finishes and its token is saved.
+func (k *Keeper) Shutdown(ctx context.Context) error {
+	k.mu.Lock()
+	k.stopped = true
+	if k.cancel != nil {
+		k.cancel()
+	}
+	running := k.running
+	k.mu.Unlock()
+	if running == nil {
+		return nil
+	}
+	select {
+	case <-running:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

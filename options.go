@@ -1,11 +1,15 @@
 package shoptoken
 
 import (
+	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
-// Option configures a Cache. Every option has a sensible default; see NewCache.
+// Option configures a Cache. Every option has a sensible default; see NewCache. An option given
+// a value that makes no sense (a negative duration, a NaN) makes NewCache fail with an error
+// naming it, before anything is sent.
 type Option func(*config)
 
 type config struct {
@@ -18,6 +22,7 @@ type config struct {
 	jitter         float64
 	expirySkew     time.Duration
 	refreshTimeout time.Duration
+	storeTimeout   time.Duration
 	leaseTTL       time.Duration
 	minInterval    time.Duration
 	backoffMin     time.Duration
@@ -26,6 +31,7 @@ type config struct {
 	logger         *slog.Logger
 	events         func(Event)
 	clock          Clock
+	errs           []error // options given values that make no sense
 }
 
 // Defaults used by NewCache when no option says otherwise.
@@ -34,17 +40,21 @@ const (
 	DefaultJitter         = 0.10
 	DefaultExpirySkew     = 10 * time.Second
 	DefaultRefreshTimeout = 30 * time.Second
+	DefaultStoreTimeout   = 2 * time.Second
+	DefaultLeaseTTL       = 10 * time.Second
 	DefaultMinInterval    = time.Second
 	DefaultBackoffMin     = time.Second
 	DefaultBackoffMax     = 5 * time.Minute
 )
 
-func newConfig(opts []Option) *config {
+func newConfig(opts []Option) (*config, error) {
 	cfg := &config{
 		early:          DefaultEarlyRefresh,
 		jitter:         DefaultJitter,
 		expirySkew:     DefaultExpirySkew,
 		refreshTimeout: DefaultRefreshTimeout,
+		storeTimeout:   DefaultStoreTimeout,
+		leaseTTL:       DefaultLeaseTTL,
 		minInterval:    DefaultMinInterval,
 		backoffMin:     DefaultBackoffMin,
 		backoffMax:     DefaultBackoffMax,
@@ -54,24 +64,48 @@ func newConfig(opts []Option) *config {
 			o(cfg)
 		}
 	}
+	if cfg.backoffMax < cfg.backoffMin {
+		cfg.bad("WithBackoff", "hi "+cfg.backoffMax.String()+" is below lo "+cfg.backoffMin.String())
+	}
+	if cfg.store != nil && cfg.key == "" {
+		cfg.bad("WithStore", "the key is empty: every process that shares the token must name it the same way")
+	}
+	if len(cfg.errs) > 0 {
+		return nil, &Error{Op: "new_cache", Kind: ErrBadRequest, Message: errors.Join(cfg.errs...).Error()}
+	}
 	if cfg.clock == nil {
 		cfg.clock = systemClock{}
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.backoffMax < cfg.backoffMin {
-		cfg.backoffMax = cfg.backoffMin
-	}
-	if cfg.leaseTTL <= cfg.refreshTimeout {
-		// The lease must outlive the refresh it protects, or a slow but healthy holder would lose it
-		// mid-call and a second process would fetch too.
-		cfg.leaseTTL = cfg.refreshTimeout + 15*time.Second
-	}
 	if cfg.key == "" {
 		cfg.key = "default"
 	}
-	return cfg
+	return cfg, nil
+}
+
+// bad records that option name was given a value that makes no sense.
+func (c *config) bad(name, why string) {
+	c.errs = append(c.errs, errors.New(name+": "+why))
+}
+
+// positive records an error unless d > 0.
+func (c *config) positive(name string, d time.Duration) bool {
+	if d <= 0 {
+		c.bad(name, "must be positive, got "+d.String())
+		return false
+	}
+	return true
+}
+
+// nonNegative records an error if d < 0.
+func (c *config) nonNegative(name string, d time.Duration) bool {
+	if d < 0 {
+		c.bad(name, "must not be negative, got "+d.String())
+		return false
+	}
+	return true
 }
 
 // WithToken starts the Cache from t, e.g. a token obtained by an authorization. With a Store, a
@@ -100,7 +134,13 @@ func WithStoredToken(t *Token, version int64) Option {
 // process at a time refreshes the key; if it is a Watcher, waiting processes learn of a new token
 // without polling.
 func WithStore(s Store, key string) Option {
-	return func(c *config) { c.store, c.key = s, key }
+	return func(c *config) {
+		if s == nil {
+			c.bad("WithStore", "the store is nil")
+			return
+		}
+		c.store, c.key = s, key
+	}
 }
 
 // WithName names the Cache in logs and events when it has no Store (with a Store the key is used).
@@ -114,59 +154,99 @@ func WithName(name string) Option {
 
 // WithEarlyRefresh makes one background refresh start d before Expiry (and before RefreshExpiry,
 // so a refresh token is used before it lapses). Callers keep getting the valid token meanwhile.
-// d <= 0 disables refresh ahead: the Cache then calls the platform only when there is no token, it
-// has expired, or it was rejected (vv-tool needs this). The default is 5 minutes.
+// 0 disables refresh ahead: the Cache then calls the platform only when there is no token, it has
+// expired, or it was rejected (vv-tool needs this). The default is 5 minutes.
 func WithEarlyRefresh(d time.Duration) Option {
-	return func(c *config) { c.early = d }
+	return func(c *config) {
+		if c.nonNegative("WithEarlyRefresh", d) {
+			c.early = d
+		}
+	}
 }
 
 // WithJitter spreads planned refreshes by ±frac of the early-refresh window (default 0.10), so that
-// thousands of keys issued in the same second do not refresh in the same second. frac is clamped to
+// thousands of keys issued in the same second do not refresh in the same second. frac must be in
 // [0, 0.5].
 func WithJitter(frac float64) Option {
-	return func(c *config) { c.jitter = min(max(frac, 0), 0.5) }
+	return func(c *config) {
+		if !(frac >= 0 && frac <= 0.5) { // also false for NaN
+			c.bad("WithJitter", "frac must be between 0 and 0.5, got "+strconv.FormatFloat(frac, 'g', -1, 64))
+			return
+		}
+		c.jitter = frac
+	}
 }
 
 // WithExpirySkew treats a token as expired d before its Expiry (default 10 s), so a token is not
 // sent on a request that arrives after it lapsed.
 func WithExpirySkew(d time.Duration) Option {
-	return func(c *config) { c.expirySkew = max(d, 0) }
+	return func(c *config) {
+		if c.nonNegative("WithExpirySkew", d) {
+			c.expirySkew = d
+		}
+	}
 }
 
-// WithRefreshTimeout bounds one refresh, including store and lease round trips (default 30 s). The
-// refresh runs detached from any caller's context: callers stop waiting at their own deadlines.
+// WithRefreshTimeout bounds each of the two parts of a refresh (default 30 s). The first part
+// prepares the platform call: store reads, the wait for the fleet's lease, the wait for the minimum
+// interval. The second part is the platform call itself, which may be destructive (a rotated
+// refresh token, a fetch that kills the previous token): it starts only with the whole timeout
+// ahead of it, whatever the first part took, and once started its answer is received and saved
+// even if every caller has gone. Callers stop waiting at their own deadlines.
 func WithRefreshTimeout(d time.Duration) Option {
 	return func(c *config) {
-		if d > 0 {
+		if c.positive("WithRefreshTimeout", d) {
 			c.refreshTimeout = d
 		}
 	}
 }
 
-// WithLeaseTTL sets the lifetime of the fleet-wide refresh lease (default: refresh timeout + 15 s).
-// It is raised to that minimum if set lower: the lease must outlive the refresh it protects.
+// WithStoreTimeout bounds each store round trip made while callers may be waiting (default 2 s):
+// a read, the save of a new token before it is published. After a store failure the Cache
+// stops making callers wait for the store for a few seconds: it serves and publishes tokens
+// without it, and saves new tokens in the background until the store takes them.
+func WithStoreTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if c.positive("WithStoreTimeout", d) {
+			c.storeTimeout = d
+		}
+	}
+}
+
+// WithLeaseTTL sets the lifetime of the fleet-wide refresh lease (default 10 s). The Locker
+// renews the lease while it is held (every ttl/3), through the whole platform call and the save
+// that follows, so the TTL only bounds how long a holder that died (kill -9, a lost host) stalls
+// the key: a short TTL is safe. A holder that stalls past its TTL cannot overwrite a newer token
+// (the store's version check fences it).
 func WithLeaseTTL(d time.Duration) Option {
-	return func(c *config) { c.leaseTTL = d }
+	return func(c *config) {
+		if c.positive("WithLeaseTTL", d) {
+			c.leaseTTL = d
+		}
+	}
 }
 
 // WithMinInterval spaces platform calls for this key by at least d (default 1 s), whatever callers
-// do, so that no caller loop can trip a platform's abuse detection. A refresh that would have to
-// wait longer than the refresh timeout fails at once with ErrRateLimited.
+// do, so that no caller loop can trip a platform's abuse detection. A refresh whose wait for the
+// interval would outlast the preparation part of the refresh timeout fails at once with
+// ErrRateLimited.
 func WithMinInterval(d time.Duration) Option {
-	return func(c *config) { c.minInterval = max(d, 0) }
+	return func(c *config) {
+		if c.nonNegative("WithMinInterval", d) {
+			c.minInterval = d
+		}
+	}
 }
 
 // WithBackoff sets how long the Cache waits after a failed refresh before it calls the platform
-// again: from lo, doubling to hi, with full jitter (default 1 s to 5 min). While a token is still
+// again: from lo, doubling to hi, with jitter (default 1 s to 5 min); both must be positive and
+// hi at least lo. While a token is still
 // valid the retries run in the background; with no valid token, callers get the last error at once
 // until the wait is over.
 func WithBackoff(lo, hi time.Duration) Option {
 	return func(c *config) {
-		if lo > 0 {
-			c.backoffMin = lo
-		}
-		if hi > 0 {
-			c.backoffMax = hi
+		if c.positive("WithBackoff lo", lo) && c.positive("WithBackoff hi", hi) {
+			c.backoffMin, c.backoffMax = lo, hi
 		}
 	}
 }
@@ -175,7 +255,11 @@ func WithBackoff(lo, hi time.Duration) Option {
 // it is known, else before Expiry of a token that has no refresh token (vip.com). It gives the
 // application time to ask the merchant to authorize again. 0 (the default) disables it.
 func WithGrantWarning(d time.Duration) Option {
-	return func(c *config) { c.grantWarning = max(d, 0) }
+	return func(c *config) {
+		if c.nonNegative("WithGrantWarning", d) {
+			c.grantWarning = d
+		}
+	}
 }
 
 // WithLogger logs the Cache's events (refreshes, failures, saves, lost grants) to l, never a secret.

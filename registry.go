@@ -169,10 +169,33 @@ func (r *Registry) Len() int {
 	return r.lru.Len()
 }
 
-// Close closes every Cache, stops the goroutine that writes due times to the WithDueIndex index,
-// and makes further lookups fail with ErrClosed.
+// Close closes every Cache (see Cache.Close), stops the goroutine that writes due times to the
+// WithDueIndex index, and makes further lookups fail with ErrClosed. It does not wait for
+// refreshes under way; a process about to exit calls Shutdown instead.
 func (r *Registry) Close() {
+	for _, c := range r.detach() {
+		c.Close()
+	}
+}
+
+// Shutdown closes the Registry like Close, then waits until every Cache's refresh under way has
+// ended and every new token is saved (see Cache.Shutdown), or until ctx ends. It returns nil
+// when nothing was left in flight, else the Caches' errors joined; Pending on a Cache the
+// Registry held says whether its new token is still unsaved.
+func (r *Registry) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, c := range r.detach() {
+		if err := c.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// detach marks the Registry closed and hands over the Caches it held.
+func (r *Registry) detach() []*Cache {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if !r.closed {
 		close(r.done)
 	}
@@ -183,10 +206,7 @@ func (r *Registry) Close() {
 	}
 	r.entries = map[string]*list.Element{}
 	r.lru.Init()
-	r.mu.Unlock()
-	for _, c := range all {
-		c.Close()
-	}
+	return all
 }
 
 // noteDue queues key's new due time for the index. It runs inside a Cache's event callback, which

@@ -21,7 +21,7 @@ func TestRegistry_Cache_oneCachePerKeyUnderRace(t *testing.T) {
 	up := newUpstream(time.Now, time.Hour)
 	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
 		made.Add(1)
-		return NewCache(up, append([]Option{WithStore(st, key)}, opts...)...), nil
+		return newTestCache(t, up, append([]Option{WithStore(st, key)}, opts...)...), nil
 	})
 	defer reg.Close()
 	var wg sync.WaitGroup
@@ -46,7 +46,7 @@ func TestRegistry_Cache_evictsLeastRecentlyUsedAndReloadsFromStore(t *testing.T)
 	st := NewMemoryStore()
 	up := newUpstream(time.Now, time.Hour)
 	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
-		return NewCache(up, append([]Option{WithStore(st, key)}, opts...)...), nil
+		return newTestCache(t, up, append([]Option{WithStore(st, key)}, opts...)...), nil
 	}, WithMaxCaches(10))
 	defer reg.Close()
 	ctx := context.Background()
@@ -76,7 +76,7 @@ func TestKeeper_Sweep_refreshesIdleGrantsBeforeTheyLapse(t *testing.T) {
 	})
 	newReg := func() *Registry {
 		return NewRegistry(func(key string, opts ...Option) (*Cache, error) {
-			return NewCache(platform, append([]Option{WithStore(st, key), WithClock(clk), WithEarlyRefresh(7 * 24 * time.Hour),
+			return newTestCache(t, platform, append([]Option{WithStore(st, key), WithClock(clk), WithEarlyRefresh(7 * 24 * time.Hour),
 				WithJitter(0)}, opts...)...), nil
 		}, WithDueIndex(st), WithMaxCaches(5))
 	}
@@ -125,7 +125,7 @@ func TestKeeper_Sweep_reportsGrantsThatNeedAPerson(t *testing.T) {
 	ctx := context.Background()
 	// A vip.com-like grant: 30 days, cannot be refreshed; warn 3 days ahead.
 	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
-		return NewCache(RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+		return newTestCache(t, RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
 			return nil, &Error{Platform: "vipauth", Kind: ErrReauthorize, Message: "cannot refresh"}
 		}), append([]Option{WithStore(st, key), WithClock(clk), WithEarlyRefresh(0), WithGrantWarning(72 * time.Hour)}, opts...)...), nil
 	}, WithDueIndex(st))
@@ -176,7 +176,7 @@ func TestRegistry_Cache_neverEvictsTheCacheItReturns(t *testing.T) {
 		if key == "pending" {
 			s = flaky
 		}
-		return NewCache(up, append([]Option{WithStore(s, key)}, opts...)...), nil
+		return newTestCache(t, up, append([]Option{WithStore(s, key)}, opts...)...), nil
 	}, WithMaxCaches(1))
 	defer reg.Close()
 	ctx := context.Background()
@@ -201,7 +201,7 @@ func TestKeeper_Sweep_spacesKeysByRate(t *testing.T) {
 	st := NewMemoryStore()
 	up := newUpstream(time.Now, time.Hour)
 	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
-		return NewCache(up, append([]Option{WithStore(st, key)}, opts...)...), nil
+		return newTestCache(t, up, append([]Option{WithStore(st, key)}, opts...)...), nil
 	})
 	defer reg.Close()
 	ctx := context.Background()
@@ -244,7 +244,7 @@ func TestKeeper_Sweep_spreadsRetries(t *testing.T) {
 		return nil, &Error{Op: "refresh", Kind: ErrUnavailable}
 	})
 	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
-		return NewCache(down, append([]Option{WithStore(st, key), WithMinInterval(0)}, opts...)...), nil
+		return newTestCache(t, down, append([]Option{WithStore(st, key), WithMinInterval(0)}, opts...)...), nil
 	})
 	defer reg.Close()
 	ctx := context.Background()

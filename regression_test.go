@@ -29,9 +29,9 @@ func storedAccess(st *flakyStore, key string) string {
 func TestRegression_RetrySaveDropsNewerUnsavedToken(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0), WithBackoff(200*time.Millisecond, 400*time.Millisecond))
+	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0), WithBackoff(200*time.Millisecond, 400*time.Millisecond))
 	defer c.Close()
-	st.saveErr.Store(&errStoreDown)
+	st.saveErr.Store(&errFlakyDown)
 	tok1, err := c.Token(context.Background())
 	require.NoError(t, err)
 	tok2, err := c.Invalidate(context.Background(), tok1) // the platform rejected tok-1; tok-2 rotates the refresh token
@@ -49,9 +49,9 @@ func TestRegression_RetrySaveDropsNewerUnsavedToken(t *testing.T) {
 func TestRegression_RetrySaveStallsWhenBackoffExceedsRefreshTimeout(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0), WithRefreshTimeout(40*time.Millisecond),
+	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0), WithRefreshTimeout(40*time.Millisecond),
 		WithBackoff(120*time.Millisecond, 240*time.Millisecond)) // every backoff (60..240 ms) > 40 ms
-	st.saveErr.Store(&errStoreDown)
+	st.saveErr.Store(&errFlakyDown)
 	_, err := c.Token(context.Background())
 	require.NoError(t, err)
 	st.saveErr.Store(nil)
@@ -72,8 +72,8 @@ func TestRegression_RetrySaveStallsWhenBackoffExceedsRefreshTimeout(t *testing.T
 func TestRegression_CloseDropsUnsavedRotatedToken(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0), WithBackoff(20*time.Millisecond, 40*time.Millisecond))
-	st.saveErr.Store(&errStoreDown)
+	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0), WithBackoff(20*time.Millisecond, 40*time.Millisecond))
+	st.saveErr.Store(&errFlakyDown)
 	_, err := c.Token(context.Background())
 	require.NoError(t, err)
 	c.Close() // e.g. Registry evicts the least recently used shop
@@ -90,7 +90,7 @@ func TestRegression_SeedLostWhenStoreErrors(t *testing.T) {
 	seed := &Token{AccessToken: "seed-access", RefreshToken: "seed-refresh", Expiry: time.Now().Add(time.Hour)}
 	check := func(t *testing.T, st *flakyStore) {
 		up := newUpstream(time.Now, time.Hour)
-		c := NewCache(up, WithStore(st, "k"), WithToken(seed), WithRefreshTimeout(time.Second))
+		c := newTestCache(t, up, WithStore(st, "k"), WithToken(seed), WithRefreshTimeout(time.Second))
 		defer c.Close()
 		tok, err := c.Token(context.Background())
 		require.NoError(t, err)
@@ -103,12 +103,12 @@ func TestRegression_SeedLostWhenStoreErrors(t *testing.T) {
 	}
 	t.Run("load fails at start", func(t *testing.T) {
 		st := newFlaky()
-		st.loadErr.Store(&errStoreDown)
+		st.loadErr.Store(&errFlakyDown)
 		check(t, st)
 	})
 	t.Run("seeding save fails once", func(t *testing.T) {
 		st := newFlaky()
-		st.saveErr.Store(&errStoreDown)
+		st.saveErr.Store(&errFlakyDown)
 		// Fail only the first Save (the seeding one).
 		var n atomic.Int64
 		st.onSave = func(*Token) {
@@ -133,7 +133,7 @@ func TestRegression_AdoptedDueTokenNeverRefreshedEarly(t *testing.T) {
 	require.NoError(t, err)
 	up := newUpstream(clk.Now, time.Hour)
 	clk.Advance(55 * time.Minute) // inside x's early window (due at t0+50m)
-	c := NewCache(up, WithStore(st, "k"), WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0))
+	c := newTestCache(t, up, WithStore(st, "k"), WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0))
 	defer c.Close()
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
@@ -159,7 +159,7 @@ func TestRegression_EarlyRefreshHidesValidToken(t *testing.T) {
 	up := newUpstream(clk.Now, time.Hour)
 	up.gate = make(chan struct{})
 	defer close(up.gate)
-	c := NewCache(up, WithStore(st, "k"), WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0))
+	c := newTestCache(t, up, WithStore(st, "k"), WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0))
 	defer c.Close()
 	_, err = c.Token(context.Background())
 	require.NoError(t, err)
@@ -184,7 +184,7 @@ func TestRegression_RegistryCacheAfterClose(t *testing.T) {
 	up := newUpstream(time.Now, time.Hour)
 	reg = NewRegistry(func(key string, opts ...Option) (*Cache, error) {
 		reg.Close() // Close runs while the Cache is being built
-		return NewCache(up, opts...), nil
+		return newTestCache(t, up, opts...), nil
 	})
 	c, err := reg.Cache("shop")
 	if err == nil {
@@ -200,7 +200,7 @@ func TestRegression_RegistryTokenSpuriousErrClosed(t *testing.T) {
 	st := NewMemoryStore()
 	up := newUpstream(time.Now, time.Hour)
 	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
-		return NewCache(up, append([]Option{WithStore(st, key)}, opts...)...), nil
+		return newTestCache(t, up, append([]Option{WithStore(st, key)}, opts...)...), nil
 	}, WithMaxCaches(2))
 	defer reg.Close()
 	var closed atomic.Int64
@@ -229,7 +229,7 @@ func TestRegression_RegistryTokenSpuriousErrClosed(t *testing.T) {
 func TestRegression_InflightRefreshOverwritesSet(t *testing.T) {
 	st := NewMemoryStore()
 	up := newUpstream(time.Now, time.Hour)
-	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0))
+	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
 	defer c.Close()
 	tok1, err := c.Token(context.Background())
 	require.NoError(t, err)
@@ -266,14 +266,14 @@ func TestRegression_pendingRotationNotDroppedByStaleAdopt(t *testing.T) {
 	})
 	// T0: the authorization's token, given by the caller (no IssuedAt), valid for long.
 	t0 := &Token{AccessToken: "T0-access-0123456789", RefreshToken: "T0-refresh-0123456789", Expiry: time.Now().Add(80 * 24 * time.Hour)}
-	c := NewCache(rot, WithStore(st, "k"), WithToken(t0), WithMinInterval(0),
+	c := newTestCache(t, rot, WithStore(st, "k"), WithToken(t0), WithMinInterval(0),
 		WithBackoff(time.Minute, time.Minute)) // the saver's next try is a while away
 	defer c.Close()
 	tok, err := c.Token(ctx) // seeds the store with T0 at version 1
 	require.NoError(t, err)
 	require.Equal(t, t0.AccessToken, tok.AccessToken)
 
-	st.saveErr.Store(&errStoreDown)
+	st.saveErr.Store(&errFlakyDown)
 	p, err := c.Invalidate(ctx, tok) // the API refused T0: rotate to P1; the save fails
 	require.NoError(t, err)
 	require.Equal(t, "P1-access-0123456789", p.AccessToken)
@@ -284,6 +284,10 @@ func TestRegression_pendingRotationNotDroppedByStaleAdopt(t *testing.T) {
 	got, err := c.Invalidate(ctx, p)
 	require.NoError(t, err)
 	assert.Equal(t, "P2-access-0123456789", got.AccessToken, "refreshed from P1's refresh token, not back to T0")
+	// The store failed moments ago, so P2 is saved in the background; Shutdown saves it now.
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, c.Shutdown(sctx))
 	stored, _, err := st.MemoryStore.Load(ctx, "k")
 	require.NoError(t, err)
 	assert.Equal(t, "P2-refresh-0123456789", stored.RefreshToken, "the newest link of the chain is stored")
@@ -304,7 +308,7 @@ func TestRegression_recheckRefreshesNewGrant(t *testing.T) {
 		}
 		return nil, &Error{Op: "refresh", Kind: ErrReauthorize}
 	})
-	c := NewCache(r, WithStore(ms, "k"), WithMinInterval(0))
+	c := newTestCache(t, r, WithStore(ms, "k"), WithMinInterval(0))
 	defer c.Close()
 	_, err := c.Token(ctx)
 	require.ErrorIs(t, err, ErrReauthorize)
@@ -321,11 +325,11 @@ func TestRegression_recheckRefreshesNewGrant(t *testing.T) {
 func TestRegression_recheckNotWhileStoreDown(t *testing.T) {
 	ctx := context.Background()
 	st := newFlaky()
-	c := NewCache(RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
+	c := newTestCache(t, RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
 		return nil, &Error{Op: "refresh", Kind: ErrReauthorize}
 	}), WithStore(st, "k"), WithMinInterval(0), WithBackoff(time.Hour, time.Hour))
 	defer c.Close()
-	st.loadErr.Store(&errStoreDown)
+	st.loadErr.Store(&errFlakyDown)
 	_, err := c.Token(ctx)
 	require.ErrorIs(t, err, ErrReauthorize)
 	loads := st.loads.Load()
@@ -344,7 +348,7 @@ func TestRegression_conflictAfterDataLossKeepsNewerToken(t *testing.T) {
 	ctx := context.Background()
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := NewCache(up, WithStore(st, "k"), WithMinInterval(0))
+	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
 	defer c.Close()
 	tok, err := c.Token(ctx)
 	require.NoError(t, err)

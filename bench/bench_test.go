@@ -59,7 +59,7 @@ var libraries = []string{"shoptoken", "x-oauth2", "aws-sdk-go-v2", "google-auth"
 func newGetter(name string, u *upstream, early time.Duration) getter {
 	switch name {
 	case "shoptoken":
-		st := shoptoken.NewCache(shoptoken.RefresherFunc(func(ctx context.Context, _ *shoptoken.Token, _ shoptoken.Reason) (*shoptoken.Token, error) {
+		st, err := shoptoken.NewCache(shoptoken.RefresherFunc(func(ctx context.Context, _ *shoptoken.Token, _ shoptoken.Reason) (*shoptoken.Token, error) {
 			v, exp, err := u.fetch(ctx)
 			if err != nil {
 				return nil, &shoptoken.Error{Kind: shoptoken.ErrUnavailable, Err: err}
@@ -67,6 +67,9 @@ func newGetter(name string, u *upstream, early time.Duration) getter {
 			return &shoptoken.Token{AccessToken: v, Expiry: exp}, nil
 		}), shoptoken.WithEarlyRefresh(early), shoptoken.WithMinInterval(0), shoptoken.WithExpirySkew(0),
 			shoptoken.WithBackoff(50*time.Millisecond, 50*time.Millisecond))
+		if err != nil {
+			panic(err) // a benchmark setup bug
+		}
 		return getter{name, func(ctx context.Context) (string, error) {
 			t, err := st.Token(ctx)
 			if err != nil {
@@ -183,9 +186,12 @@ func BenchmarkWarmRead(b *testing.B) {
 
 // BenchmarkWarmReadDirect is shoptoken's warm read without the adapter's function value.
 func BenchmarkWarmReadDirect(b *testing.B) {
-	c := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
+	c, err := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
 		return &shoptoken.Token{AccessToken: "a", Expiry: time.Now().Add(time.Hour)}, nil
 	}))
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	if _, err := c.Token(ctx); err != nil {
 		b.Fatal(err)

@@ -33,7 +33,7 @@ func BenchmarkMemoryPerShop(b *testing.B) {
 				Scope: strings.Fields(youzanScope), // a fresh copy per shop, as decoding gives
 			}
 			return shoptoken.NewCache(platform, append([]shoptoken.Option{shoptoken.WithToken(tok),
-				shoptoken.WithEarlyRefresh(24 * time.Hour)}, opts...)...), nil
+				shoptoken.WithEarlyRefresh(24 * time.Hour)}, opts...)...)
 		})
 		for i := range shops {
 			if _, err := reg.Token(context.Background(), fmt.Sprintf("%08d", 40000000+i)); err != nil {

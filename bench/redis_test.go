@@ -184,7 +184,7 @@ func BenchmarkRedisColdStart(b *testing.B) {
 			}
 			reg := shoptoken.NewRegistry(func(key string, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
 				return shoptoken.NewCache(platform, append([]shoptoken.Option{
-					shoptoken.WithStore(store, key), shoptoken.WithStoredToken(loaded[key].Token, loaded[key].Version)}, opts...)...), nil
+					shoptoken.WithStore(store, key), shoptoken.WithStoredToken(loaded[key].Token, loaded[key].Version)}, opts...)...)
 			})
 			err = parallel(shops, 64, func(i int) error {
 				tok, err := reg.Token(ctx, keys[i])
@@ -217,7 +217,10 @@ func BenchmarkRedisWarmRead(b *testing.B) {
 	platform := shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
 		return &shoptoken.Token{AccessToken: "warm", Expiry: time.Now().Add(time.Hour)}, nil
 	})
-	c := shoptoken.NewCache(platform, shoptoken.WithStore(br.store(b), "youzan:88888"))
+	c, err := shoptoken.NewCache(platform, shoptoken.WithStore(br.store(b), "youzan:88888"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Cleanup(c.Close)
 	if _, err := c.Token(ctx); err != nil { // cold: Load, lease, refresh, Save
 		b.Fatal(err)
@@ -271,7 +274,7 @@ func BenchmarkRedisKeeperSweep(b *testing.B) {
 					}
 					reg := shoptoken.NewRegistry(func(key string, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
 						return shoptoken.NewCache(platform, append([]shoptoken.Option{shoptoken.WithToken(old),
-							shoptoken.WithEarlyRefresh(time.Hour), shoptoken.WithName(key)}, opts...)...), nil
+							shoptoken.WithEarlyRefresh(time.Hour), shoptoken.WithName(key)}, opts...)...)
 					})
 					k := shoptoken.NewKeeper(reg, store, shoptoken.WithRate(1e9), shoptoken.WithBatch(10_000))
 					before := refreshes.Load()

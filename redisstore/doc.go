@@ -6,7 +6,7 @@
 //	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
 //	store := redisstore.New(rdb, redisstore.WithPrefix("myapp:"))
 //	defer store.Close()
-//	cache := shoptoken.NewCache(refresher, shoptoken.WithStore(store, "youzan:88888"))
+//	cache, err := shoptoken.NewCache(refresher, shoptoken.WithStore(store, "youzan:88888"))
 //
 // # Key layout
 //

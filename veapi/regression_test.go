@@ -123,13 +123,14 @@ func TestRegression_guardStillAdoptsFromStore(t *testing.T) {
 	defer srv.Close()
 	st := shoptoken.NewMemoryStore()
 	var n, calls atomic.Int32
-	src := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
+	src, err := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
 		calls.Add(1)
 		a := fmt.Sprintf("P%d", n.Add(1))
 		live.Store(a)
 		return &shoptoken.Token{AccessToken: a, RefreshToken: "r" + a, Expiry: time.Now().Add(time.Hour)}, nil
 	}), shoptoken.WithStore(st, "k"), shoptoken.WithMinInterval(0),
 		shoptoken.WithToken(&shoptoken.Token{AccessToken: "T0", RefreshToken: "rT0", Expiry: time.Now().Add(time.Hour)}))
+	require.NoError(t, err)
 	defer src.Close()
 	hc := NewClient(src, nil)
 	resp, err := hc.Get(srv.URL + "/perm") // T0 refused, rotate to P1, P1 refused: guard notes P1
@@ -170,9 +171,10 @@ func TestRegression_NewAPIClient_vekeyInRedirect(t *testing.T) {
 		http.Redirect(w, r, "http://"+dead+r.URL.Path+"?"+r.URL.RawQuery, http.StatusMovedPermanently)
 	}))
 	defer srv.Close()
-	src := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
+	src, err := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
 		return nil, nil
 	}), shoptoken.WithToken(&shoptoken.Token{AccessToken: "SESSION-SECRET-0123456789", Expiry: time.Now().Add(time.Hour)}))
+	require.NoError(t, err)
 	hc, err := NewAPIClient(Config{VEKey: reviewVEKey}, src, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -48,7 +48,7 @@ func NewSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
 	if hc == nil {
 		hc = httpx.DefaultHTTPClient()
 	}
-	return shoptoken.NewCache(newRefresher(c, hc), append(defaults(c), opts...)...), nil
+	return shoptoken.NewCache(newRefresher(c, hc), append(defaults(c), opts...)...)
 }
 
 func defaults(c Config) []shoptoken.Option {

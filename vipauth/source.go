@@ -54,7 +54,7 @@ func NewSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
 	if c.Logger != nil {
 		defaults = append(defaults, shoptoken.WithLogger(c.Logger))
 	}
-	return shoptoken.NewCache(refresher{}, append(defaults, opts...)...), nil
+	return shoptoken.NewCache(refresher{}, append(defaults, opts...)...)
 }
 
 // refresher is vip.com's Refresher: there is nothing to refresh with, so every call says that a

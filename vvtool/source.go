@@ -52,7 +52,7 @@ func NewSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
 	if c.Logger != nil {
 		defaults = append(defaults, shoptoken.WithLogger(c.Logger))
 	}
-	return shoptoken.NewCache(&refresher{f: c.newFetcher()}, append(defaults, opts...)...), nil
+	return shoptoken.NewCache(&refresher{f: c.newFetcher()}, append(defaults, opts...)...)
 }
 
 // refresher implements shoptoken.Refresher with one token fetch.

@@ -44,7 +44,7 @@ func NewSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
 		return nil, err
 	}
 	r := &silentRefresher{cfg: c, hc: c.tokenHTTP(), log: c.logger()}
-	return shoptoken.NewCache(r, defaults(opts)...), nil
+	return shoptoken.NewCache(r, defaults(opts)...)
 }
 
 // NewToolSource returns a Cache for a tool app's grant, kept alive with its rotating refresh
@@ -64,7 +64,7 @@ func NewToolSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error)
 		return nil, err
 	}
 	r := &toolRefresher{cfg: c, hc: c.tokenHTTP()}
-	return shoptoken.NewCache(r, defaults(opts)...), nil
+	return shoptoken.NewCache(r, defaults(opts)...)
 }
 
 // silentRefresher implements shoptoken.Refresher with silent authorization.

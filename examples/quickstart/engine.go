@@ -26,9 +26,12 @@ func engineDemo(ctx context.Context, p *printer) error {
 		return &shoptoken.Token{AccessToken: fmt.Sprintf("FAKE%036d", n), Expiry: time.Now().Add(2 * time.Second)}, nil
 	})
 	store := shoptoken.NewMemoryStore()
-	src := shoptoken.NewCache(platform, shoptoken.WithStore(store, "fake/shop-1"),
+	src, err := shoptoken.NewCache(platform, shoptoken.WithStore(store, "fake/shop-1"),
 		shoptoken.WithEarlyRefresh(time.Second), shoptoken.WithJitter(0), shoptoken.WithMinInterval(0),
 		shoptoken.WithExpirySkew(0), shoptoken.WithBackoff(100*time.Millisecond, 200*time.Millisecond))
+	if err != nil {
+		return err
+	}
 
 	// 1. Stampede on a cold cache.
 	var wg sync.WaitGroup
@@ -84,9 +87,15 @@ func engineDemo(ctx context.Context, p *printer) error {
 
 	// 5. Two processes share the store; both see the same token rejected; one refresh.
 	shared := []shoptoken.Option{shoptoken.WithStore(store, "fake/shop-2"), shoptoken.WithMinInterval(0), shoptoken.WithExpirySkew(0)}
-	one := shoptoken.NewCache(platform, shared...)
+	one, err := shoptoken.NewCache(platform, shared...)
+	if err != nil {
+		return err
+	}
 	defer one.Close()
-	other := shoptoken.NewCache(platform, shared...)
+	other, err := shoptoken.NewCache(platform, shared...)
+	if err != nil {
+		return err
+	}
 	defer other.Close()
 	mine, err := one.Token(ctx)
 	if err != nil {

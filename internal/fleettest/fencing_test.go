@@ -77,7 +77,7 @@ func TestFleet_leaseExpiry_fencing(t *testing.T) {
 
 	var calls int
 	var mu sync.Mutex
-	b := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
+	b := newCache(t, shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls++
@@ -143,7 +143,7 @@ func runStallChild(e *childEnv) error {
 	defer rs.Close()
 	var mu sync.Mutex
 	var events []string
-	c := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
+	c, err := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
 		e.rdb.Set(ctx, e.key("stall:refreshing"), "1", 0)
 		for {
 			// The parent freezes the process here; the platform answered just before.
@@ -165,6 +165,9 @@ func runStallChild(e *childEnv) error {
 			events = append(events, ev.Kind.String()+"("+name+")")
 			mu.Unlock()
 		}))
+	if err != nil {
+		return err
+	}
 	defer c.Close()
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/redisstore"
 )
 
@@ -251,6 +252,8 @@ func TestHelperProcess(t *testing.T) {
 			err = runVVToolChild(env)
 		case "veapi":
 			err = runVeapiChild(env)
+		case "veapi-late":
+			err = runVeapiLateChild(env)
 		case "stall":
 			err = runStallChild(env)
 		default:
@@ -329,4 +332,14 @@ func short(s string) string {
 		return s[:200] + "…"
 	}
 	return s
+}
+
+// newCache is shoptoken.NewCache for tests: a construction error fails the test.
+func newCache(tb testing.TB, r shoptoken.Refresher, opts ...shoptoken.Option) *shoptoken.Cache {
+	tb.Helper()
+	c, err := shoptoken.NewCache(r, opts...)
+	if err != nil {
+		tb.Fatalf("NewCache: %v", err)
+	}
+	return c
 }

@@ -30,7 +30,7 @@ func TestCache_saveRetry_keepsNewestToken(t *testing.T) {
 	ms := shoptoken.NewMemoryStore()
 	fs := &flakyStore{Store: ms}
 	p := &fakePlatform{life: time.Hour, issued: map[string]time.Time{}}
-	c := shoptoken.NewCache(p, shoptoken.WithStore(fs, "k"), shoptoken.WithEarlyRefresh(0),
+	c := newCache(t, p, shoptoken.WithStore(fs, "k"), shoptoken.WithEarlyRefresh(0),
 		shoptoken.WithMinInterval(0), shoptoken.WithBackoff(400*time.Millisecond, 400*time.Millisecond))
 	t.Cleanup(c.Close)
 
@@ -67,7 +67,7 @@ func TestCache_saveRetry_adoptedTokenWins(t *testing.T) {
 	fs := &flakyStore{Store: ms}
 	p := &fakePlatform{life: time.Hour, issued: map[string]time.Time{}}
 	opts := []shoptoken.Option{shoptoken.WithEarlyRefresh(0), shoptoken.WithMinInterval(0)}
-	a := shoptoken.NewCache(p, append(opts, shoptoken.WithStore(fs, "k"), shoptoken.WithBackoff(time.Second, time.Second))...)
+	a := newCache(t, p, append(opts, shoptoken.WithStore(fs, "k"), shoptoken.WithBackoff(time.Second, time.Second))...)
 	t.Cleanup(a.Close)
 	t1, err := a.Token(ctx)
 	require.NoError(t, err)
@@ -76,7 +76,7 @@ func TestCache_saveRetry_adoptedTokenWins(t *testing.T) {
 	t2, err := a.Invalidate(ctx, t1)
 	require.NoError(t, err)
 	require.True(t, a.Pending(), "t2 waits to be saved")
-	b := shoptoken.NewCache(p, append(opts, shoptoken.WithStore(ms, "k"))...)
+	b := newCache(t, p, append(opts, shoptoken.WithStore(ms, "k"))...)
 	t.Cleanup(b.Close)
 	_, err = b.Invalidate(ctx, t1)
 	require.NoError(t, err)
@@ -109,7 +109,7 @@ func TestCache_storeLostData_noRefetch(t *testing.T) {
 	const key = "lost:shop"
 	p := &fakePlatform{life: time.Hour, issued: map[string]time.Time{}}
 	opts := []shoptoken.Option{shoptoken.WithEarlyRefresh(0), shoptoken.WithMinInterval(0)}
-	a := shoptoken.NewCache(p, append(opts, shoptoken.WithStore(f.store(), key))...)
+	a := newCache(t, p, append(opts, shoptoken.WithStore(f.store(), key))...)
 	t.Cleanup(a.Close)
 	t1, err := a.Token(ctx)
 	require.NoError(t, err)
@@ -122,7 +122,7 @@ func TestCache_storeLostData_noRefetch(t *testing.T) {
 	require.EqualValues(t, 3, v)
 
 	f.loseKey(key)
-	b := shoptoken.NewCache(p, append(opts, shoptoken.WithStore(f.store(), key))...)
+	b := newCache(t, p, append(opts, shoptoken.WithStore(f.store(), key))...)
 	t.Cleanup(b.Close)
 	t4, err := b.Token(ctx)
 	require.NoError(t, err)
@@ -149,7 +149,7 @@ func TestCache_storeLostData_staleSaveKeepsNewest(t *testing.T) {
 	p := &fakePlatform{life: time.Hour, issued: map[string]time.Time{}}
 	opts := []shoptoken.Option{shoptoken.WithEarlyRefresh(0), shoptoken.WithMinInterval(0)}
 	fs := &flakyStore{Store: f.store()}
-	a := shoptoken.NewCache(p, append(opts, shoptoken.WithStore(fs, key),
+	a := newCache(t, p, append(opts, shoptoken.WithStore(fs, key),
 		shoptoken.WithBackoff(time.Second, time.Second))...) // first retry 0.5–1 s after the failure
 	t.Cleanup(a.Close)
 	t1, err := a.Token(ctx)
@@ -161,7 +161,7 @@ func TestCache_storeLostData_staleSaveKeepsNewest(t *testing.T) {
 	t3, err := a.Invalidate(ctx, t2)
 	require.NoError(t, err)
 	f.loseKey(key)
-	b := shoptoken.NewCache(p, append(opts, shoptoken.WithStore(f.store(), key))...)
+	b := newCache(t, p, append(opts, shoptoken.WithStore(f.store(), key))...)
 	t.Cleanup(b.Close)
 	t4, err := b.Token(ctx)
 	require.NoError(t, err)
