@@ -1,10 +1,10 @@
 package shoptoken
 
 import (
+	"container/heap"
 	"context"
 	"crypto/rand"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 )
@@ -53,8 +53,11 @@ type MemoryStore struct {
 	entries  map[string]memEntry
 	leases   map[string]memLease
 	watchers map[string]map[chan struct{}]struct{}
-	dues     map[string]time.Time
 	now      func() time.Time
+
+	// The due index has its own lock, so that a Keeper's sweep never holds up Load and Save.
+	dueMu sync.RWMutex
+	dues  dueHeap
 }
 
 // DueIndex remembers when each key next needs a Keeper's attention, so that a sweep costs
@@ -94,8 +97,8 @@ func NewMemoryStore() *MemoryStore {
 		entries:  map[string]memEntry{},
 		leases:   map[string]memLease{},
 		watchers: map[string]map[chan struct{}]struct{}{},
-		dues:     map[string]time.Time{},
 		now:      time.Now,
+		dues:     dueHeap{pos: map[string]int{}},
 	}
 }
 
@@ -248,58 +251,135 @@ func (m *MemoryStore) renew(key, owner string, ttl time.Duration, stop <-chan st
 	}
 }
 
-// Schedule implements DueIndex.
+// Schedule implements DueIndex. It costs O(log n) for n scheduled keys.
 func (m *MemoryStore) Schedule(ctx context.Context, key string, due time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err // an error means nothing was written
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.dues[key] = due
+	m.dueMu.Lock()
+	defer m.dueMu.Unlock()
+	m.dues.set(key, due)
 	return nil
 }
 
-// Unschedule implements DueIndex.
+// Unschedule implements DueIndex. It costs O(log n).
 func (m *MemoryStore) Unschedule(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.dues, key)
+	m.dueMu.Lock()
+	defer m.dueMu.Unlock()
+	m.dues.remove(key)
 	return nil
 }
 
-// Due implements DueIndex. It scans every key: fine in memory, which is what redisstore's sorted
-// set avoids.
+// Due implements DueIndex; limit <= 0 means no limit. It costs O(k log k) for the k keys it
+// returns, however many keys are scheduled, and holds up only Schedule and Unschedule meanwhile.
 func (m *MemoryStore) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	type due struct {
-		key string
-		at  time.Time
+	m.dueMu.RLock()
+	defer m.dueMu.RUnlock()
+	return m.dues.due(now, limit), nil
+}
+
+// dueHeap is a binary min-heap of keys by due time (then by key, as redisstore's sorted set
+// orders ties), with each key's position in pos so that moving or removing a key costs O(log n).
+// Its methods other than set, remove and due serve container/heap.
+type dueHeap struct {
+	items []dueItem
+	pos   map[string]int
+}
+
+type dueItem struct {
+	at  time.Time // without a monotonic reading, so that all comparisons use the wall clock
+	key string
+}
+
+func (h *dueHeap) set(key string, at time.Time) {
+	at = at.Round(0)
+	if i, ok := h.pos[key]; ok {
+		h.items[i].at = at
+		heap.Fix(h, i)
+		return
 	}
-	m.mu.Lock()
-	var ds []due
-	for k, at := range m.dues {
-		if !at.After(now) {
-			ds = append(ds, due{k, at})
+	heap.Push(h, dueItem{at: at, key: key})
+}
+
+func (h *dueHeap) remove(key string) {
+	if i, ok := h.pos[key]; ok {
+		heap.Remove(h, i)
+	}
+}
+
+// due returns up to limit keys due at or before now, earliest first, without changing the heap:
+// a best-first walk that keeps the frontier of the heap's tree in a second, small heap. A node's
+// children are due no earlier than it, so the walk stops at nodes that are not due yet and
+// touches O(k) nodes for k keys returned.
+func (h *dueHeap) due(now time.Time, limit int) []string {
+	if len(h.items) == 0 || h.items[0].at.After(now) {
+		return nil
+	}
+	var keys []string
+	f := frontier{h: h, idx: []int{0}}
+	for f.Len() > 0 && (limit <= 0 || len(keys) < limit) {
+		i := heap.Pop(&f).(int)
+		keys = append(keys, h.items[i].key)
+		for c := 2*i + 1; c <= 2*i+2 && c < len(h.items); c++ {
+			if !h.items[c].at.After(now) {
+				heap.Push(&f, c)
+			}
 		}
 	}
-	m.mu.Unlock()
-	sort.Slice(ds, func(i, j int) bool {
-		if !ds[i].at.Equal(ds[j].at) {
-			return ds[i].at.Before(ds[j].at)
-		}
-		return ds[i].key < ds[j].key
-	})
-	if limit > 0 && len(ds) > limit {
-		ds = ds[:limit]
+	return keys
+}
+
+func (h *dueHeap) Len() int { return len(h.items) }
+
+func (h *dueHeap) Less(i, j int) bool { return h.items[i].before(h.items[j]) }
+
+func (h *dueHeap) Swap(i, j int) {
+	h.items[i], h.items[j] = h.items[j], h.items[i]
+	h.pos[h.items[i].key] = i
+	h.pos[h.items[j].key] = j
+}
+
+func (h *dueHeap) Push(x any) {
+	it := x.(dueItem)
+	h.pos[it.key] = len(h.items)
+	h.items = append(h.items, it)
+}
+
+func (h *dueHeap) Pop() any {
+	n := len(h.items) - 1
+	it := h.items[n]
+	h.items[n] = dueItem{}
+	h.items = h.items[:n]
+	delete(h.pos, it.key)
+	return it
+}
+
+func (a dueItem) before(b dueItem) bool {
+	if c := a.at.Compare(b.at); c != 0 {
+		return c < 0
 	}
-	keys := make([]string, len(ds))
-	for i, d := range ds {
-		keys[i] = d.key
-	}
-	return keys, nil
+	return a.key < b.key
+}
+
+// frontier is a min-heap of positions in a dueHeap, ordered as the items they point at.
+type frontier struct {
+	h   *dueHeap
+	idx []int
+}
+
+func (f *frontier) Len() int           { return len(f.idx) }
+func (f *frontier) Less(i, j int) bool { return f.h.items[f.idx[i]].before(f.h.items[f.idx[j]]) }
+func (f *frontier) Swap(i, j int)      { f.idx[i], f.idx[j] = f.idx[j], f.idx[i] }
+func (f *frontier) Push(x any)         { f.idx = append(f.idx, x.(int)) }
+func (f *frontier) Pop() any {
+	n := len(f.idx) - 1
+	i := f.idx[n]
+	f.idx = f.idx[:n]
+	return i
 }
