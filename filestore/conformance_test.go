@@ -23,6 +23,7 @@ func TestStore_conformance(t *testing.T) {
 		{"sealed", []Option{WithSealKey(testKey())}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			storetest.Run(t, func(t *testing.T) *storetest.Harness {
 				dir := t.TempDir()
 				opts := append([]Option{WithPollInterval(20 * time.Millisecond)}, tt.opts...)

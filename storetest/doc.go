@@ -5,20 +5,24 @@
 //
 //	func TestMyStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) *storetest.Harness {
-//			db := openTestDatabase(t) // fresh and empty for each subtest
+//			db := newTestDB(t) // an empty database (or table) of this subtest's own
 //			return &storetest.Harness{
 //				Store: mystore.New(db),
-//				Peer:  mystore.New(openTestDatabase2(t, db)), // as another process sees it
+//				Peer:  mystore.New(db), // a second Store on the same data, as another process has
 //				Damage: func(ctx context.Context, key string, d storetest.Damage, secret string) error {
-//					switch d {
-//					case storetest.Garbage:
-//						return db.Exec(ctx, "UPDATE tokens SET tok = ? WHERE k = ?", "\x00"+secret, key)
+//					if d != storetest.Garbage {
+//						return errors.ErrUnsupported
 //					}
-//					return errors.ErrUnsupported
+//					_, err := db.ExecContext(ctx,
+//						"UPDATE tokens SET token = $1 WHERE key = $2", "\x00{"+secret, key)
+//					return err
 //				},
 //			}
 //		})
 //	}
+//
+// A store's versions follow shoptoken.NextVersion; the Store documentation states the rest of the
+// contract.
 //
 // # What it checks
 //
