@@ -1,51 +1,81 @@
 package shoptoken
 
 import (
+	"container/heap"
 	"context"
 	"crypto/rand"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 )
 
 // Store persists tokens and shares them between processes. Implementations must be safe for
-// concurrent use. Versions are positive and grow with every Save of a key; 0 means "absent".
-// Versions stay below 1<<53 (MaxVersion), so every store can hold them exactly, Lua's and
-// JSON's numbers included.
+// concurrent use; storetest.Run checks one against this contract.
+//
+// Every Save of a key, and every Delete of a stored token, gives the key a new version, larger
+// than all its versions before (NextVersion states the one exception), from 1 to MaxVersion, so
+// every store can hold them exactly, Lua's and JSON's numbers included. Save takes as prev the
+// version Load reports and succeeds only while Load would still report it:
+//
+//   - a stored token: its version;
+//   - no token (never saved, or deleted): 0. A deleted key is absent: Load returns ErrNotFound
+//     and version 0, and Save with prev 0 recreates it; but the store keeps a tombstone, so the
+//     recreated key's versions continue above the deleted ones and a writer still holding a
+//     version from before the Delete gets ErrConflict;
+//   - a damaged value (ErrCorrupt): the version Load reported with the error. When the damage
+//     left no readable version in range, that is 0 and the replacement starts again at 1.
+//
+// Every method returns an error wrapping ctx's error, having changed nothing, when ctx has ended
+// before it is called.
 type Store interface {
-	// Load returns the stored token and its version; ErrNotFound when there is none. When the
-	// stored value cannot be read as a token, Load returns an error wrapping ErrCorrupt (never
-	// quoting the stored content) and the version that Save accepts as prev to replace it.
+	// Load returns the stored token and its version; ErrNotFound and version 0 when there is none.
+	// When the stored value cannot be read as a token (undecodable, a version out of range),
+	// Load returns an error wrapping ErrCorrupt (never quoting the stored content) and the
+	// version that Save accepts as prev to replace it.
 	Load(ctx context.Context, key string) (*Token, int64, error)
 	// Save writes tok if the stored version is still prev (0 = absent) and returns the new version;
 	// ErrConflict when someone else wrote first.
 	Save(ctx context.Context, key string, tok *Token, prev int64) (int64, error)
-	// Delete removes the key. Deleting an absent key is not an error.
+	// Delete removes the key, leaving a tombstone (see above). Deleting an absent key is not an
+	// error; deleting a damaged one removes the damage.
 	Delete(ctx context.Context, key string) error
 }
 
-// MaxVersion is the largest version a Store hands out. A stored version above it is damage
-// (ErrCorrupt), never a reason to wrap around.
+// MaxVersion is the largest version a Store hands out. A stored version outside 1..MaxVersion is
+// damage (ErrCorrupt).
 const MaxVersion = 1<<53 - 1
+
+// NextVersion returns the version a Store gives a key whose version is v: v+1, and 1 after
+// MaxVersion or after a version out of range (damage), so no Store ever writes a version above
+// MaxVersion, nor wraps to a negative one. Reaching MaxVersion takes 2^53 writes of one key: in
+// practice only a forged version gets there, and after it, as after any repair of damage, a writer
+// still holding a small version from before may match a new one.
+func NextVersion(v int64) int64 {
+	if v < 0 || v >= MaxVersion {
+		return 1
+	}
+	return v + 1
+}
 
 // Locker hands out leases so that one process at a time refreshes a key.
 type Locker interface {
-	// Lock takes a lease on key, waiting until it is free or ctx ends. ctx bounds the wait only:
-	// once taken, the implementation keeps renewing the lease until unlock, even after ctx ends; if
-	// the holder dies it lapses after ttl (or sooner: filestore's flock ends with the process).
-	// unlock releases it only if this holder still owns it, and may be called more than once.
+	// Lock takes a lease on key, waiting until it is free or ctx ends (then it returns an error
+	// wrapping ctx's, and no lease). ctx bounds the wait only: once taken, the implementation keeps
+	// renewing the lease until unlock, even after ctx ends; if the holder dies it lapses after ttl
+	// (or sooner: filestore's flock ends with the process). unlock releases it only if this holder
+	// still owns it, and may be called more than once.
 	Lock(ctx context.Context, key string, ttl time.Duration) (unlock func(), err error)
 }
 
-// Watcher is an optional Store capability: Changed returns a channel that receives (or is closed)
+// Watcher is an optional Store capability: Watch returns a channel that receives (or is closed)
 // when key is saved or deleted by anyone, so a Cache waiting on another process's refresh learns of
-// it without polling. stop releases the subscription. Stores without it are polled.
+// it without polling. stop releases the subscription and may be called more than once; ctx bounds
+// the setup only (Watch with an ended ctx returns its error). Stores without it are polled.
 type Watcher interface {
 	Watch(ctx context.Context, key string) (changed <-chan struct{}, stop func(), err error)
 }
 
-// MemoryStore is a Store, Locker and Watcher in process memory. It copies tokens in and out, so no
+// MemoryStore is a Store, Locker, Watcher and DueIndex in process memory. It copies tokens in and out, so no
 // caller can change stored state. It is safe for concurrent use; the zero value is not usable, use
 // NewMemoryStore.
 type MemoryStore struct {
@@ -53,18 +83,23 @@ type MemoryStore struct {
 	entries  map[string]memEntry
 	leases   map[string]memLease
 	watchers map[string]map[chan struct{}]struct{}
-	dues     map[string]time.Time
 	now      func() time.Time
+
+	// The due index has its own lock, so that a Keeper's sweep never holds up Load and Save.
+	dueMu sync.RWMutex
+	dues  dueHeap
 }
 
 // DueIndex remembers when each key next needs a Keeper's attention, so that a sweep costs
-// O(keys due), not O(keys). MemoryStore and redisstore implement it.
+// O(keys due), not O(keys). MemoryStore and redisstore implement it. Each method returns an
+// error wrapping ctx's error, having changed nothing, when ctx has ended before it is called.
 type DueIndex interface {
 	// Schedule sets (or moves) key's due time.
 	Schedule(ctx context.Context, key string, due time.Time) error
 	// Unschedule removes key; removing an absent key is not an error.
 	Unschedule(ctx context.Context, key string) error
-	// Due returns up to limit keys due at or before now, earliest first.
+	// Due returns up to limit keys due at or before now, earliest first; limit <= 0 means no
+	// limit. Due times may be kept to the millisecond. Due does not remove the keys.
 	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
 }
 
@@ -82,6 +117,19 @@ type memEntry struct {
 	version int64
 }
 
+// state returns the version Load reports for e (and Save accepts as prev), the version the next
+// one follows, and whether e is damaged: a version out of range, which only a test can plant, but
+// which is treated as the Store contract says all the same.
+func (e memEntry) state() (prev, from int64, damaged bool) {
+	switch {
+	case e.version < 0 || e.version > MaxVersion || (e.tok != nil && e.version == 0):
+		return 0, 0, true
+	case e.tok == nil:
+		return 0, e.version, false
+	}
+	return e.version, e.version, false
+}
+
 type memLease struct {
 	owner   string
 	expires time.Time
@@ -94,8 +142,8 @@ func NewMemoryStore() *MemoryStore {
 		entries:  map[string]memEntry{},
 		leases:   map[string]memLease{},
 		watchers: map[string]map[chan struct{}]struct{}{},
-		dues:     map[string]time.Time{},
 		now:      time.Now,
+		dues:     dueHeap{pos: map[string]int{}},
 	}
 }
 
@@ -107,8 +155,12 @@ func (m *MemoryStore) Load(ctx context.Context, key string) (*Token, int64, erro
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.entries[key]
-	if e.tok == nil {
-		return nil, 0, ErrNotFound
+	prev, _, damaged := e.state()
+	switch {
+	case damaged:
+		return nil, prev, fmt.Errorf("shoptoken: memory store: load %q: %w: version out of range", key, ErrCorrupt)
+	case e.tok == nil:
+		return nil, prev, ErrNotFound
 	}
 	return e.tok.Clone(), e.version, nil
 }
@@ -124,11 +176,11 @@ func (m *MemoryStore) Save(ctx context.Context, key string, tok *Token, prev int
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	cur := m.entries[key]
-	if (cur.tok == nil && prev != 0) || (cur.tok != nil && cur.version != prev) {
+	want, from, _ := m.entries[key].state()
+	if prev != want {
 		return 0, ErrConflict
 	}
-	v := cur.version + 1
+	v := NextVersion(from)
 	m.entries[key] = memEntry{tok: tok.Clone(), version: v}
 	m.notifyLocked(key)
 	return v, nil
@@ -142,8 +194,10 @@ func (m *MemoryStore) Delete(ctx context.Context, key string) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e, ok := m.entries[key]; ok && e.tok != nil {
-		m.entries[key] = memEntry{version: e.version + 1}
+	if e, ok := m.entries[key]; ok {
+		if _, from, damaged := e.state(); damaged || e.tok != nil {
+			m.entries[key] = memEntry{version: NextVersion(from)}
+		}
 	}
 	m.notifyLocked(key)
 	return nil
@@ -160,6 +214,9 @@ func (m *MemoryStore) notifyLocked(key string) {
 
 // Watch implements Watcher.
 func (m *MemoryStore) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
 	ch := make(chan struct{}, 1)
 	m.mu.Lock()
 	if m.watchers[key] == nil {
@@ -184,6 +241,9 @@ func (m *MemoryStore) Watch(ctx context.Context, key string) (<-chan struct{}, f
 // Lock implements Locker. A MemoryStore's leases live in this process only; a lease whose ttl has
 // passed may be taken by the next caller, as a crashed holder's would be in a shared store.
 func (m *MemoryStore) Lock(ctx context.Context, key string, ttl time.Duration) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // not even a free lease: the caller has given up
+	}
 	owner := rand.Text()
 	for {
 		m.mu.Lock()
@@ -248,58 +308,135 @@ func (m *MemoryStore) renew(key, owner string, ttl time.Duration, stop <-chan st
 	}
 }
 
-// Schedule implements DueIndex.
+// Schedule implements DueIndex. It costs O(log n) for n scheduled keys.
 func (m *MemoryStore) Schedule(ctx context.Context, key string, due time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err // an error means nothing was written
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.dues[key] = due
+	m.dueMu.Lock()
+	defer m.dueMu.Unlock()
+	m.dues.set(key, due)
 	return nil
 }
 
-// Unschedule implements DueIndex.
+// Unschedule implements DueIndex. It costs O(log n).
 func (m *MemoryStore) Unschedule(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.dues, key)
+	m.dueMu.Lock()
+	defer m.dueMu.Unlock()
+	m.dues.remove(key)
 	return nil
 }
 
-// Due implements DueIndex. It scans every key: fine in memory, which is what redisstore's sorted
-// set avoids.
+// Due implements DueIndex; limit <= 0 means no limit. It costs O(k log k) for the k keys it
+// returns, however many keys are scheduled, and holds up only Schedule and Unschedule meanwhile.
 func (m *MemoryStore) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	type due struct {
-		key string
-		at  time.Time
+	m.dueMu.RLock()
+	defer m.dueMu.RUnlock()
+	return m.dues.due(now, limit), nil
+}
+
+// dueHeap is a binary min-heap of keys by due time (then by key, as redisstore's sorted set
+// orders ties), with each key's position in pos so that moving or removing a key costs O(log n).
+// Its methods other than set, remove and due serve container/heap.
+type dueHeap struct {
+	items []dueItem
+	pos   map[string]int
+}
+
+type dueItem struct {
+	at  time.Time // without a monotonic reading, so that all comparisons use the wall clock
+	key string
+}
+
+func (h *dueHeap) set(key string, at time.Time) {
+	at = at.Round(0)
+	if i, ok := h.pos[key]; ok {
+		h.items[i].at = at
+		heap.Fix(h, i)
+		return
 	}
-	m.mu.Lock()
-	var ds []due
-	for k, at := range m.dues {
-		if !at.After(now) {
-			ds = append(ds, due{k, at})
+	heap.Push(h, dueItem{at: at, key: key})
+}
+
+func (h *dueHeap) remove(key string) {
+	if i, ok := h.pos[key]; ok {
+		heap.Remove(h, i)
+	}
+}
+
+// due returns up to limit keys due at or before now, earliest first, without changing the heap:
+// a best-first walk that keeps the frontier of the heap's tree in a second, small heap. A node's
+// children are due no earlier than it, so the walk stops at nodes that are not due yet and
+// touches O(k) nodes for k keys returned.
+func (h *dueHeap) due(now time.Time, limit int) []string {
+	if len(h.items) == 0 || h.items[0].at.After(now) {
+		return nil
+	}
+	var keys []string
+	f := frontier{h: h, idx: []int{0}}
+	for f.Len() > 0 && (limit <= 0 || len(keys) < limit) {
+		i := heap.Pop(&f).(int)
+		keys = append(keys, h.items[i].key)
+		for c := 2*i + 1; c <= 2*i+2 && c < len(h.items); c++ {
+			if !h.items[c].at.After(now) {
+				heap.Push(&f, c)
+			}
 		}
 	}
-	m.mu.Unlock()
-	sort.Slice(ds, func(i, j int) bool {
-		if !ds[i].at.Equal(ds[j].at) {
-			return ds[i].at.Before(ds[j].at)
-		}
-		return ds[i].key < ds[j].key
-	})
-	if limit > 0 && len(ds) > limit {
-		ds = ds[:limit]
+	return keys
+}
+
+func (h *dueHeap) Len() int { return len(h.items) }
+
+func (h *dueHeap) Less(i, j int) bool { return h.items[i].before(h.items[j]) }
+
+func (h *dueHeap) Swap(i, j int) {
+	h.items[i], h.items[j] = h.items[j], h.items[i]
+	h.pos[h.items[i].key] = i
+	h.pos[h.items[j].key] = j
+}
+
+func (h *dueHeap) Push(x any) {
+	it := x.(dueItem)
+	h.pos[it.key] = len(h.items)
+	h.items = append(h.items, it)
+}
+
+func (h *dueHeap) Pop() any {
+	n := len(h.items) - 1
+	it := h.items[n]
+	h.items[n] = dueItem{}
+	h.items = h.items[:n]
+	delete(h.pos, it.key)
+	return it
+}
+
+func (a dueItem) before(b dueItem) bool {
+	if c := a.at.Compare(b.at); c != 0 {
+		return c < 0
 	}
-	keys := make([]string, len(ds))
-	for i, d := range ds {
-		keys[i] = d.key
-	}
-	return keys, nil
+	return a.key < b.key
+}
+
+// frontier is a min-heap of positions in a dueHeap, ordered as the items they point at.
+type frontier struct {
+	h   *dueHeap
+	idx []int
+}
+
+func (f *frontier) Len() int           { return len(f.idx) }
+func (f *frontier) Less(i, j int) bool { return f.h.items[f.idx[i]].before(f.h.items[f.idx[j]]) }
+func (f *frontier) Swap(i, j int)      { f.idx[i], f.idx[j] = f.idx[j], f.idx[i] }
+func (f *frontier) Push(x any)         { f.idx = append(f.idx, x.(int)) }
+func (f *frontier) Pop() any {
+	n := len(f.idx) - 1
+	i := f.idx[n]
+	f.idx = f.idx[:n]
+	return i
 }

@@ -25,9 +25,19 @@
 // crash leaves one of the two.
 //
 // Delete leaves a tombstone recording the next version rather than removing the file, so versions
-// of a key only grow: Load reports a tombstone as shoptoken.ErrNotFound, Save with prev 0
-// succeeds on it as on an absent key, and a writer still holding a version from before the
+// of a key only grow: Load reports a tombstone as shoptoken.ErrNotFound with version 0, Save with
+// prev 0 succeeds on it as on an absent key, and a writer still holding a version from before the
 // Delete gets shoptoken.ErrConflict even after the key has been saved again.
+//
+// # Damaged files
+//
+// A data file that cannot be read as a token (not JSON, another format, a version outside
+// 1..shoptoken.MaxVersion, another key's, a seal that does not open) makes Load return an error
+// wrapping shoptoken.ErrCorrupt that names the key, the file and the reason, never the token, with
+// the version that Save accepts as prev to replace it: the file's, or 0 when the file shows no
+// version in range. The replacement's version follows the file's (1 after 0), and the first of
+// several writers to replace the file wins; the others get shoptoken.ErrConflict. A Cache replaces
+// it with its next token. Delete clears it too.
 //
 // # Permissions
 //
@@ -49,9 +59,9 @@
 // and version are authenticated as additional data, so a file copied to another key or with its
 // version altered fails to load. Key names and versions stay readable in the files; the token
 // does not. Sealing does not stop someone with write access to the directory from deleting files
-// or putting back an older file of the same key. A file that cannot be read or unsealed makes
-// Load and Save return an error wrapping ErrCorrupt that names the file and never shows the
-// token; Delete clears it.
+// or putting back an older file of the same key. A file that does not unseal is damaged (see
+// above): a process with another seal key, or none, would see every file as damaged and replace
+// it, so every process sharing a directory must have the same key.
 //
 // # Concurrency
 //

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,10 +23,13 @@ import (
 	"github.com/shoptoken/shoptoken"
 )
 
-// ErrCorrupt is wrapped by the error Load, Save and Delete return for a token file they cannot
-// read: damaged, altered, belonging to another key, sealed with another key, or sealed when the
-// Store has no seal key (and the reverse). The error names the key and the file, never the token.
-var ErrCorrupt = errors.New("unreadable token file")
+// ErrCorrupt is shoptoken.ErrCorrupt, which the error of Load wraps for a token file it cannot
+// read: damaged, altered, belonging to another key, with a version out of range, sealed with
+// another key, or sealed when the Store has no seal key (and the reverse). The error names the key
+// and the file, never the token.
+//
+// Deprecated: use shoptoken.ErrCorrupt, which is the same value.
+var ErrCorrupt = shoptoken.ErrCorrupt
 
 var (
 	_ shoptoken.Store   = (*Store)(nil)
@@ -65,8 +67,9 @@ type config struct {
 }
 
 // WithSealKey seals tokens at rest with AES-256-GCM under key, which must be 32 bytes (New reports
-// an error otherwise). Every process sharing the directory must use the same key: a Store refuses
-// files sealed with another key, and sealed and unsealed Stores refuse each other's files.
+// an error otherwise). Every process sharing the directory must use the same key: a Store reports
+// files sealed with another key as damaged (shoptoken.ErrCorrupt), and so do sealed and unsealed
+// Stores each other's files; a Cache then replaces them.
 func WithSealKey(key []byte) Option {
 	key = bytes.Clone(key) // now: the caller may reuse or wipe its slice before New runs
 	return func(c *config) {
@@ -175,8 +178,9 @@ type entry struct {
 	tok     *shoptoken.Token
 }
 
-// read returns the entry stored for key. On an ErrCorrupt error the entry still carries the
-// version from the file's header when that could be read, so Delete can keep versions growing.
+// read returns the entry stored for key. On an ErrCorrupt error the entry carries the version
+// from the file's header when that could be read and is in range, 0 otherwise: the version Load
+// reports, Save accepts as prev, and the next version follows.
 func (s *Store) read(key string) (entry, error) {
 	path := s.path(key, ".json")
 	data, err := readFile(path)
@@ -184,7 +188,7 @@ func (s *Store) read(key string) (entry, error) {
 		return entry{}, nil
 	}
 	if err != nil {
-		return entry{}, fmt.Errorf("filestore: key %q: %w", key, err)
+		return entry{}, fmt.Errorf("filestore: key %q: %w", key, err) // ErrCorrupt if too large
 	}
 	corrupt := func(e entry, reason string) (entry, error) {
 		return e, fmt.Errorf("filestore: key %q: %s: %w: %s", key, path, ErrCorrupt, reason)
@@ -197,8 +201,8 @@ func (s *Store) read(key string) (entry, error) {
 	if rec.Format != formatV1 {
 		return corrupt(entry{}, "unknown format "+strconv.Itoa(rec.Format))
 	}
-	if rec.Version < 1 {
-		return corrupt(entry{}, "invalid version")
+	if rec.Version < 1 || rec.Version > shoptoken.MaxVersion {
+		return corrupt(entry{}, "version out of range")
 	}
 	e := entry{version: rec.Version}
 	if rec.Key != key {
@@ -237,6 +241,9 @@ func (s *Store) read(key string) (entry, error) {
 	if err := json.Unmarshal(plain, &tok); err != nil {
 		return corrupt(e, "token is not valid JSON")
 	}
+	if plain = bytes.TrimSpace(plain); plain[0] != '{' {
+		return corrupt(e, "token is not a JSON object") // null decodes without an error
+	}
 	e.live, e.tok = true, &tok
 	return e, nil
 }
@@ -268,13 +275,18 @@ func additionalData(key string, version int64) []byte {
 }
 
 // Load implements shoptoken.Store. It takes no lock: files are replaced by rename, so a reader
-// sees either the old or the new file, never part of one.
+// sees either the old or the new file, never part of one. For a file it cannot read it returns an
+// error wrapping shoptoken.ErrCorrupt and the version to replace it with Save: the file's, or 0
+// when the file shows no version in 1..MaxVersion.
 func (s *Store) Load(ctx context.Context, key string) (*shoptoken.Token, int64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
 	e, err := s.read(key)
 	if err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			return nil, e.version, err
+		}
 		return nil, 0, err
 	}
 	if !e.live {
@@ -286,8 +298,9 @@ func (s *Store) Load(ctx context.Context, key string) (*shoptoken.Token, int64, 
 // Save implements shoptoken.Store. The compare and the write happen under an exclusive flock on
 // the key's lock file, so they are atomic across goroutines and processes. prev 0 matches both
 // an absent key and a deleted one; after a Delete the next version continues from the deleted
-// one's instead of restarting at 1. A file Save cannot read (ErrCorrupt) is not overwritten;
-// Delete removes it.
+// one's instead of restarting at 1. A file that cannot be read (shoptoken.ErrCorrupt) is replaced
+// when prev is the version Load reported for it; the next version follows the file's, or is 1
+// when the file shows none.
 func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev int64) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -305,22 +318,21 @@ func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev
 	}
 	defer unlock()
 	cur, err := s.read(key)
-	if err != nil {
+	damaged := errors.Is(err, ErrCorrupt)
+	if err != nil && !damaged {
 		return 0, err
 	}
-	if (cur.live && cur.version != prev) || (!cur.live && prev != 0) {
+	want := cur.version // a live token's, or the damaged file's
+	if !cur.live && !damaged {
+		want = 0 // absent or deleted
+	}
+	if prev != want {
 		return 0, shoptoken.ErrConflict
 	}
-	next := cur.version + 1
-	rec := record{Format: formatV1, Key: key, Version: next}
-	if s.aead != nil {
-		nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
-		if _, err := rand.Read(nonce); err != nil {
-			return 0, fmt.Errorf("filestore: save %q: %w", key, err)
-		}
-		rec.Sealed = s.aead.Seal(nonce, nonce, plain, additionalData(key, next))
-	} else {
-		rec.Token = plain
+	next := shoptoken.NextVersion(cur.version)
+	rec, err := s.record(key, next, plain)
+	if err != nil {
+		return 0, fmt.Errorf("filestore: save %q: %w", key, err)
 	}
 	if err := s.write(key, rec); err != nil {
 		return 0, err
@@ -328,10 +340,27 @@ func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev
 	return next, nil
 }
 
+// record returns the data file content for the token JSON plain at version, sealed if the Store
+// seals.
+func (s *Store) record(key string, version int64, plain []byte) (record, error) {
+	rec := record{Format: formatV1, Key: key, Version: version}
+	if s.aead == nil {
+		rec.Token = plain
+		return rec, nil
+	}
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return record{}, err
+	}
+	rec.Sealed = s.aead.Seal(nonce, nonce, plain, additionalData(key, version))
+	return rec, nil
+}
+
 // Delete implements shoptoken.Store. It replaces the token with a tombstone that records the next
 // version, so versions keep growing and a writer holding the deleted version gets
-// shoptoken.ErrConflict. Load reports a tombstone as shoptoken.ErrNotFound. Delete also clears a
-// file that cannot be read (ErrCorrupt). Deleting an absent key is not an error.
+// shoptoken.ErrConflict. Load reports a tombstone as shoptoken.ErrNotFound with version 0. Delete
+// also clears a file that cannot be read (shoptoken.ErrCorrupt). Deleting an absent key is not an
+// error.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -344,16 +373,12 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	cur, err := s.read(key)
 	switch {
 	case errors.Is(err, ErrCorrupt):
-		// read keeps a header version only when it is at least 1; a forged MaxInt64 would overflow.
-		if cur.version == math.MaxInt64 {
-			cur.version = 0
-		}
 	case err != nil:
 		return err
 	case !cur.live:
 		return nil // absent or already a tombstone
 	}
-	return s.write(key, record{Format: formatV1, Key: key, Version: cur.version + 1, Deleted: true})
+	return s.write(key, record{Format: formatV1, Key: key, Version: shoptoken.NextVersion(cur.version), Deleted: true})
 }
 
 // write replaces key's data file with rec: a temporary file in the same directory is written,

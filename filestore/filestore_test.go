@@ -5,12 +5,9 @@ package filestore
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,249 +48,12 @@ func newStore(t *testing.T, dir string, opts ...Option) *Store {
 	return s
 }
 
-func TestStore_SaveLoad_roundTrip(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		opts []Option
-	}{
-		{"plain", nil},
-		{"sealed", []Option{WithSealKey(testKey())}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			s := newStore(t, "", tt.opts...)
-			want := fullToken()
-			v, err := s.Save(ctx, "youzan/88888", want, 0)
-			require.NoError(t, err)
-			assert.Equal(t, int64(1), v)
-
-			got, gv, err := s.Load(ctx, "youzan/88888")
-			require.NoError(t, err)
-			assert.Equal(t, v, gv)
-			assert.Equal(t, want, got)
-
-			// A zone other than UTC comes back as the same instant.
-			shanghai := time.FixedZone("CST", 8*3600)
-			want.Expiry = time.Date(2030, 1, 2, 11, 4, 5, 6789, shanghai)
-			v, err = s.Save(ctx, "youzan/88888", want, v)
-			require.NoError(t, err)
-			assert.Equal(t, int64(2), v)
-			got, _, err = s.Load(ctx, "youzan/88888")
-			require.NoError(t, err)
-			assert.True(t, want.Expiry.Equal(got.Expiry), "expiry %v != %v", got.Expiry, want.Expiry)
-			_, offset := got.Expiry.Zone()
-			assert.Equal(t, 8*3600, offset)
-
-			// Load hands out a copy: changing it does not change the store.
-			got.Extra["status"] = "changed"
-			again, _, err := s.Load(ctx, "youzan/88888")
-			require.NoError(t, err)
-			assert.Equal(t, "1", again.Extra["status"])
-		})
-	}
-}
-
-func TestStore_Load_notFound(t *testing.T) {
-	s := newStore(t, "")
-	tok, v, err := s.Load(context.Background(), "nope")
-	require.ErrorIs(t, err, shoptoken.ErrNotFound)
-	assert.Nil(t, tok)
-	assert.Zero(t, v)
-}
-
-func TestStore_Save_versions(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t, "")
-	_, err := s.Save(ctx, "k", fullToken(), 1)
-	require.ErrorIs(t, err, shoptoken.ErrConflict, "prev 1 on an absent key")
-	v1, err := s.Save(ctx, "k", fullToken(), 0)
-	require.NoError(t, err)
-	_, err = s.Save(ctx, "k", fullToken(), 0)
-	require.ErrorIs(t, err, shoptoken.ErrConflict, "prev 0 on a present key")
-	v2, err := s.Save(ctx, "k", fullToken(), v1)
-	require.NoError(t, err)
-	_, err = s.Save(ctx, "k", fullToken(), v1)
-	require.ErrorIs(t, err, shoptoken.ErrConflict, "stale prev")
-	assert.Equal(t, []int64{1, 2}, []int64{v1, v2})
-	_, err = s.Save(ctx, "k", nil, v2)
-	require.Error(t, err)
-}
-
-func TestStore_Save_concurrentCAS(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t, "")
-	prev, err := s.Save(ctx, "k", fullToken(), 0)
-	require.NoError(t, err)
-
-	const n = 50
-	var ok, conflicts atomic.Int32
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tok := fullToken()
-			tok.Subject = string(rune('A' + i))
-			<-start
-			_, err := s.Save(ctx, "k", tok, prev)
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.Is(err, shoptoken.ErrConflict):
-				conflicts.Add(1)
-			default:
-				t.Errorf("save: %v", err)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	assert.Equal(t, int32(1), ok.Load())
-	assert.Equal(t, int32(n-1), conflicts.Load())
-	_, v, err := s.Load(ctx, "k")
-	require.NoError(t, err)
-	assert.Equal(t, prev+1, v)
-}
-
-func TestStore_Delete_tombstone(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t, "")
-	require.NoError(t, s.Delete(ctx, "k"), "deleting an absent key")
-
-	v1, err := s.Save(ctx, "k", fullToken(), 0)
-	require.NoError(t, err)
-	require.NoError(t, s.Delete(ctx, "k"))
-	require.NoError(t, s.Delete(ctx, "k"), "deleting twice")
-	_, _, err = s.Load(ctx, "k")
-	require.ErrorIs(t, err, shoptoken.ErrNotFound)
-
-	_, err = s.Save(ctx, "k", fullToken(), v1)
-	require.ErrorIs(t, err, shoptoken.ErrConflict, "a writer holding the deleted version")
-	v3, err := s.Save(ctx, "k", fullToken(), 0)
-	require.NoError(t, err, "prev 0 after Delete")
-	assert.Equal(t, int64(3), v3, "versions continue past the tombstone")
-	_, err = s.Save(ctx, "k", fullToken(), v1)
-	require.ErrorIs(t, err, shoptoken.ErrConflict, "no ABA: version 1 is gone for good")
-	_, v, err := s.Load(ctx, "k")
-	require.NoError(t, err)
-	assert.Equal(t, v3, v)
-}
-
-func TestStore_twoInstances(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	a, b := newStore(t, dir), newStore(t, dir)
-
-	v, err := a.Save(ctx, "k", fullToken(), 0)
-	require.NoError(t, err)
-	got, gv, err := b.Load(ctx, "k")
-	require.NoError(t, err)
-	assert.Equal(t, v, gv)
-	assert.Equal(t, fullToken(), got)
-	_, err = b.Save(ctx, "k", fullToken(), 0)
-	require.ErrorIs(t, err, shoptoken.ErrConflict)
-	v2, err := b.Save(ctx, "k", fullToken(), v)
-	require.NoError(t, err)
-	require.NoError(t, b.Delete(ctx, "k"))
-	_, _, err = a.Load(ctx, "k")
-	require.ErrorIs(t, err, shoptoken.ErrNotFound)
-	assert.Equal(t, int64(2), v2)
-
-	unlock, err := a.Lock(ctx, "k", time.Minute)
-	require.NoError(t, err)
-	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	_, err = b.Lock(short, "k", time.Minute)
-	cancel()
-	require.ErrorIs(t, err, context.DeadlineExceeded, "b must not get a's lease")
-	unlock()
-	unlockB, err := b.Lock(ctx, "k", time.Minute)
-	require.NoError(t, err)
-	unlockB()
-}
-
-func TestStore_Lock_unlock(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t, "", WithPollInterval(5*time.Millisecond))
-	tryLock := func() error {
-		short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
-		defer cancel()
-		u, err := s.Lock(short, "k", time.Minute)
-		if err == nil {
-			u()
-		}
-		return err
-	}
-
-	unlockA, err := s.Lock(ctx, "k", time.Minute)
-	require.NoError(t, err)
-	require.ErrorIs(t, tryLock(), context.DeadlineExceeded, "same Store, another goroutine")
-	require.NoError(t, tryLock2(s, "other"), "other keys are free")
-	unlockA()
-
-	unlockB, err := s.Lock(ctx, "k", time.Minute)
-	require.NoError(t, err)
-	unlockA() // a second unlock by the old holder must not free B's lease
-	require.ErrorIs(t, tryLock(), context.DeadlineExceeded)
-	unlockB()
-	unlockB()
-	require.NoError(t, tryLock())
-
-	canceled, cancel := context.WithCancel(ctx)
-	cancel()
-	_, err = s.Lock(canceled, "k", time.Minute)
-	require.ErrorIs(t, err, context.Canceled)
-}
-
 func tryLock2(s *Store, key string) error {
 	u, err := s.Lock(context.Background(), key, time.Minute)
 	if err == nil {
 		u()
 	}
 	return err
-}
-
-// TestStore_Lock_exclusion checks that leases exclude goroutines of one process, through one
-// Store and through two (each Lock opens the lease file anew, so this is flock between open files
-// of one process).
-func TestStore_Lock_exclusion(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	stores := []*Store{
-		newStore(t, dir, WithPollInterval(time.Millisecond)),
-		newStore(t, dir, WithPollInterval(time.Millisecond)),
-	}
-	const goroutines, rounds = 16, 10
-	var inside, maxInside, total atomic.Int32
-	var wg sync.WaitGroup
-	for i := range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := stores[i%2]
-			for range rounds {
-				unlock, err := s.Lock(ctx, "k", time.Minute)
-				if !assert.NoError(t, err) {
-					return
-				}
-				n := inside.Add(1)
-				for {
-					m := maxInside.Load()
-					if n <= m || maxInside.CompareAndSwap(m, n) {
-						break
-					}
-				}
-				time.Sleep(100 * time.Microsecond)
-				total.Add(1)
-				inside.Add(-1)
-				unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	assert.Equal(t, int32(1), maxInside.Load(), "at most one holder at a time")
-	assert.Equal(t, int32(goroutines*rounds), total.Load())
 }
 
 func TestStore_sealed(t *testing.T) {
@@ -315,7 +75,7 @@ func TestStore_sealed(t *testing.T) {
 
 	assertCorrupt := func(t *testing.T, err error, reason string) {
 		t.Helper()
-		require.ErrorIs(t, err, ErrCorrupt)
+		require.ErrorIs(t, err, shoptoken.ErrCorrupt)
 		assert.NotErrorIs(t, err, shoptoken.ErrNotFound)
 		assert.Contains(t, err.Error(), filepath.Base(file))
 		assert.Contains(t, err.Error(), reason)
@@ -345,7 +105,7 @@ func TestStore_sealed(t *testing.T) {
 		swapped := bytes.Replace(data, []byte("youzan/88888"), []byte("youzan/99999"), 1)
 		require.NoError(t, os.WriteFile(other, swapped, 0o600))
 		_, _, err := s.Load(ctx, "youzan/99999")
-		require.ErrorIs(t, err, ErrCorrupt)
+		require.ErrorIs(t, err, shoptoken.ErrCorrupt)
 		assert.Contains(t, err.Error(), "altered")
 	})
 	t.Run("sealed store on a plain file", func(t *testing.T) {
@@ -354,10 +114,13 @@ func TestStore_sealed(t *testing.T) {
 		require.NoError(t, err)
 		sealed := newStore(t, plainDir, WithSealKey(testKey()))
 		_, _, err = sealed.Load(ctx, "k")
-		require.ErrorIs(t, err, ErrCorrupt)
+		require.ErrorIs(t, err, shoptoken.ErrCorrupt)
 		assert.Contains(t, err.Error(), "not sealed")
-		_, err = sealed.Save(ctx, "k", fullToken(), 1)
-		require.ErrorIs(t, err, ErrCorrupt, "a file it cannot read is not overwritten")
+		_, err = sealed.Save(ctx, "k", fullToken(), 0)
+		require.ErrorIs(t, err, shoptoken.ErrConflict)
+		v, err := sealed.Save(ctx, "k", fullToken(), 1)
+		require.NoError(t, err, "replaced with the version Load reported")
+		assert.Equal(t, int64(2), v)
 	})
 	t.Run("original still loads", func(t *testing.T) {
 		got, v, err := s.Load(ctx, "youzan/88888")
@@ -394,21 +157,31 @@ func TestNew_options(t *testing.T) {
 	require.NoError(t, err, "the Store sealed with the key as it was when WithSealKey was called")
 }
 
+// TestStore_corruptFile: Load reports each kind of unreadable file with its reason and the
+// version that replaces it (the file's, or 0 when it shows none in range), never the token; Save
+// replaces it with that version as prev only, and Delete clears it.
 func TestStore_corruptFile(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range []struct {
 		name    string
 		content string
 		reason  string
+		version int64
 	}{
-		{"garbage", "\x00\x01garbage " + secretAccess, "not valid JSON"},
-		{"truncated", `{"format":1,"key":"k","version":3,"token":{"access_token":"` + secretAccess, "not valid JSON"},
-		{"empty", "", "not valid JSON"},
-		{"unknown format", `{"format":9,"key":"k","version":3}`, "unknown format 9"},
-		{"no version", `{"format":1,"key":"k","token":{"access_token":"x"}}`, "invalid version"},
-		{"other key", `{"format":1,"key":"j","version":3,"token":{"access_token":"x"}}`, `belongs to key "j"`},
-		{"no token", `{"format":1,"key":"k","version":3}`, "no token"},
-		{"bad token", `{"format":1,"key":"k","version":3,"token":{"expiry":"` + secretAccess + `"}}`, "token is not valid JSON"},
+		{"garbage", "\x00\x01garbage " + secretAccess, "not valid JSON", 0},
+		{"truncated", `{"format":1,"key":"k","version":3,"token":{"access_token":"` + secretAccess, "not valid JSON", 0},
+		{"empty", "", "not valid JSON", 0},
+		{"too large", `{"format":1,"key":"k","version":3,"token":{"access_token":"` + strings.Repeat("x", maxFileSize) + `"}}`, "larger than", 0},
+		{"unknown format", `{"format":9,"key":"k","version":3}`, "unknown format 9", 0},
+		{"no version", `{"format":1,"key":"k","token":{"access_token":"x"}}`, "version out of range", 0},
+		{"version not a number", `{"format":1,"key":"k","version":"3","token":{"access_token":"x"}}`, "not valid JSON", 0},
+		{"version above MaxVersion", `{"format":1,"key":"k","version":9007199254740992,"token":{"access_token":"x"}}`, "version out of range", 0},
+		{"version MaxInt64", `{"format":1,"key":"k","version":9223372036854775807,"token":{"access_token":"x"}}`, "version out of range", 0},
+		{"negative version", `{"format":1,"key":"k","version":-4,"token":{"access_token":"x"}}`, "version out of range", 0},
+		{"other key", `{"format":1,"key":"j","version":3,"token":{"access_token":"x"}}`, `belongs to key "j"`, 3},
+		{"no token", `{"format":1,"key":"k","version":3}`, "no token", 3},
+		{"null token", `{"format":1,"key":"k","version":3,"token":null}`, "not a JSON object", 3},
+		{"bad token", `{"format":1,"key":"k","version":3,"token":{"expiry":"` + secretAccess + `"}}`, "token is not valid JSON", 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -416,24 +189,32 @@ func TestStore_corruptFile(t *testing.T) {
 			file := s.path("k", ".json")
 			require.NoError(t, os.WriteFile(file, []byte(tt.content), 0o600))
 
-			_, _, err := s.Load(ctx, "k")
-			require.ErrorIs(t, err, ErrCorrupt)
+			_, v, err := s.Load(ctx, "k")
+			require.ErrorIs(t, err, shoptoken.ErrCorrupt)
 			assert.NotErrorIs(t, err, shoptoken.ErrNotFound)
+			assert.Equal(t, tt.version, v)
 			assert.Contains(t, err.Error(), file)
 			assert.Contains(t, err.Error(), tt.reason)
 			assert.NotContains(t, err.Error(), "SECRET")
 
-			_, err = s.Save(ctx, "k", fullToken(), 0)
-			require.ErrorIs(t, err, ErrCorrupt)
-			_, err = s.Save(ctx, "k", fullToken(), 3)
-			require.ErrorIs(t, err, ErrCorrupt)
-
-			require.NoError(t, s.Delete(ctx, "k"), "Delete clears an unreadable file")
-			_, _, err = s.Load(ctx, "k")
-			require.ErrorIs(t, err, shoptoken.ErrNotFound)
-			v, err := s.Save(ctx, "k", fullToken(), 0)
+			_, err = s.Save(ctx, "k", fullToken(), tt.version+1)
+			require.ErrorIs(t, err, shoptoken.ErrConflict, "only the version Load reported replaces it")
+			nv, err := s.Save(ctx, "k", fullToken(), tt.version)
 			require.NoError(t, err)
-			assert.Positive(t, v)
+			assert.Equal(t, tt.version+1, nv)
+			got, gv, err := s.Load(ctx, "k")
+			require.NoError(t, err)
+			assert.Equal(t, nv, gv)
+			assert.Equal(t, fullToken(), got)
+
+			require.NoError(t, os.WriteFile(file, []byte(tt.content), 0o600))
+			require.NoError(t, s.Delete(ctx, "k"), "Delete clears an unreadable file")
+			_, v, err = s.Load(ctx, "k")
+			require.ErrorIs(t, err, shoptoken.ErrNotFound)
+			assert.Zero(t, v)
+			nv, err = s.Save(ctx, "k", fullToken(), 0)
+			require.NoError(t, err)
+			assert.Equal(t, tt.version+2, nv, "versions continue above the damaged file's")
 		})
 	}
 }
@@ -594,21 +375,6 @@ func TestStore_Watch(t *testing.T) {
 	_, err = other.Save(ctx, "k", fullToken(), 0)
 	require.NoError(t, err)
 	quiet()
-}
-
-func TestStore_canceledContext(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	s := newStore(t, "")
-	_, _, err := s.Load(ctx, "k")
-	require.ErrorIs(t, err, context.Canceled)
-	_, err = s.Save(ctx, "k", fullToken(), 0)
-	require.ErrorIs(t, err, context.Canceled)
-	require.ErrorIs(t, s.Delete(ctx, "k"), context.Canceled)
-	_, _, err = s.Watch(ctx, "k")
-	require.ErrorIs(t, err, context.Canceled)
-	_, _, err = s.Load(context.Background(), "k")
-	require.ErrorIs(t, err, shoptoken.ErrNotFound, "nothing was written")
 }
 
 // TestStore_Save_waitsForWriteLock: a Save blocked behind a writer (here: a held lock file)

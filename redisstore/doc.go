@@ -26,9 +26,26 @@
 // version and publishes it; otherwise it returns shoptoken.ErrConflict. Versions of a key never
 // repeat: Delete leaves a tombstone (the hash with a bumped v and no tok) instead of removing the
 // hash, so a writer that read a version before the Delete cannot write after it. Load of a deleted
-// key returns shoptoken.ErrNotFound together with the tombstone version; Save then accepts either
-// prev 0, as for a key never saved (matching shoptoken.MemoryStore), or that version. Tombstones
-// are a few bytes and are kept.
+// key returns shoptoken.ErrNotFound and version 0, as for a key never saved, and Save with prev 0
+// recreates it, continuing above the tombstone's version. Tombstones are a few bytes and are kept.
+//
+// Versions are stored as decimal digits and stay within 1..shoptoken.MaxVersion (1<<53-1), which
+// Lua's numbers hold exactly; the version after MaxVersion is 1 (shoptoken.NextVersion).
+//
+// # Damaged values
+//
+// Load reports, with an error wrapping shoptoken.ErrCorrupt that never quotes the stored value:
+//
+//   - a token that is not a JSON object of the right shape: with the stored version, which Save
+//     accepts as prev, so the replacement continues the key's versions;
+//   - a version that is not plain decimal digits in 1..MaxVersion ("9223372036854775807", "1e3",
+//     "v3"), a token without a version, or a key of another Redis type: with version 0.
+//
+// The scripts read a key exactly as Load does, so Save with prev 0 is accepted while, and only
+// while, the version is unreadable or out of range: the replacement clears the hash and starts again
+// at version 1. The first writer to replace damage wins; the others find version 1, not the damage,
+// and get shoptoken.ErrConflict. Delete turns damage into a tombstone. LoadMany reports damaged
+// keys in its error the same way, leaving them out of its map.
 //
 // # Leases
 //

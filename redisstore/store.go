@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,28 +93,80 @@ func (s *Store) leaseKey(key string) string { return s.cfg.prefix + "{" + key + 
 func (s *Store) channel(key string) string  { return s.cfg.prefix + "{" + key + "}:chg" }
 func (s *Store) dueKey() string             { return s.cfg.prefix + "keeper:due" }
 
-// saveScript is the compare-and-swap. KEYS[1] is the token hash {v, tok}; ARGV is prev, the encoded
-// token and the change channel. A tombstone (v without tok, left by Delete) also accepts prev 0.
-var saveScript = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 'v', 'tok')
-local v = tonumber(cur[1]) or 0
-local prev = tonumber(ARGV[1])
-if v ~= prev and not (prev == 0 and not cur[2]) then
-	return {0, v}
+// stateLua is the part the scripts share: how a key's token hash reads. A stored version is a
+// decimal integer in 1..MaxVersion without sign or leading zeros, as the scripts write it;
+// anything else (a float, "1e3", "v3", a number above MaxVersion) is damage, as is a hash with a
+// token and no version, or a key of another Redis type. decode reads the hash the same way.
+//
+// state(key) returns the version Load reports (the prev Save accepts), the version the next one
+// follows, whether a token is stored, and whether the key is damaged.
+const stateLua = `
+local MAX = 9007199254740991
+local function version(s)
+	if not s then
+		return 0
+	end
+	if #s > 16 or not string.find(s, '^[1-9][0-9]*$') then
+		return nil
+	end
+	local v = tonumber(s)
+	if v > MAX then
+		return nil
+	end
+	return v
 end
-v = v + 1
+local function state(key)
+	local kind = redis.call('TYPE', key)['ok']
+	if kind == 'none' then
+		return 0, 0, false, false
+	end
+	if kind ~= 'hash' then
+		return 0, 0, false, true
+	end
+	local cur = redis.call('HMGET', key, 'v', 'tok')
+	local v = version(cur[1])
+	if v == nil or (v == 0 and cur[2]) then
+		return 0, 0, false, true
+	end
+	if not cur[2] then
+		return 0, v, false, false
+	end
+	return v, v, true, false
+end
+local function nextVersion(v)
+	if v >= MAX then
+		return 1
+	end
+	return v + 1
+end
+`
+
+// saveScript is the compare-and-swap. KEYS[1] is the token hash {v, tok}; ARGV is prev, the encoded
+// token and the change channel. prev must be what Load reports: the token's version, 0 for an
+// absent or deleted key, 0 for a damaged one (replaced whole, its versions starting again at 1).
+var saveScript = redis.NewScript(stateLua + `
+local prev, from, live, damaged = state(KEYS[1])
+if tonumber(ARGV[1]) ~= prev then
+	return {0, prev}
+end
+if damaged then
+	redis.call('DEL', KEYS[1])
+end
+local v = nextVersion(from)
 redis.call('HSET', KEYS[1], 'v', v, 'tok', ARGV[2])
 redis.call('PUBLISH', ARGV[3], v)
 return {1, v}
 `)
 
-// deleteScript turns a stored token into a tombstone with the next version, so that no writer
-// holding an older version can write again; absent keys and tombstones stay as they are.
-var deleteScript = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 'v', 'tok')
-local v = tonumber(cur[1]) or 0
-if cur[2] then
-	v = v + 1
+// deleteScript turns a stored token, or damage, into a tombstone with the next version, so that no
+// writer holding an older version can write again; absent keys and tombstones stay as they are.
+var deleteScript = redis.NewScript(stateLua + `
+local prev, v, live, damaged = state(KEYS[1])
+if live or damaged then
+	if damaged then
+		redis.call('DEL', KEYS[1])
+	end
+	v = nextVersion(v)
 	redis.call('HSET', KEYS[1], 'v', v)
 	redis.call('HDEL', KEYS[1], 'tok')
 end
@@ -121,42 +174,76 @@ redis.call('PUBLISH', ARGV[1], v)
 return v
 `)
 
-// Load implements shoptoken.Store. When there is no token it returns shoptoken.ErrNotFound with
-// the key's current version: 0 if the key was never saved, the tombstone version if it was
-// deleted. Save accepts either as prev.
+// Load implements shoptoken.Store. When there is no token (the key was never saved, or was
+// deleted) it returns shoptoken.ErrNotFound and version 0. A value that cannot be read as a token
+// makes it return an error wrapping shoptoken.ErrCorrupt, which never quotes the value, and the
+// version to pass to Save to replace it: the stored version if it is readable, else 0.
 //
 // If Redis cannot be reached, the error wraps the client's error (a *net.OpError, a redis.Error or
 // the context's error) and is neither ErrNotFound nor ErrConflict; shoptoken.KindOf reports network
 // failures as shoptoken.ErrUnavailable.
 func (s *Store) Load(ctx context.Context, key string) (*shoptoken.Token, int64, error) {
 	vals, err := s.rdb.HMGet(ctx, s.tokKey(key), "v", "tok").Result()
+	if redis.HasErrorPrefix(err, "WRONGTYPE") {
+		return nil, 0, corrupt(key, "the key holds another Redis type")
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("redisstore: load %q: %w", key, err)
 	}
 	return decode(key, vals)
 }
 
-// decode turns an HMGET v tok answer into a token and its version.
+func corrupt(key, reason string) error {
+	return fmt.Errorf("redisstore: load %q: %w: %s", key, shoptoken.ErrCorrupt, reason)
+}
+
+// decode turns an HMGET v tok answer into a token and its version, reading the hash as the
+// scripts' state does.
 func decode(key string, vals []any) (*shoptoken.Token, int64, error) {
+	vs, hasV := vals[0].(string)
+	data, hasTok := vals[1].(string)
 	var v int64
-	if s, ok := vals[0].(string); ok {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return nil, 0, fmt.Errorf("redisstore: load %q: bad version %q", key, s)
+	switch {
+	case hasV:
+		n, ok := parseVersion(vs)
+		if !ok {
+			return nil, 0, corrupt(key, "the version is not a number in 1..MaxVersion")
 		}
 		v = n
+	case hasTok:
+		return nil, 0, corrupt(key, "a token without a version")
 	}
-	data, ok := vals[1].(string)
-	if !ok {
-		return nil, v, shoptoken.ErrNotFound
+	if !hasTok {
+		return nil, 0, shoptoken.ErrNotFound // absent, or a tombstone
 	}
 	tok := new(shoptoken.Token)
 	if err := json.Unmarshal([]byte(data), (*plainToken)(tok)); err != nil {
 		// The decoder's message may quote stored content (time.Time quotes the value it could
 		// not parse), so it is not passed on.
-		return nil, v, fmt.Errorf("redisstore: load %q: stored token is not valid JSON", key)
+		return nil, v, corrupt(key, "the stored token is not valid JSON")
+	}
+	if t := strings.TrimSpace(data); t[0] != '{' {
+		return nil, v, corrupt(key, "the stored token is not a JSON object") // null decodes quietly
 	}
 	return tok, v, nil
+}
+
+// parseVersion reads a stored version as the scripts do: decimal digits without sign or leading
+// zero, in 1..MaxVersion.
+func parseVersion(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 16 || s[0] == '0' {
+		return 0, false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > shoptoken.MaxVersion {
+		return 0, false
+	}
+	return n, true
 }
 
 // plainToken has Token's fields without its methods, so the stored JSON holds every field
@@ -164,18 +251,22 @@ func decode(key string, vals []any) (*shoptoken.Token, int64, error) {
 type plainToken shoptoken.Token
 
 // Save implements shoptoken.Store: it writes tok if the stored version is still prev and publishes
-// the new version on the key's channel, in one Lua script. prev is 0 for a key that was never
-// saved; for a deleted key it may be 0 or the tombstone version Load returned.
+// the new version on the key's channel, in one Lua script. prev is what Load reported: the token's
+// version, 0 for a key never saved or deleted, and for damage the version Load returned with
+// shoptoken.ErrCorrupt.
 //
 // It returns shoptoken.ErrConflict when someone else wrote first. If Redis cannot be reached, the
 // error wraps the client's error and is not ErrConflict: the write may or may not have happened,
 // so Load again before retrying.
 func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev int64) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("redisstore: save %q: %w", key, err)
+	}
 	if tok == nil {
 		return 0, fmt.Errorf("redisstore: save %q: nil token", key)
 	}
-	if prev < 0 {
-		return 0, shoptoken.ErrConflict
+	if prev < 0 || prev > shoptoken.MaxVersion {
+		return 0, shoptoken.ErrConflict // no stored version matches; and Lua's numbers stay exact
 	}
 	data, err := json.Marshal((*plainToken)(tok))
 	if err != nil {
@@ -196,8 +287,8 @@ func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev
 
 // Delete implements shoptoken.Store. It leaves a tombstone holding the next version, so versions
 // of a key never repeat and a writer still holding a version from before the Delete gets
-// ErrConflict. After a Delete, Load returns ErrNotFound with the tombstone version, and Save
-// accepts prev 0 (as for a new key) or that version. Deleting an absent key is not an error.
+// ErrConflict. After a Delete, Load returns ErrNotFound with version 0, and Save with prev 0
+// recreates the key. Deleting an absent key is not an error; deleting a damaged one clears it.
 // Watchers are woken either way.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := deleteScript.Run(ctx, s.rdb, []string{s.tokKey(key)}, s.channel(key)).Err(); err != nil {
@@ -221,9 +312,10 @@ const (
 
 // LoadMany loads many keys with pipelines of 1000 keys, several at a time, for cold-starting a
 // fleet's worth of tokens. Keys without a token (never saved, or deleted) are left out of the map.
-// A token that cannot be decoded is left out and reported in the error. If a pipeline fails,
-// LoadMany stops sending and returns what it loaded so far with an error wrapping the cause. The
-// error joins every such failure.
+// A value that cannot be read as a token is left out too, and reported in the error, wrapping
+// shoptoken.ErrCorrupt and naming the key, never the value: Load that key to get the version that
+// replaces it. If a pipeline fails, LoadMany stops sending and returns what it loaded so far with
+// an error wrapping the cause. The error joins every such failure.
 func (s *Store) LoadMany(ctx context.Context, keys []string) (map[string]Loaded, error) {
 	res := make([]Loaded, len(keys))
 	found := make([]bool, len(keys))
@@ -248,13 +340,27 @@ func (s *Store) LoadMany(ctx context.Context, keys []string) (map[string]Loaded,
 				for _, k := range keys[lo:hi] {
 					cmds = append(cmds, pipe.HMGet(ctx, s.tokKey(k), "v", "tok"))
 				}
-				if _, err := pipe.Exec(ctx); err != nil {
+				// A key of another type fails its own command only (WRONGTYPE), which Exec
+				// reports too; any other error is the pipeline's.
+				if _, err := pipe.Exec(ctx); err != nil && !redis.HasErrorPrefix(err, "WRONGTYPE") {
 					errs[b] = []error{fmt.Errorf("redisstore: load many: %w", err)}
 					failed.Store(true)
 					return
 				}
 				for i, cmd := range cmds {
-					tok, v, err := decode(keys[lo+i], cmd.Val())
+					var (
+						tok *shoptoken.Token
+						v   int64
+						err = cmd.Err()
+					)
+					switch {
+					case redis.HasErrorPrefix(err, "WRONGTYPE"):
+						err = corrupt(keys[lo+i], "the key holds another Redis type")
+					case err != nil:
+						err = fmt.Errorf("redisstore: load %q: %w", keys[lo+i], err)
+					default:
+						tok, v, err = decode(keys[lo+i], cmd.Val())
+					}
 					switch {
 					case err == nil:
 						res[lo+i], found[lo+i] = Loaded{Token: tok, Version: v}, true

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -26,6 +27,9 @@ var errClosed = errors.New("redisstore: store closed")
 // without a change, because a change may have been missed. A watcher must therefore Load after a
 // wake-up and compare versions, which is what the Cache does.
 func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("redisstore: watch %q: %w", key, err)
+	}
 	m := &member{ch: make(chan struct{}, 1), watch: true}
 	sub, ready, err := s.hub.join(key, m)
 	if err != nil {
