@@ -3,6 +3,7 @@ package fleettest
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -216,4 +217,58 @@ func (s *flakyStore) Delete(ctx context.Context, key string) error {
 		return errStoreDown
 	}
 	return s.Store.Delete(ctx, key)
+}
+
+// TestCache_damagedRedisValue_repaired: Redis holds something under the key that is not a token
+// (garbage, or a version no store may hand out). Two processes and 40 callers get tokens, one
+// platform call is made, and the damage is replaced so that the key reads again.
+func TestCache_damagedRedisValue_repaired(t *testing.T) {
+	for name, fields := range map[string][]any{
+		"garbage":          {"v", "3", "tok", "not a token"},
+		"version MaxInt64": {"v", "9223372036854775807", "tok", `{"access_token":"old-0123456789"}`},
+		"version float":    {"v", "9.2233720368547758e+18", "tok", `{"access_token":"old-0123456789"}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFleet(t)
+			ctx := context.Background()
+			const key = "damaged:shop"
+			require.NoError(t, f.rdb.HSet(ctx, f.prefix+"{"+key+"}:tok", fields...).Err())
+			p := &fakePlatform{life: time.Hour, issued: map[string]time.Time{}}
+			var corrupt atomic.Int64
+			opts := []shoptoken.Option{shoptoken.WithMinInterval(0), shoptoken.WithEvents(func(e shoptoken.Event) {
+				if e.Kind == shoptoken.EventStoreCorrupt {
+					corrupt.Add(1)
+				}
+			})}
+			a := newCache(t, p, append(opts, shoptoken.WithStore(f.store(), key))...)
+			b := newCache(t, p, append(opts, shoptoken.WithStore(f.store(), key))...)
+			t.Cleanup(a.Close)
+			t.Cleanup(b.Close)
+			var wg sync.WaitGroup
+			var errs atomic.Int64
+			for i := range 40 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c := a
+					if i%2 == 1 {
+						c = b
+					}
+					if _, err := c.Token(ctx); err != nil {
+						errs.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			assert.Zero(t, errs.Load())
+			assert.Equal(t, 1, p.count(), "platform calls")
+			stored, v, err := f.store().Load(ctx, key)
+			require.NoError(t, err, "the damage is replaced")
+			assert.True(t, p.valid(stored.AccessToken))
+			assert.Positive(t, v)
+			assert.LessOrEqual(t, v, int64(shoptoken.MaxVersion))
+			assert.Positive(t, corrupt.Load(), "reported")
+			assert.False(t, a.Pending() || b.Pending(), "nothing left unsaved")
+		})
+	}
 }
