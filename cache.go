@@ -24,7 +24,9 @@ var ErrClosed = errors.New("shoptoken: cache closed")
 // timers flip.
 type Cache struct {
 	r   Refresher
-	cfg *config
+	cfg *config // shared by the Caches of a Template: read-only
+	id  Key
+	key string // id.String(): the store key
 
 	// state is what Token returns without a lock; never nil.
 	state atomic.Pointer[cacheState]
@@ -32,7 +34,7 @@ type Cache struct {
 	mu          sync.Mutex
 	flight      *flight       // the refresh under way, if any
 	version     int64         // store version of the current token (0: not stored)
-	seeded      bool          // WithToken's token has been offered to the store
+	seed        *Token        // WithToken's token, until the store has been offered it
 	failures    int           // consecutive failed refreshes
 	lastErr     error         // the last failure, returned while backing off
 	nextAttempt time.Time     // no platform call before this after a failure
@@ -87,35 +89,72 @@ func (f *flight) wait(ctx context.Context, op string) (*Token, error) {
 // NewCache fails with an ErrBadRequest *Error, before anything is sent, when r is nil or an
 // option was given a value that makes no sense (see each option), naming every such option.
 func NewCache(r Refresher, opts ...Option) (*Cache, error) {
-	if r == nil {
-		return nil, &Error{Op: "new_cache", Kind: ErrBadRequest, Message: "the Refresher is nil"}
-	}
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{r: r, cfg: cfg, kick: make(chan struct{}, 1)}
-	c.state.Store(&cacheState{})
-	if c.cfg.initial != nil {
-		clampTimes(c.cfg.initial)
+	from, version := cfg.initial, int64(0)
+	if cfg.stored != nil {
+		from, version = cfg.stored, cfg.storedVersion
 	}
-	if c.cfg.stored != nil {
-		clampTimes(c.cfg.stored)
+	return newCache(r, cfg, cfg.key, from, version)
+}
+
+// Template makes Caches that share one set of options and differ only in their Key, Refresher and
+// starting token: the shops of one app. Each Cache then holds a pointer to the shared options
+// instead of a copy of them, which matters at a million shops. A Template is safe for concurrent
+// use; the options it was made with must not name a Key, WithToken or WithStoredToken (they are
+// per Cache).
+type Template struct{ cfg *config }
+
+// NewTemplate validates opts once for every Cache the Template makes (see NewCache).
+func NewTemplate(opts ...Option) (*Template, error) {
+	cfg, err := newConfig(append(opts[:len(opts):len(opts)], WithKey(Key{Platform: "template", App: "template"})))
+	if err != nil {
+		return nil, err
 	}
-	switch {
-	case c.cfg.store == nil && c.cfg.initial != nil:
-		c.mu.Lock()
-		c.publishLocked(c.cfg.initial)
-		c.mu.Unlock()
-	case c.cfg.store != nil && c.cfg.stored != nil && c.cfg.stored.AccessToken+c.cfg.stored.RefreshToken != "":
-		c.mu.Lock()
-		c.version, c.seeded = c.cfg.storedVersion, true
-		if c.usableAt(c.cfg.stored, c.cfg.clock.Now()) {
-			c.publishLocked(c.cfg.stored)
-		} else {
-			c.state.Store(&cacheState{tok: c.cfg.stored}) // the refresher starts from it
+	if cfg.initial != nil || cfg.stored != nil {
+		return nil, &Error{Op: "new_template", Kind: ErrBadRequest, Message: "WithToken and WithStoredToken belong to one Cache, not to a Template"}
+	}
+	return &Template{cfg: cfg}, nil
+}
+
+// New returns a Cache for k that obtains tokens from r with the Template's options. from, when
+// not nil, is the token to start from: as WithStoredToken(from, version) when version > 0 (the
+// caller loaded it from the Template's store at that version), else as WithToken(from).
+func (t *Template) New(r Refresher, k Key, from *Token, version int64) (*Cache, error) {
+	if t.cfg.store != nil {
+		if err := k.Check(); err != nil {
+			return nil, err
 		}
-		c.mu.Unlock()
+	}
+	return newCache(r, t.cfg, k, from.Clone(), version)
+}
+
+func newCache(r Refresher, cfg *config, k Key, from *Token, version int64) (*Cache, error) {
+	if r == nil {
+		return nil, &Error{Op: "new_cache", Kind: ErrBadRequest, Message: "the Refresher is nil"}
+	}
+	c := &Cache{r: r, cfg: cfg, id: k, key: k.String(), kick: make(chan struct{}, 1)}
+	c.state.Store(&cacheState{})
+	if from == nil || from.AccessToken+from.RefreshToken == "" {
+		return c, nil
+	}
+	clampTimes(from)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case cfg.store == nil:
+		c.publishLocked(from)
+	case version > 0:
+		c.version = version
+		if c.usableAt(from, cfg.clock.Now()) {
+			c.publishLocked(from)
+		} else {
+			c.state.Store(&cacheState{tok: from}) // the refresher starts from it
+		}
+	default:
+		c.seed = from // offered to the store on first use
 	}
 	return c, nil
 }
@@ -178,7 +217,7 @@ func (c *Cache) Set(ctx context.Context, tok *Token) error {
 		c.mu.Unlock()
 	}
 	c.mu.Lock()
-	c.seeded = true
+	c.seed = nil
 	c.clearFailureLocked()
 	c.rejected = nil
 	c.publishLocked(tok)
@@ -278,10 +317,11 @@ func (c *Cache) dueOf(s *cacheState) time.Time {
 	return due
 }
 
-// refreshIfDue joins the refresh under way, or starts a planned one if the current token is due,
-// and waits for it; otherwise it returns the current token. refreshed says whether it waited for
-// a refresh. Checking and starting under one lock means a Keeper never refreshes a token twice.
-func (c *Cache) refreshIfDue(ctx context.Context) (tok *Token, refreshed bool, err error) {
+// RefreshIfDue joins the refresh under way, or starts a planned one if the current token is due
+// (see Due), and waits for it; otherwise it returns the current token. refreshed says whether it
+// waited for a refresh. Checking and starting under one lock means a Keeper never refreshes a
+// token twice.
+func (c *Cache) RefreshIfDue(ctx context.Context) (tok *Token, refreshed bool, err error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -489,33 +529,14 @@ func (c *Cache) flyLocked(ctx context.Context, get func(context.Context) (*Token
 // by the Locker, is held until the new token is saved.
 func (c *Cache) refresh(ctx context.Context, why Reason) (*Token, error) {
 	if c.cfg.store != nil {
-		if tok, ok := c.adoptStored(ctx, why); ok {
+		tok, unlock, err := c.prepare(ctx, why)
+		switch {
+		case tok != nil:
 			return tok, nil
-		}
-		if lk, ok := c.cfg.store.(Locker); ok && c.storeUp() {
-			start := time.Now()
-			unlock, err := c.lock(ctx, lk)
-			if errors.Is(err, errStoreChanged) {
-				// Another process saved while we waited for its lease.
-				if tok, ok := c.adoptStored(ctx, why); ok {
-					return tok, nil
-				}
-				unlock, err = lk.Lock(ctx, c.cfg.key, c.cfg.leaseTTL)
-			}
-			switch {
-			case err == nil:
-				defer unlock()
-				// Whoever held the lease before us may have refreshed already.
-				if tok, ok := c.adoptStored(ctx, why); ok {
-					return tok, nil
-				}
-			case ctx.Err() != nil:
-				return nil, &Error{Op: "refresh", Kind: ErrUnavailable, Message: "timed out waiting for the refresh lease", Err: ctx.Err()}
-			default:
-				// The store is down: go on alone. The minimum interval still caps platform calls.
-				c.noteStore(ctx, err, time.Since(start))
-				c.emit(Event{Kind: EventStoreFailed, Err: err})
-			}
+		case err != nil:
+			return nil, err
+		case unlock != nil:
+			defer unlock()
 		}
 	}
 	if err := c.spaceCall(ctx); err != nil {
@@ -561,6 +582,119 @@ func (c *Cache) refresh(ctx context.Context, why Reason) (*Token, error) {
 	clampTimes(tok)
 	c.emit(Event{Kind: EventRefreshed, Reason: why, Token: tok, Duration: took})
 	return c.persist(after, tok, base), nil
+}
+
+// prepare returns a stored token that serves the purpose (another process refreshed already), or
+// the fleet's lease for this Cache's own platform call. With neither (the store has no Locker, or
+// is unreachable) the Cache goes on alone: the minimum interval still caps platform calls.
+//
+// With a LeaseLoader store, one round trip takes the lease and reads the token; a process that
+// finds the lease held waits for the store to change and reads it once more. Only a Cache that
+// holds no token yet reads first without the lease: on a cold start the store usually has one.
+func (c *Cache) prepare(ctx context.Context, why Reason) (*Token, func(), error) {
+	ll, leaseLoads := c.cfg.store.(LeaseLoader)
+	if !leaseLoads || c.Current() == nil {
+		if tok, ok := c.adoptStored(ctx, why); ok {
+			return tok, nil, nil
+		}
+	}
+	if !c.storeUp() {
+		return nil, nil, nil
+	}
+	if leaseLoads {
+		return c.leaseLoad(ctx, ll, why)
+	}
+	lk, ok := c.cfg.store.(Locker)
+	if !ok {
+		return nil, nil, nil
+	}
+	start := time.Now()
+	unlock, err := c.lock(ctx, lk)
+	if errors.Is(err, errStoreChanged) {
+		// Another process saved while we waited for its lease.
+		if tok, ok := c.adoptStored(ctx, why); ok {
+			return tok, nil, nil
+		}
+		unlock, err = lk.Lock(ctx, c.key, c.cfg.leaseTTL)
+	}
+	switch {
+	case err == nil:
+		// Whoever held the lease before us may have refreshed already.
+		if tok, ok := c.adoptStored(ctx, why); ok {
+			unlock()
+			return tok, nil, nil
+		}
+		return nil, unlock, nil
+	case ctx.Err() != nil:
+		return nil, nil, errLeaseWait(ctx)
+	}
+	c.noteStore(ctx, err, time.Since(start))
+	c.emit(Event{Kind: EventStoreFailed, Err: err})
+	return nil, nil, nil
+}
+
+func errLeaseWait(ctx context.Context) error {
+	return &Error{Op: "refresh", Kind: ErrUnavailable, Message: "timed out waiting for the refresh lease", Err: ctx.Err()}
+}
+
+// leaseLoad is prepare on a LeaseLoader store: take the lease and read the token in one round
+// trip; while another process holds the lease, wait for the store to change and read again.
+func (c *Cache) leaseLoad(ctx context.Context, ll LeaseLoader, why Reason) (*Token, func(), error) {
+	for {
+		lctx, cancel := context.WithTimeout(ctx, c.cfg.storeTimeout)
+		start := time.Now()
+		res, err := ll.TryLockLoad(lctx, c.key, c.cfg.leaseTTL)
+		cancel()
+		c.noteStore(ctx, err, time.Since(start))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, errLeaseWait(ctx)
+			}
+			c.emit(Event{Kind: EventStoreFailed, Err: err})
+			return nil, nil, nil
+		}
+		if tok, ok := c.adopt(ctx, why, res.Token, res.Version, res.LoadErr); ok {
+			if res.Unlock != nil {
+				res.Unlock()
+			}
+			return tok, nil, nil
+		}
+		if res.Unlock != nil {
+			return nil, res.Unlock, nil
+		}
+		if !c.awaitChange(ctx) {
+			return nil, nil, errLeaseWait(ctx)
+		}
+		if tok, ok := c.adoptStored(ctx, why); ok {
+			return tok, nil, nil
+		}
+	}
+}
+
+// awaitChange waits until the key changes in the store (a Watcher wakes it: the lease holder
+// saved or let go), or for a while, bounded by the lease's life; false when ctx ended.
+func (c *Cache) awaitChange(ctx context.Context) bool {
+	wait := min(c.cfg.leaseTTL, time.Second)
+	var changed <-chan struct{}
+	if w, ok := c.cfg.store.(Watcher); ok {
+		ch, stop, err := w.Watch(ctx, c.key)
+		if err == nil {
+			defer stop()
+			changed = ch
+		}
+	}
+	if changed == nil {
+		wait = min(wait, 100*time.Millisecond) // polling
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-changed:
+	case <-t.C:
+	case <-ctx.Done():
+		return false
+	}
+	return true
 }
 
 // saveTimeout bounds one background store write of a token waiting to be saved.
@@ -614,7 +748,7 @@ func (c *Cache) load(ctx context.Context) (*Token, int64, error) {
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.storeTimeout)
 	defer cancel()
 	start := time.Now()
-	tok, ver, err := c.cfg.store.Load(lctx, c.cfg.key)
+	tok, ver, err := c.cfg.store.Load(lctx, c.key)
 	c.noteStore(ctx, err, time.Since(start))
 	return tok, ver, err
 }
@@ -624,11 +758,11 @@ func (c *Cache) load(ctx context.Context) (*Token, int64, error) {
 func (c *Cache) lock(ctx context.Context, lk Locker) (func(), error) {
 	w, ok := c.cfg.store.(Watcher)
 	if !ok {
-		return lk.Lock(ctx, c.cfg.key, c.cfg.leaseTTL)
+		return lk.Lock(ctx, c.key, c.cfg.leaseTTL)
 	}
-	changed, stop, err := w.Watch(ctx, c.cfg.key)
+	changed, stop, err := w.Watch(ctx, c.key)
 	if err != nil {
-		return lk.Lock(ctx, c.cfg.key, c.cfg.leaseTTL)
+		return lk.Lock(ctx, c.key, c.cfg.leaseTTL)
 	}
 	defer stop()
 	lctx, cancel := context.WithCancel(ctx)
@@ -642,7 +776,7 @@ func (c *Cache) lock(ctx context.Context, lk Locker) (func(), error) {
 		case <-lctx.Done():
 		}
 	}()
-	unlock, err := lk.Lock(lctx, c.cfg.key, c.cfg.leaseTTL)
+	unlock, err := lk.Lock(lctx, c.key, c.cfg.leaseTTL)
 	if err != nil && ctx.Err() == nil && woke.Load() {
 		return nil, errStoreChanged
 	}
@@ -691,11 +825,13 @@ func (c *Cache) sleep(ctx context.Context, d time.Duration) error {
 // counts as no token, at the version that replaces it.
 func (c *Cache) adoptStored(ctx context.Context, why Reason) (*Token, bool) {
 	stored, ver, err := c.load(ctx)
+	return c.adopt(ctx, why, stored, ver, err)
+}
+
+// adopt is adoptStored for what a read of the store returned.
+func (c *Cache) adopt(ctx context.Context, why Reason, stored *Token, ver int64, err error) (*Token, bool) {
 	c.mu.Lock()
-	seed := c.cfg.initial
-	if c.seeded {
-		seed = nil
-	}
+	seed := c.seed
 	c.mu.Unlock()
 	if errors.Is(err, ErrCorrupt) {
 		c.mu.Lock()
@@ -713,16 +849,16 @@ func (c *Cache) adoptStored(ctx context.Context, why Reason) (*Token, bool) {
 		// First use with WithToken and an empty store: the given token seeds the fleet.
 		sctx, cancel := context.WithTimeout(ctx, c.cfg.storeTimeout)
 		start := time.Now()
-		ver, err = c.cfg.store.Save(sctx, c.cfg.key, seed, ver)
+		ver, err = c.cfg.store.Save(sctx, c.key, seed, ver)
 		stored = seed
 		if errors.Is(err, ErrConflict) {
-			stored, ver, err = c.cfg.store.Load(sctx, c.cfg.key)
+			stored, ver, err = c.cfg.store.Load(sctx, c.key)
 		}
 		cancel()
 		c.noteStore(ctx, err, time.Since(start))
 		if err == nil {
 			c.mu.Lock()
-			c.seeded, c.corrupt = true, false
+			c.seed, c.corrupt = nil, false
 			c.mu.Unlock()
 		}
 	}
@@ -858,7 +994,7 @@ func (c *Cache) persist(ctx context.Context, tok *Token, base int64) *Token {
 // whatever is stored, a damaged value included. adopted is the stored token that won, or nil when
 // tok was written at version ver.
 func (c *Cache) write(ctx context.Context, tok *Token, base int64, adopt bool) (adopted *Token, ver int64, err error) {
-	st, key := c.cfg.store, c.cfg.key
+	st, key := c.cfg.store, c.key
 	ver, err = st.Save(ctx, key, tok, base)
 	if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
 		return nil, ver, err
@@ -879,7 +1015,7 @@ func (c *Cache) write(ctx context.Context, tok *Token, base int64, adopt bool) (
 // resolveConflict handles a lost compare-and-swap: if the stored token works, it is adopted in
 // place of tok (no second platform call).
 func (c *Cache) resolveConflict(ctx context.Context, tok *Token) (*Token, bool) {
-	stored, ver, err := c.cfg.store.Load(ctx, c.cfg.key)
+	stored, ver, err := c.cfg.store.Load(ctx, c.key)
 	if err != nil {
 		return nil, false
 	}
@@ -963,7 +1099,7 @@ func (c *Cache) saveLoop() {
 // data counts from 1 again, so a delayed Save could match the version of a newer token and
 // overwrite it. Issue times from different hosts are compared only in that case.
 func (c *Cache) supersededInStore(ctx context.Context, tok *Token, prev int64) bool {
-	stored, ver, err := c.cfg.store.Load(ctx, c.cfg.key)
+	stored, ver, err := c.cfg.store.Load(ctx, c.key)
 	if err != nil || ver != prev || same(stored, tok) || !issuedAfter(stored, tok) {
 		// Another version than prev makes the Save below conflict, which resolveConflict
 		// handles; only a different token at the very version tok was based on could be
@@ -1265,7 +1401,7 @@ func clampTimes(t *Token) bool {
 // emit reports e to the logger and the WithEvents listeners, filling in Key, Time and (for the
 // current token) Due from the Cache's state.
 func (c *Cache) emit(e Event) {
-	e.Key = c.cfg.key
+	e.Key = c.id
 	if e.Time.IsZero() {
 		e.Time = c.cfg.clock.Now()
 	}

@@ -54,7 +54,7 @@ func TestCache_Token_persistsBeforePublish(t *testing.T) {
 			seenBeforeSave.Add(1)
 		}
 	}
-	c = newTestCache(t, up, WithStore(st, "shop-1"), WithMinInterval(0))
+	c = newTestCache(t, up, storeAt(st, "shop-1"), WithMinInterval(0))
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
 	for range 5 {
@@ -62,7 +62,7 @@ func TestCache_Token_persistsBeforePublish(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Zero(t, seenBeforeSave.Load(), "no token is visible before it is saved")
-	stored, ver, err := st.MemoryStore.Load(context.Background(), "shop-1")
+	stored, ver, err := st.MemoryStore.Load(context.Background(), sk("shop-1"))
 	require.NoError(t, err)
 	assert.Equal(t, tok.AccessToken, stored.AccessToken)
 	assert.Equal(t, int64(6), ver)
@@ -74,7 +74,7 @@ func TestCache_Token_fleetSharesOneRefresh(t *testing.T) {
 	up.delay = 30 * time.Millisecond
 	caches := make([]*Cache, 8) // eight "processes"
 	for i := range caches {
-		caches[i] = newTestCache(t, up, WithStore(st, "shop-1"))
+		caches[i] = newTestCache(t, up, storeAt(st, "shop-1"))
 	}
 	var wg sync.WaitGroup
 	var errs atomic.Int64
@@ -95,8 +95,8 @@ func TestCache_Token_fleetSharesOneRefresh(t *testing.T) {
 func TestCache_Invalidate_fleetCompareAndRefresh(t *testing.T) {
 	st := NewMemoryStore()
 	up := newUpstream(time.Now, time.Hour)
-	a := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
-	b := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
+	a := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0))
+	b := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0))
 	ta, err := a.Token(context.Background())
 	require.NoError(t, err)
 	tb, err := b.Token(context.Background())
@@ -114,13 +114,13 @@ func TestCache_Invalidate_fleetCompareAndRefresh(t *testing.T) {
 func TestCache_Token_conflictAdoptsStoredToken(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
+	c := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0))
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
 	// Another writer (a process with no lease) saves first.
-	_, ver, _ := st.MemoryStore.Load(context.Background(), "k")
+	_, ver, _ := st.MemoryStore.Load(context.Background(), sk("k"))
 	other := &Token{AccessToken: "other", Expiry: time.Now().Add(time.Hour)}
-	_, err = st.MemoryStore.Save(context.Background(), "k", other, ver)
+	_, err = st.MemoryStore.Save(context.Background(), sk("k"), other, ver)
 	require.NoError(t, err)
 	// c has not seen it; its refresh loses the compare-and-swap. (Invalidate finds "other" first
 	// through the store, so drive the conflict directly.)
@@ -134,7 +134,7 @@ func TestCache_Token_saveFailureKeepsNewTokenAndRetries(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
 	var saveFailed, persisted atomic.Int64
-	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0), WithBackoff(5*time.Millisecond, 20*time.Millisecond),
+	c := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0), WithBackoff(5*time.Millisecond, 20*time.Millisecond),
 		WithEvents(func(e Event) {
 			switch e.Kind {
 			case EventSaveFailed:
@@ -151,7 +151,7 @@ func TestCache_Token_saveFailureKeepsNewTokenAndRetries(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	st.saveErr.Store(nil)
 	require.Eventually(t, func() bool { return persisted.Load() == 1 }, 2*time.Second, 5*time.Millisecond)
-	stored, _, err := st.MemoryStore.Load(context.Background(), "k")
+	stored, _, err := st.MemoryStore.Load(context.Background(), sk("k"))
 	require.NoError(t, err)
 	assert.Equal(t, "tok-1", stored.AccessToken, "the token (and its refresh token) reached the store")
 	assert.Equal(t, "rt-1", stored.RefreshToken)
@@ -160,7 +160,7 @@ func TestCache_Token_saveFailureKeepsNewTokenAndRetries(t *testing.T) {
 func TestCache_Token_storeDownServesMemoryAndCapsCalls(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(time.Hour), WithRefreshTimeout(200*time.Millisecond))
+	c := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(time.Hour), WithRefreshTimeout(200*time.Millisecond))
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
 	st.loadErr.Store(&errFlakyDown)
@@ -183,18 +183,18 @@ func TestCache_Token_withTokenSeedsEmptyStoreOnly(t *testing.T) {
 	st := NewMemoryStore()
 	up := newUpstream(time.Now, time.Hour)
 	seed := &Token{AccessToken: "seed", RefreshToken: "rt-seed", Expiry: time.Now().Add(time.Hour)}
-	a := newTestCache(t, up, WithStore(st, "k"), WithToken(seed))
+	a := newTestCache(t, up, storeAt(st, "k"), WithToken(seed))
 	tok, err := a.Token(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "seed", tok.AccessToken)
-	_, ver, err := st.Load(context.Background(), "k")
+	_, ver, err := st.Load(context.Background(), sk("k"))
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), ver)
 	// A process started later with an old token from its config: the stored token wins.
 	newer := &Token{AccessToken: "newer", Expiry: time.Now().Add(time.Hour)}
-	_, err = st.Save(context.Background(), "k", newer, 1)
+	_, err = st.Save(context.Background(), sk("k"), newer, 1)
 	require.NoError(t, err)
-	b := newTestCache(t, up, WithStore(st, "k"), WithToken(seed))
+	b := newTestCache(t, up, storeAt(st, "k"), WithToken(seed))
 	tok, err = b.Token(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "newer", tok.AccessToken)
@@ -205,12 +205,12 @@ func TestCache_Token_expiredSeedRefreshesWithItsRefreshToken(t *testing.T) {
 	st := NewMemoryStore()
 	up := newUpstream(time.Now, time.Hour)
 	seed := &Token{AccessToken: "old", RefreshToken: "rt-seed", Expiry: time.Now().Add(-time.Hour)}
-	c := newTestCache(t, up, WithStore(st, "k"), WithToken(seed))
+	c := newTestCache(t, up, storeAt(st, "k"), WithToken(seed))
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "tok-1", tok.AccessToken)
 	assert.Equal(t, "rt-seed", up.lastCur.Load().RefreshToken)
-	stored, _, _ := st.Load(context.Background(), "k")
+	stored, _, _ := st.Load(context.Background(), sk("k"))
 	assert.Equal(t, "rt-1", stored.RefreshToken)
 }
 
@@ -221,10 +221,10 @@ func TestCache_Token_deadGrantRereadsStoreFirst(t *testing.T) {
 	c := newTestCache(t, RefresherFunc(func(ctx context.Context, cur *Token, _ Reason) (*Token, error) {
 		calls.Add(1)
 		// Another process rotated while we were calling: our refresh token is dead.
-		_, v, _ := st.Load(ctx, "k")
-		_, _ = st.Save(ctx, "k", rotated, v)
+		_, v, _ := st.Load(ctx, sk("k"))
+		_, _ = st.Save(ctx, sk("k"), rotated, v)
 		return nil, &Error{Platform: "veapi", Kind: ErrReauthorize, Message: "refresh_token invalid"}
-	}), WithStore(st, "k"))
+	}), storeAt(st, "k"))
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "rotated", tok.AccessToken)
@@ -242,7 +242,7 @@ func TestCache_permanentError_adoptsTokenStoredLater(t *testing.T) {
 		calls.Add(1)
 		return nil, &Error{Op: "refresh", Kind: ErrReauthorize}
 	})
-	c := newTestCache(t, dead, WithStore(ms, "k"))
+	c := newTestCache(t, dead, storeAt(ms, "k"))
 	defer c.Close()
 	_, err := c.Token(ctx)
 	require.ErrorIs(t, err, ErrReauthorize)
@@ -251,7 +251,7 @@ func TestCache_permanentError_adoptsTokenStoredLater(t *testing.T) {
 	require.EqualValues(t, 1, calls.Load(), "no second platform call during the back-off")
 
 	fresh := &Token{AccessToken: "fresh-0123456789abcdef", Expiry: time.Now().Add(time.Hour)}
-	_, err = ms.Save(ctx, "k", fresh, 0)
+	_, err = ms.Save(ctx, sk("k"), fresh, 0)
 	require.NoError(t, err)
 	got, err := c.Token(ctx)
 	require.NoError(t, err)
@@ -267,10 +267,10 @@ func TestCache_WithStoredToken_noStoreRoundTrip(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
 	loaded := &Token{AccessToken: "loaded-0123456789abcdef", RefreshToken: "r", Expiry: time.Now().Add(time.Hour)}
-	v, err := st.MemoryStore.Save(ctx, "k", loaded, 0)
+	v, err := st.MemoryStore.Save(ctx, sk("k"), loaded, 0)
 	require.NoError(t, err)
 
-	c := newTestCache(t, up, WithStore(st, "k"), WithStoredToken(loaded, v), WithMinInterval(0))
+	c := newTestCache(t, up, storeAt(st, "k"), WithStoredToken(loaded, v), WithMinInterval(0))
 	defer c.Close()
 	for range 100 {
 		tok, err := c.Token(ctx)
@@ -282,13 +282,13 @@ func TestCache_WithStoredToken_noStoreRoundTrip(t *testing.T) {
 
 	fresh, err := c.Invalidate(ctx, loaded)
 	require.NoError(t, err)
-	stored, v2, err := st.MemoryStore.Load(ctx, "k")
+	stored, v2, err := st.MemoryStore.Load(ctx, sk("k"))
 	require.NoError(t, err)
 	assert.Equal(t, fresh.AccessToken, stored.AccessToken)
 	assert.Equal(t, v+1, v2, "saved on top of the given version")
 
 	old := &Token{AccessToken: "old-0123456789abcdef", Expiry: time.Now().Add(-time.Minute)}
-	c2 := newTestCache(t, up, WithStore(st, "k"), WithStoredToken(old, 1), WithMinInterval(0))
+	c2 := newTestCache(t, up, storeAt(st, "k"), WithStoredToken(old, 1), WithMinInterval(0))
 	defer c2.Close()
 	got, err := c2.Token(ctx)
 	require.NoError(t, err)
@@ -301,16 +301,16 @@ func TestCache_Reload(t *testing.T) {
 	ctx := context.Background()
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
+	c := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0))
 	defer c.Close()
 	assert.Nil(t, c.Reload(ctx), "nothing anywhere")
 	first, err := c.Token(ctx)
 	require.NoError(t, err)
 	assert.Same(t, first, c.Reload(ctx), "the store holds the Cache's own token")
 
-	_, v, _ := st.MemoryStore.Load(ctx, "k")
+	_, v, _ := st.MemoryStore.Load(ctx, sk("k"))
 	other := &Token{AccessToken: "other-0123456789abcdef", Expiry: time.Now().Add(time.Hour)}
-	_, err = st.MemoryStore.Save(ctx, "k", other, v)
+	_, err = st.MemoryStore.Save(ctx, sk("k"), other, v)
 	require.NoError(t, err)
 	st.loadErr.Store(&errFlakyDown)
 	assert.Same(t, first, c.Reload(ctx), "store down: unchanged")

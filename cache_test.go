@@ -396,14 +396,14 @@ func TestCache_Set_replacesAndClearsFailure(t *testing.T) {
 	up := newUpstream(time.Now, time.Hour)
 	up.fail(&Error{Kind: ErrReauthorize})
 	st := NewMemoryStore()
-	c := newTestCache(t, up, WithStore(st, "k"))
+	c := newTestCache(t, up, storeAt(st, "k"))
 	_, err := c.Token(context.Background())
 	require.ErrorIs(t, err, ErrReauthorize)
 	require.NoError(t, c.Set(context.Background(), &Token{AccessToken: "new", Expiry: time.Now().Add(time.Hour)}))
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "new", tok.AccessToken)
-	stored, _, err := st.Load(context.Background(), "k")
+	stored, _, err := st.Load(context.Background(), sk("k"))
 	require.NoError(t, err)
 	assert.Equal(t, "new", stored.AccessToken)
 }
@@ -477,3 +477,14 @@ func newTestCache(tb testing.TB, r Refresher, opts ...Option) *Cache {
 	}
 	return c
 }
+
+// storeAt gives a Cache the store s and the test Key whose shop is shop.
+func storeAt(s Store, shop string) Option {
+	return func(c *config) {
+		WithStore(s)(c)
+		WithKey(Key{Platform: "test", App: "app", Shop: shop})(c)
+	}
+}
+
+// sk returns the store key of storeAt's Key for shop.
+func sk(shop string) string { return Key{Platform: "test", App: "app", Shop: shop}.String() }

@@ -49,7 +49,7 @@ func TestCache_refresh_platformCallHasItsWholeBudget(t *testing.T) {
 		left.Store(int64(time.Until(dl)))
 		return &Token{AccessToken: "fresh-0123456789", Expiry: time.Now().Add(time.Hour)}, nil
 	})
-	c := newTestCache(t, r, WithStore(st, "k"), WithRefreshTimeout(timeout), WithLeaseTTL(300*time.Millisecond), WithMinInterval(0))
+	c := newTestCache(t, r, storeAt(st, "k"), WithRefreshTimeout(timeout), WithLeaseTTL(300*time.Millisecond), WithMinInterval(0))
 	defer c.Close()
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
@@ -62,7 +62,7 @@ func TestCache_refresh_platformCallHasItsWholeBudget(t *testing.T) {
 // timeout plus 15 s.
 func TestCache_defaultLeaseTTL(t *testing.T) {
 	st := &slowLockStore{MemoryStore: NewMemoryStore()}
-	c := newTestCache(t, newUpstream(time.Now, time.Hour), WithStore(st, "k"), WithRefreshTimeout(time.Minute))
+	c := newTestCache(t, newUpstream(time.Now, time.Hour), storeAt(st, "k"), WithRefreshTimeout(time.Minute))
 	defer c.Close()
 	_, err := c.Token(context.Background())
 	require.NoError(t, err)
@@ -76,7 +76,7 @@ func TestCache_Shutdown_waitsForRotationAndSave(t *testing.T) {
 	st := NewMemoryStore()
 	up := newUpstream(time.Now, time.Hour)
 	up.gate = make(chan struct{})
-	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
+	c := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0))
 	cctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	_, err := c.Token(cctx)
@@ -90,7 +90,7 @@ func TestCache_Shutdown_waitsForRotationAndSave(t *testing.T) {
 	}
 	up.gate <- struct{}{}
 	require.NoError(t, <-done)
-	stored, _, err := st.Load(context.Background(), "k")
+	stored, _, err := st.Load(context.Background(), sk("k"))
 	require.NoError(t, err)
 	assert.Equal(t, "tok-1", stored.AccessToken, "the rotation's token is saved")
 	_, err = c.Token(context.Background())
@@ -102,7 +102,7 @@ func TestCache_Shutdown_waitsForRotationAndSave(t *testing.T) {
 func TestCache_Shutdown_reportsUnsavedToken(t *testing.T) {
 	st := newFlaky()
 	st.saveErr.Store(&errFlakyDown)
-	c := newTestCache(t, newUpstream(time.Now, time.Hour), WithStore(st, "k"), WithMinInterval(0),
+	c := newTestCache(t, newUpstream(time.Now, time.Hour), storeAt(st, "k"), WithMinInterval(0),
 		WithBackoff(time.Hour, time.Hour))
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
@@ -122,7 +122,7 @@ func TestCache_Shutdown_reportsUnsavedToken(t *testing.T) {
 	require.NoError(t, c.Shutdown(ctx2), "a second Shutdown saves at once, not after the hour-long backoff")
 	assert.Less(t, time.Since(start), 2*time.Second)
 	assert.False(t, c.Pending())
-	stored, _, err := st.MemoryStore.Load(context.Background(), "k")
+	stored, _, err := st.MemoryStore.Load(context.Background(), sk("k"))
 	require.NoError(t, err)
 	assert.Equal(t, tok.AccessToken, stored.AccessToken)
 }
@@ -170,8 +170,8 @@ func TestCache_corruptStoredValue_replaced(t *testing.T) {
 	up.delay = 20 * time.Millisecond
 	var events testkit.Recorder[Event]
 	caches := []*Cache{
-		newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0), WithEvents(events.Record)),
-		newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0), WithEvents(events.Record)),
+		newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0), WithEvents(events.Record)),
+		newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0), WithEvents(events.Record)),
 	}
 	var wg sync.WaitGroup
 	var errs atomic.Int64
@@ -187,7 +187,7 @@ func TestCache_corruptStoredValue_replaced(t *testing.T) {
 	wg.Wait()
 	assert.Zero(t, errs.Load())
 	assert.EqualValues(t, 1, up.calls.Load(), "platform calls")
-	stored, _, err := st.Load(context.Background(), "k")
+	stored, _, err := st.Load(context.Background(), sk("k"))
 	require.NoError(t, err, "the damage is replaced")
 	assert.Equal(t, "tok-1", stored.AccessToken)
 	corrupt := events.Count(func(e Event) bool { return e.Kind == EventStoreCorrupt })
@@ -203,10 +203,10 @@ func TestCache_corruptStoredValue_replaced(t *testing.T) {
 // TestCache_Set_overwritesCorruptValue: Set installs a token over a damaged value.
 func TestCache_Set_overwritesCorruptValue(t *testing.T) {
 	st := &corruptStore{MemoryStore: NewMemoryStore(), damaged: true}
-	c := newTestCache(t, newUpstream(time.Now, time.Hour), WithStore(st, "k"))
+	c := newTestCache(t, newUpstream(time.Now, time.Hour), storeAt(st, "k"))
 	defer c.Close()
 	require.NoError(t, c.Set(context.Background(), &Token{AccessToken: "set-0123456789", Expiry: time.Now().Add(time.Hour)}))
-	stored, _, err := st.Load(context.Background(), "k")
+	stored, _, err := st.Load(context.Background(), sk("k"))
 	require.NoError(t, err)
 	assert.Equal(t, "set-0123456789", stored.AccessToken)
 }
@@ -256,7 +256,7 @@ func (s *partitionedStore) Lock(ctx context.Context, key string, ttl time.Durati
 func TestCache_storeUnreachable_callersDoNotWaitForIt(t *testing.T) {
 	st := &partitionedStore{MemoryStore: NewMemoryStore()}
 	up := newUpstream(time.Now, time.Hour)
-	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0), WithStoreTimeout(200*time.Millisecond),
+	c := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0), WithStoreTimeout(200*time.Millisecond),
 		WithBackoff(50*time.Millisecond, 50*time.Millisecond))
 	defer c.Close()
 	ctx := context.Background()
@@ -283,7 +283,7 @@ func TestCache_storeUnreachable_callersDoNotWaitForIt(t *testing.T) {
 
 	st.down.Store(false)
 	require.Eventually(t, func() bool { return !c.Pending() }, 5*time.Second, 10*time.Millisecond)
-	stored, _, err := st.MemoryStore.Load(ctx, "k")
+	stored, _, err := st.MemoryStore.Load(ctx, sk("k"))
 	require.NoError(t, err)
 	assert.Equal(t, again.AccessToken, stored.AccessToken, "the newest token is saved in the background")
 }
@@ -312,9 +312,9 @@ func TestCache_unknownIssueTime_refreshedInsideEarlyWindow(t *testing.T) {
 func TestCache_Invalidate_newerTokenReadsStore(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	a := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
+	a := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0))
 	defer a.Close()
-	b := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
+	b := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0))
 	defer b.Close()
 	ctx := context.Background()
 	t1, err := a.Token(ctx)
@@ -363,8 +363,9 @@ func TestNewCache_rejectsNonsense(t *testing.T) {
 		{"backoff hi below lo", up, WithBackoff(2*time.Second, time.Second), "WithBackoff"},
 		{"backoff zero", up, WithBackoff(0, time.Second), "WithBackoff"},
 		{"grant warning negative", up, WithGrantWarning(-time.Hour), "WithGrantWarning"},
-		{"nil store", up, WithStore(nil, "k"), "WithStore"},
-		{"empty key", up, WithStore(NewMemoryStore(), ""), "WithStore"},
+		{"nil store", up, WithStore(nil), "WithStore"},
+		{"store without a key", up, WithStore(NewMemoryStore()), "WithKey"},
+		{"key without an app", up, func(c *config) { WithStore(NewMemoryStore())(c); WithKey(Key{Platform: "p"})(c) }, "WithKey"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := NewCache(tc.r, tc.opt)
@@ -383,13 +384,13 @@ func TestCache_tokenBeyondYear9999_isStoredNotLost(t *testing.T) {
 	r := RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
 		return &Token{AccessToken: "far-0123456789", RefreshToken: "rotated-0123456789", Expiry: far, RefreshExpiry: far}, nil
 	})
-	c := newTestCache(t, r, WithStore(st, "k"))
+	c := newTestCache(t, r, storeAt(st, "k"))
 	defer c.Close()
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
 	_, err = json.Marshal(tok)
 	require.NoError(t, err, "the published token can be stored")
-	stored, _, err := st.Load(context.Background(), "k")
+	stored, _, err := st.Load(context.Background(), sk("k"))
 	require.NoError(t, err)
 	assert.Equal(t, "rotated-0123456789", stored.RefreshToken)
 	assert.Equal(t, 9999, stored.Expiry.Year())
@@ -399,37 +400,3 @@ func TestCache_tokenBeyondYear9999_isStoredNotLost(t *testing.T) {
 	assert.ErrorIs(t, err, ErrBadRequest)
 }
 
-// TestRegistry_Shutdown_waitsForRefreshes and the Keeper's: a Keeper stopped first, then the
-// Registry, whose Cache's refresh under way is waited for.
-func TestRegistry_Shutdown_waitsForRefreshes(t *testing.T) {
-	up := newUpstream(time.Now, time.Hour)
-	up.gate = make(chan struct{})
-	st := NewMemoryStore()
-	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
-		return NewCache(up, append([]Option{WithStore(st, key), WithMinInterval(0)}, opts...)...)
-	}, WithDueIndex(st))
-	k := NewKeeper(reg, st, WithSweepEvery(10*time.Millisecond))
-	ran := make(chan error, 1)
-	go func() { ran <- k.Run(context.Background()) }()
-	cctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	_, err := reg.Token(cctx, "shop-1")
-	require.Error(t, err, "the caller gave up")
-
-	require.NoError(t, k.Shutdown(context.Background()))
-	require.NoError(t, <-ran, "Run returns nil after Shutdown")
-	done := make(chan error, 1)
-	go func() { done <- reg.Shutdown(context.Background()) }()
-	select {
-	case err := <-done:
-		t.Fatalf("Registry.Shutdown returned %v while a refresh was under way", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	up.gate <- struct{}{}
-	require.NoError(t, <-done)
-	stored, _, err := st.Load(context.Background(), "shop-1")
-	require.NoError(t, err)
-	assert.Equal(t, "tok-1", stored.AccessToken)
-	_, err = reg.Token(context.Background(), "shop-1")
-	assert.ErrorIs(t, err, ErrClosed)
-}

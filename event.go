@@ -61,11 +61,12 @@ func (k EventKind) String() string {
 }
 
 // Event is one thing that happened to a Cache's token. It is built for both logs (it is a
-// slog.LogValuer and never shows a secret) and metrics (Kind, Key, Reason and Duration are labels
-// and values).
+// slog.LogValuer and never shows a secret) and metrics: Kind, Key.Platform, Key.App and Reason are
+// low-cardinality labels, Duration a value; Key.Shop identifies the shop (there may be a million:
+// log it, do not make it a metric label).
 type Event struct {
 	Kind     EventKind
-	Key      string        // the store key, or the WithName name
+	Key      Key           // the token's Key: Platform and App are labels for metrics, Shop is not
 	Reason   Reason        // why the refresh ran (refresh events)
 	Token    *Token        // the token concerned, when there is one; read-only
 	Version  int64         // store version (EventPersisted, EventAdopted)
@@ -77,7 +78,11 @@ type Event struct {
 
 // LogValue implements slog.LogValuer.
 func (e Event) LogValue() slog.Value {
-	attrs := []slog.Attr{slog.String("event", e.Kind.String()), slog.String("key", e.Key)}
+	attrs := []slog.Attr{slog.String("event", e.Kind.String()), slog.String("platform", e.Key.Platform),
+		slog.String("app", e.Key.App)}
+	if e.Key.Shop != "" {
+		attrs = append(attrs, slog.String("shop", e.Key.Shop))
+	}
 	switch e.Kind {
 	case EventRefreshed, EventRefreshFailed, EventGrantLost:
 		attrs = append(attrs, slog.String("reason", e.Reason.String()), slog.Duration("took", e.Duration))

@@ -79,16 +79,17 @@ func ExampleWithStore() {
 		return &shoptoken.Token{AccessToken: "shared-token-0123456789", Expiry: time.Now().Add(time.Hour)}, nil
 	})
 	// Two processes of a fleet: one platform call serves both.
-	worker1, err := shoptoken.NewCache(platform, shoptoken.WithStore(store, "youzan/88888"))
+	key := shoptoken.Key{Platform: "myplatform", App: "my-app-id", Shop: "88888"}
+	worker1, err := shoptoken.NewCache(platform, shoptoken.WithKey(key), shoptoken.WithStore(store))
 	if err != nil {
 		log.Fatal(err)
 	}
-	worker2, _ := shoptoken.NewCache(platform, shoptoken.WithStore(store, "youzan/88888"))
+	worker2, _ := shoptoken.NewCache(platform, shoptoken.WithKey(key), shoptoken.WithStore(store))
 	t1, _ := worker1.Token(context.Background())
 	t2, _ := worker2.Token(context.Background())
-	_, version, _ := store.Load(context.Background(), "youzan/88888")
-	fmt.Println(t1.AccessToken == t2.AccessToken, "platform calls:", calls.Load(), "version:", version)
-	// Output: true platform calls: 1 version: 1
+	_, version, _ := store.Load(context.Background(), key.String())
+	fmt.Println(t1.AccessToken == t2.AccessToken, "platform calls:", calls.Load(), "version:", version, "key:", key)
+	// Output: true platform calls: 1 version: 1 key: myplatform/my-app-id/88888
 }
 
 func ExampleError() {

@@ -17,7 +17,7 @@ type config struct {
 	stored         *Token // WithStoredToken: loaded by the caller from the store
 	storedVersion  int64
 	store          Store
-	key            string
+	key            Key
 	early          time.Duration
 	jitter         float64
 	expirySkew     time.Duration
@@ -67,8 +67,10 @@ func newConfig(opts []Option) (*config, error) {
 	if cfg.backoffMax < cfg.backoffMin {
 		cfg.bad("WithBackoff", "hi "+cfg.backoffMax.String()+" is below lo "+cfg.backoffMin.String())
 	}
-	if cfg.store != nil && cfg.key == "" {
-		cfg.bad("WithStore", "the key is empty: every process that shares the token must name it the same way")
+	if cfg.store != nil {
+		if err := cfg.key.Check(); err != nil {
+			cfg.bad("WithKey", "a Cache with a Store needs a Key, which names the token the same way in every process: "+err.Error())
+		}
 	}
 	if len(cfg.errs) > 0 {
 		return nil, &Error{Op: "new_cache", Kind: ErrBadRequest, Message: errors.Join(cfg.errs...).Error()}
@@ -78,9 +80,6 @@ func newConfig(opts []Option) (*config, error) {
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.key == "" {
-		cfg.key = "default"
 	}
 	return cfg, nil
 }
@@ -130,26 +129,26 @@ func WithStoredToken(t *Token, version int64) Option {
 	}
 }
 
-// WithStore persists and shares tokens through s under exactly key. If s is also a Locker, one
-// process at a time refreshes the key; if it is a Watcher, waiting processes learn of a new token
-// without polling.
-func WithStore(s Store, key string) Option {
+// WithStore persists and shares tokens through s, under the store key the Cache's Key gives
+// (WithKey; a platform package sets it from its Config). If s is also a Locker, one process at a
+// time refreshes the key; if it is a Watcher, waiting processes learn of a new token without
+// polling.
+func WithStore(s Store) Option {
 	return func(c *config) {
 		if s == nil {
 			c.bad("WithStore", "the store is nil")
 			return
 		}
-		c.store, c.key = s, key
+		c.store = s
 	}
 }
 
-// WithName names the Cache in logs and events when it has no Store (with a Store the key is used).
-func WithName(name string) Option {
-	return func(c *config) {
-		if c.store == nil {
-			c.key = name
-		}
-	}
+// WithKey names the token the Cache holds: in its store (Key.String is the store key), in its
+// events and in its logs. Platform packages set it from their Config (platform, app id, shop), so
+// that every process that shares a token names it the same way; give it yourself only to a Cache
+// over your own Refresher.
+func WithKey(k Key) Option {
+	return func(c *config) { c.key = k }
 }
 
 // WithEarlyRefresh makes one background refresh start d before Expiry (and before RefreshExpiry,

@@ -2,9 +2,7 @@ package shoptoken
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,7 +27,7 @@ func storedAccess(st *flakyStore, key string) string {
 func TestRegression_RetrySaveDropsNewerUnsavedToken(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0), WithBackoff(200*time.Millisecond, 400*time.Millisecond))
+	c := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0), WithBackoff(200*time.Millisecond, 400*time.Millisecond))
 	defer c.Close()
 	st.saveErr.Store(&errFlakyDown)
 	tok1, err := c.Token(context.Background())
@@ -38,8 +36,8 @@ func TestRegression_RetrySaveDropsNewerUnsavedToken(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "tok-2", tok2.AccessToken)
 	st.saveErr.Store(nil) // the store recovers
-	assert.Eventually(t, func() bool { return storedAccess(st, "k") == "tok-2" }, 1500*time.Millisecond, 10*time.Millisecond,
-		"the newest rotated token (rt-2) must reach the store once it is back; store has %q", storedAccess(st, "k"))
+	assert.Eventually(t, func() bool { return storedAccess(st, sk("k")) == "tok-2" }, 1500*time.Millisecond, 10*time.Millisecond,
+		"the newest rotated token (rt-2) must reach the store once it is back; store has %q", storedAccess(st, sk("k")))
 }
 
 // retrySave sleeps its backoff under a context bounded by the refresh timeout. Once backoff(n)
@@ -49,13 +47,13 @@ func TestRegression_RetrySaveDropsNewerUnsavedToken(t *testing.T) {
 func TestRegression_RetrySaveStallsWhenBackoffExceedsRefreshTimeout(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0), WithRefreshTimeout(40*time.Millisecond),
+	c := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0), WithRefreshTimeout(40*time.Millisecond),
 		WithBackoff(120*time.Millisecond, 240*time.Millisecond)) // every backoff (60..240 ms) > 40 ms
 	st.saveErr.Store(&errFlakyDown)
 	_, err := c.Token(context.Background())
 	require.NoError(t, err)
 	st.saveErr.Store(nil)
-	ok := assert.Eventually(t, func() bool { return storedAccess(st, "k") == "tok-1" }, 1500*time.Millisecond, 10*time.Millisecond,
+	ok := assert.Eventually(t, func() bool { return storedAccess(st, sk("k")) == "tok-1" }, 1500*time.Millisecond, 10*time.Millisecond,
 		"the unsaved token must be saved once the store is back")
 	c.Close()
 	if !ok {
@@ -72,13 +70,13 @@ func TestRegression_RetrySaveStallsWhenBackoffExceedsRefreshTimeout(t *testing.T
 func TestRegression_CloseDropsUnsavedRotatedToken(t *testing.T) {
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0), WithBackoff(20*time.Millisecond, 40*time.Millisecond))
+	c := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0), WithBackoff(20*time.Millisecond, 40*time.Millisecond))
 	st.saveErr.Store(&errFlakyDown)
 	_, err := c.Token(context.Background())
 	require.NoError(t, err)
 	c.Close() // e.g. Registry evicts the least recently used shop
 	st.saveErr.Store(nil)
-	assert.Eventually(t, func() bool { return storedAccess(st, "k") == "tok-1" }, time.Second, 10*time.Millisecond,
+	assert.Eventually(t, func() bool { return storedAccess(st, sk("k")) == "tok-1" }, time.Second, 10*time.Millisecond,
 		"rt-1 was rotated by the platform but never reached the store")
 }
 
@@ -90,7 +88,7 @@ func TestRegression_SeedLostWhenStoreErrors(t *testing.T) {
 	seed := &Token{AccessToken: "seed-access", RefreshToken: "seed-refresh", Expiry: time.Now().Add(time.Hour)}
 	check := func(t *testing.T, st *flakyStore) {
 		up := newUpstream(time.Now, time.Hour)
-		c := newTestCache(t, up, WithStore(st, "k"), WithToken(seed), WithRefreshTimeout(time.Second))
+		c := newTestCache(t, up, storeAt(st, "k"), WithToken(seed), WithRefreshTimeout(time.Second))
 		defer c.Close()
 		tok, err := c.Token(context.Background())
 		require.NoError(t, err)
@@ -128,12 +126,12 @@ func TestRegression_SeedLostWhenStoreErrors(t *testing.T) {
 func TestRegression_AdoptedDueTokenNeverRefreshedEarly(t *testing.T) {
 	clk := fakeclock.New(t0)
 	st := NewMemoryStore()
-	_, err := st.Save(context.Background(), "k",
+	_, err := st.Save(context.Background(), sk("k"),
 		&Token{AccessToken: "x", RefreshToken: "rx", IssuedAt: t0, Expiry: t0.Add(time.Hour)}, 0)
 	require.NoError(t, err)
 	up := newUpstream(clk.Now, time.Hour)
 	clk.Advance(55 * time.Minute) // inside x's early window (due at t0+50m)
-	c := newTestCache(t, up, WithStore(st, "k"), WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0))
+	c := newTestCache(t, up, storeAt(st, "k"), WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0))
 	defer c.Close()
 	tok, err := c.Token(context.Background())
 	require.NoError(t, err)
@@ -153,18 +151,18 @@ func TestRegression_AdoptedDueTokenNeverRefreshedEarly(t *testing.T) {
 func TestRegression_EarlyRefreshHidesValidToken(t *testing.T) {
 	clk := fakeclock.New(t0)
 	st := NewMemoryStore()
-	_, err := st.Save(context.Background(), "k",
+	_, err := st.Save(context.Background(), sk("k"),
 		&Token{AccessToken: "x", RefreshToken: "rx", IssuedAt: t0, Expiry: t0.Add(time.Hour)}, 0)
 	require.NoError(t, err)
 	up := newUpstream(clk.Now, time.Hour)
 	up.gate = make(chan struct{})
 	defer close(up.gate)
-	c := newTestCache(t, up, WithStore(st, "k"), WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0))
+	c := newTestCache(t, up, storeAt(st, "k"), WithClock(clk), WithEarlyRefresh(10*time.Minute), WithJitter(0))
 	defer c.Close()
 	_, err = c.Token(context.Background())
 	require.NoError(t, err)
 	// Another process saves y, valid until t0+55m and so due at t0+45m.
-	_, err = st.Save(context.Background(), "k",
+	_, err = st.Save(context.Background(), sk("k"),
 		&Token{AccessToken: "y", RefreshToken: "ry", IssuedAt: t0, Expiry: t0.Add(55 * time.Minute)}, 1)
 	require.NoError(t, err)
 	clk.Advance(50 * time.Minute) // x's planned refresh starts and reads y from the store
@@ -176,52 +174,6 @@ func TestRegression_EarlyRefreshHidesValidToken(t *testing.T) {
 	assert.NotEmpty(t, tok.AccessToken)
 }
 
-// Registry.Cache builds the Cache outside the lock and does not re-check r.closed before inserting
-// it: a lookup racing with Close gets a live Cache that Close never closes (timers leak), and the
-// closed Registry holds it.
-func TestRegression_RegistryCacheAfterClose(t *testing.T) {
-	var reg *Registry
-	up := newUpstream(time.Now, time.Hour)
-	reg = NewRegistry(func(key string, opts ...Option) (*Cache, error) {
-		reg.Close() // Close runs while the Cache is being built
-		return newTestCache(t, up, opts...), nil
-	})
-	c, err := reg.Cache("shop")
-	if err == nil {
-		defer c.Close()
-	}
-	assert.ErrorIs(t, err, ErrClosed, "lookup finished after Close")
-	assert.Zero(t, reg.Len(), "closed Registry still holds a Cache")
-}
-
-// Registry.Token looks the Cache up, then calls it outside the lock; an eviction in between closes
-// it, so Registry.Token returns ErrClosed although the Registry is open.
-func TestRegression_RegistryTokenSpuriousErrClosed(t *testing.T) {
-	st := NewMemoryStore()
-	up := newUpstream(time.Now, time.Hour)
-	reg := NewRegistry(func(key string, opts ...Option) (*Cache, error) {
-		return newTestCache(t, up, append([]Option{WithStore(st, key)}, opts...)...), nil
-	}, WithMaxCaches(2))
-	defer reg.Close()
-	var closed atomic.Int64
-	var wg sync.WaitGroup
-	deadline := time.Now().Add(time.Second)
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; time.Now().Before(deadline) && closed.Load() == 0; i++ {
-				_, err := reg.Token(context.Background(), fmt.Sprintf("shop-%d", (g+i)%5))
-				if errors.Is(err, ErrClosed) {
-					closed.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	assert.Zero(t, closed.Load(), "Registry.Token returned ErrClosed on an open Registry")
-}
-
 // persist's compare-and-swap uses c.version as it is when the refresh ends, not the version the
 // refresh started from. Set (the merchant authorized again) bumps c.version while a refresh that
 // started from the old grant is at the platform; that refresh then saves over Set's token (CAS
@@ -229,7 +181,7 @@ func TestRegression_RegistryTokenSpuriousErrClosed(t *testing.T) {
 func TestRegression_InflightRefreshOverwritesSet(t *testing.T) {
 	st := NewMemoryStore()
 	up := newUpstream(time.Now, time.Hour)
-	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
+	c := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0))
 	defer c.Close()
 	tok1, err := c.Token(context.Background())
 	require.NoError(t, err)
@@ -245,7 +197,7 @@ func TestRegression_InflightRefreshOverwritesSet(t *testing.T) {
 	require.NoError(t, c.Set(context.Background(), fresh))
 	up.gate <- struct{}{}
 	<-done
-	stored, _, err := st.Load(context.Background(), "k")
+	stored, _, err := st.Load(context.Background(), sk("k"))
 	require.NoError(t, err)
 	assert.Equal(t, "rt-new", stored.RefreshToken, "Set's new grant was overwritten in the store by a refresh of the old one")
 	assert.Equal(t, "reauthorized", c.Current().AccessToken)
@@ -266,7 +218,7 @@ func TestRegression_pendingRotationNotDroppedByStaleAdopt(t *testing.T) {
 	})
 	// T0: the authorization's token, given by the caller (no IssuedAt), valid for long.
 	t0 := &Token{AccessToken: "T0-access-0123456789", RefreshToken: "T0-refresh-0123456789", Expiry: time.Now().Add(80 * 24 * time.Hour)}
-	c := newTestCache(t, rot, WithStore(st, "k"), WithToken(t0), WithMinInterval(0),
+	c := newTestCache(t, rot, storeAt(st, "k"), WithToken(t0), WithMinInterval(0),
 		WithBackoff(time.Minute, time.Minute)) // the saver's next try is a while away
 	defer c.Close()
 	tok, err := c.Token(ctx) // seeds the store with T0 at version 1
@@ -288,7 +240,7 @@ func TestRegression_pendingRotationNotDroppedByStaleAdopt(t *testing.T) {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	require.NoError(t, c.Shutdown(sctx))
-	stored, _, err := st.MemoryStore.Load(ctx, "k")
+	stored, _, err := st.MemoryStore.Load(ctx, sk("k"))
 	require.NoError(t, err)
 	assert.Equal(t, "P2-refresh-0123456789", stored.RefreshToken, "the newest link of the chain is stored")
 	assert.False(t, c.Pending())
@@ -308,11 +260,11 @@ func TestRegression_recheckRefreshesNewGrant(t *testing.T) {
 		}
 		return nil, &Error{Op: "refresh", Kind: ErrReauthorize}
 	})
-	c := newTestCache(t, r, WithStore(ms, "k"), WithMinInterval(0))
+	c := newTestCache(t, r, storeAt(ms, "k"), WithMinInterval(0))
 	defer c.Close()
 	_, err := c.Token(ctx)
 	require.ErrorIs(t, err, ErrReauthorize)
-	_, err = ms.Save(ctx, "k", &Token{RefreshToken: "new-grant"}, 0)
+	_, err = ms.Save(ctx, sk("k"), &Token{RefreshToken: "new-grant"}, 0)
 	require.NoError(t, err)
 	tok, err := c.Token(ctx)
 	require.NoError(t, err)
@@ -327,7 +279,7 @@ func TestRegression_recheckNotWhileStoreDown(t *testing.T) {
 	st := newFlaky()
 	c := newTestCache(t, RefresherFunc(func(context.Context, *Token, Reason) (*Token, error) {
 		return nil, &Error{Op: "refresh", Kind: ErrReauthorize}
-	}), WithStore(st, "k"), WithMinInterval(0), WithBackoff(time.Hour, time.Hour))
+	}), storeAt(st, "k"), WithMinInterval(0), WithBackoff(time.Hour, time.Hour))
 	defer c.Close()
 	st.loadErr.Store(&errFlakyDown)
 	_, err := c.Token(ctx)
@@ -348,7 +300,7 @@ func TestRegression_conflictAfterDataLossKeepsNewerToken(t *testing.T) {
 	ctx := context.Background()
 	st := newFlaky()
 	up := newUpstream(time.Now, time.Hour)
-	c := newTestCache(t, up, WithStore(st, "k"), WithMinInterval(0))
+	c := newTestCache(t, up, storeAt(st, "k"), WithMinInterval(0))
 	defer c.Close()
 	tok, err := c.Token(ctx)
 	require.NoError(t, err)
@@ -356,18 +308,18 @@ func TestRegression_conflictAfterDataLossKeepsNewerToken(t *testing.T) {
 		tok, err = c.Invalidate(ctx, tok)
 		require.NoError(t, err)
 	}
-	_, v, _ := st.MemoryStore.Load(ctx, "k")
+	_, v, _ := st.MemoryStore.Load(ctx, sk("k"))
 	require.EqualValues(t, 3, v)
 
 	st.MemoryStore = NewMemoryStore() // the data is gone; an old token is seeded at version 1
 	old := &Token{AccessToken: "seeded-long-ago-0123456789", IssuedAt: time.Now().Add(-24 * time.Hour), Expiry: time.Now().Add(time.Hour)}
-	_, err = st.MemoryStore.Save(ctx, "k", old, 0)
+	_, err = st.MemoryStore.Save(ctx, sk("k"), old, 0)
 	require.NoError(t, err)
 
 	fresh, err := c.Refresh(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "tok-4", fresh.AccessToken)
-	stored, _, err := st.MemoryStore.Load(ctx, "k")
+	stored, _, err := st.MemoryStore.Load(ctx, sk("k"))
 	require.NoError(t, err)
 	assert.Equal(t, "tok-4", stored.AccessToken, "the newer token is stored")
 	assert.Equal(t, "tok-4", c.Current().AccessToken)

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -87,27 +88,71 @@ type MemoryStore struct {
 
 	// The due index has its own lock, so that a Keeper's sweep never holds up Load and Save.
 	dueMu sync.RWMutex
-	dues  dueHeap
+	dues  map[string]*dueHeap // by namespace
 }
 
 // DueIndex remembers when each key next needs a Keeper's attention, so that a sweep costs
-// O(keys due), not O(keys). MemoryStore and redisstore implement it. Each method returns an
-// error wrapping ctx's error, having changed nothing, when ctx has ended before it is called.
+// O(keys due), not O(keys). It is partitioned by namespace (Key.Namespace: a platform and an app),
+// so that a Keeper can only ever see the keys of its own app, whatever else shares the store.
+// MemoryStore and redisstore implement it. Each method returns an error wrapping ctx's error,
+// having changed nothing, when ctx has ended before it is called.
 type DueIndex interface {
-	// Schedule sets (or moves) key's due time.
-	Schedule(ctx context.Context, key string, due time.Time) error
-	// Unschedule removes key; removing an absent key is not an error.
-	Unschedule(ctx context.Context, key string) error
-	// Due returns up to limit keys due at or before now, earliest first; limit <= 0 means no
-	// limit. Due times may be kept to the millisecond. Due does not remove the keys.
-	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// Schedule sets (or moves) the due time of each key in ns, in one round trip for all of them.
+	Schedule(ctx context.Context, ns string, dues ...Due) error
+	// Unschedule removes keys from ns; removing an absent key is not an error.
+	Unschedule(ctx context.Context, ns string, keys ...string) error
+	// Due returns up to limit keys of ns due at or before now, earliest first; limit <= 0 means
+	// no limit. Due times may be kept to the millisecond. Due does not remove the keys.
+	Due(ctx context.Context, ns string, now time.Time, limit int) ([]string, error)
+}
+
+// Due is one key's due time in a DueIndex.
+type Due struct {
+	Key string
+	At  time.Time
+}
+
+// LeaseLoader is an optional Locker capability that saves a round trip on every refresh: in one
+// round trip it takes the lease on key if it is free and reads the stored token either way. A
+// Cache uses it in place of Lock and Load when the store offers it.
+type LeaseLoader interface {
+	// TryLockLoad never waits for a lease held by another. It returns an error only when the
+	// round trip failed; what Load would have returned (its token, version and ErrNotFound or
+	// ErrCorrupt) is in the LeaseLoad.
+	TryLockLoad(ctx context.Context, key string, ttl time.Duration) (LeaseLoad, error)
+}
+
+// LeaseLoad is the answer of TryLockLoad.
+type LeaseLoad struct {
+	Token   *Token
+	Version int64
+	LoadErr error // nil, or an error wrapping ErrNotFound or ErrCorrupt, as Load's
+	// Unlock releases the lease when it was free and is now held (as Locker's unlock, renewed
+	// until called); nil when another holder has it.
+	Unlock func()
+}
+
+// Loaded is one token of a bulk load: the token and its version, to pass to Save as prev.
+type Loaded struct {
+	Token   *Token
+	Version int64
+}
+
+// BulkLoader is an optional Store capability for starting a fleet's worth of Caches: one call
+// loads many keys, in as few round trips as the store can manage. Keys without a token are left
+// out of the map; a damaged key is left out and reported in the error, which joins every failure
+// and never quotes stored content.
+type BulkLoader interface {
+	LoadMany(ctx context.Context, keys []string) (map[string]Loaded, error)
 }
 
 var (
-	_ Store    = (*MemoryStore)(nil)
-	_ Locker   = (*MemoryStore)(nil)
-	_ Watcher  = (*MemoryStore)(nil)
-	_ DueIndex = (*MemoryStore)(nil)
+	_ Store       = (*MemoryStore)(nil)
+	_ Locker      = (*MemoryStore)(nil)
+	_ LeaseLoader = (*MemoryStore)(nil)
+	_ Watcher     = (*MemoryStore)(nil)
+	_ DueIndex    = (*MemoryStore)(nil)
+	_ BulkLoader  = (*MemoryStore)(nil)
 )
 
 // memEntry is a key's token and version. A deleted key keeps its entry with a nil tok (a
@@ -143,7 +188,7 @@ func NewMemoryStore() *MemoryStore {
 		leases:   map[string]memLease{},
 		watchers: map[string]map[chan struct{}]struct{}{},
 		now:      time.Now,
-		dues:     dueHeap{pos: map[string]int{}},
+		dues:     map[string]*dueHeap{},
 	}
 }
 
@@ -247,43 +292,68 @@ func (m *MemoryStore) Lock(ctx context.Context, key string, ttl time.Duration) (
 	owner := rand.Text()
 	for {
 		m.mu.Lock()
-		now := m.now()
-		l, held := m.leases[key]
-		if !held || !now.Before(l.expires) {
-			if held {
-				close(l.freed)
-			}
-			mine := memLease{owner: owner, expires: now.Add(ttl), freed: make(chan struct{})}
-			m.leases[key] = mine
-			m.mu.Unlock()
-			stopRenew := make(chan struct{})
-			go m.renew(key, owner, ttl, stopRenew)
-			var once sync.Once
-			return func() {
-				once.Do(func() {
-					close(stopRenew)
-					m.mu.Lock()
-					if cur, ok := m.leases[key]; ok && cur.owner == owner {
-						delete(m.leases, key)
-						close(cur.freed)
-					}
-					m.mu.Unlock()
-				})
-			}, nil
-		}
-		freed := l.freed
-		wait := l.expires.Sub(now)
+		unlock, l := m.tryLockLocked(key, owner, ttl)
 		m.mu.Unlock()
-		t := time.NewTimer(wait)
+		if unlock != nil {
+			return unlock, nil
+		}
+		t := time.NewTimer(l.expires.Sub(m.now()))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, ctx.Err()
-		case <-freed:
+		case <-l.freed:
 		case <-t.C:
 		}
 		t.Stop()
 	}
+}
+
+// TryLockLoad implements LeaseLoader.
+func (m *MemoryStore) TryLockLoad(ctx context.Context, key string, ttl time.Duration) (LeaseLoad, error) {
+	if err := ctx.Err(); err != nil {
+		return LeaseLoad{}, err
+	}
+	m.mu.Lock()
+	unlock, _ := m.tryLockLocked(key, rand.Text(), ttl)
+	m.mu.Unlock()
+	tok, v, err := m.Load(ctx, key)
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrCorrupt) {
+		if unlock != nil {
+			unlock()
+		}
+		return LeaseLoad{}, err
+	}
+	return LeaseLoad{Token: tok, Version: v, LoadErr: err, Unlock: unlock}, nil
+}
+
+// tryLockLocked takes the lease on key for owner if it is free (or lapsed) and returns its
+// unlock; otherwise it returns the lease that holds it.
+func (m *MemoryStore) tryLockLocked(key, owner string, ttl time.Duration) (func(), memLease) {
+	now := m.now()
+	l, held := m.leases[key]
+	if held && now.Before(l.expires) {
+		return nil, l
+	}
+	if held {
+		close(l.freed)
+	}
+	mine := memLease{owner: owner, expires: now.Add(ttl), freed: make(chan struct{})}
+	m.leases[key] = mine
+	stopRenew := make(chan struct{})
+	go m.renew(key, owner, ttl, stopRenew)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stopRenew)
+			m.mu.Lock()
+			if cur, ok := m.leases[key]; ok && cur.owner == owner {
+				delete(m.leases, key)
+				close(cur.freed)
+			}
+			m.mu.Unlock()
+		})
+	}, mine
 }
 
 // renew extends the lease every ttl/3 while its owner holds it.
@@ -308,37 +378,71 @@ func (m *MemoryStore) renew(key, owner string, ttl time.Duration, stop <-chan st
 	}
 }
 
-// Schedule implements DueIndex. It costs O(log n) for n scheduled keys.
-func (m *MemoryStore) Schedule(ctx context.Context, key string, due time.Time) error {
+// Schedule implements DueIndex. It costs O(log n) per key for n keys scheduled in ns.
+func (m *MemoryStore) Schedule(ctx context.Context, ns string, dues ...Due) error {
 	if err := ctx.Err(); err != nil {
 		return err // an error means nothing was written
 	}
 	m.dueMu.Lock()
 	defer m.dueMu.Unlock()
-	m.dues.set(key, due)
+	h := m.dues[ns]
+	if h == nil {
+		if m.dues == nil {
+			m.dues = map[string]*dueHeap{}
+		}
+		h = &dueHeap{pos: map[string]int{}}
+		m.dues[ns] = h
+	}
+	for _, d := range dues {
+		h.set(d.Key, d.At)
+	}
 	return nil
 }
 
-// Unschedule implements DueIndex. It costs O(log n).
-func (m *MemoryStore) Unschedule(ctx context.Context, key string) error {
+// Unschedule implements DueIndex. It costs O(log n) per key.
+func (m *MemoryStore) Unschedule(ctx context.Context, ns string, keys ...string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	m.dueMu.Lock()
 	defer m.dueMu.Unlock()
-	m.dues.remove(key)
+	if h := m.dues[ns]; h != nil {
+		for _, k := range keys {
+			h.remove(k)
+		}
+	}
 	return nil
 }
 
 // Due implements DueIndex; limit <= 0 means no limit. It costs O(k log k) for the k keys it
 // returns, however many keys are scheduled, and holds up only Schedule and Unschedule meanwhile.
-func (m *MemoryStore) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
+func (m *MemoryStore) Due(ctx context.Context, ns string, now time.Time, limit int) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	m.dueMu.RLock()
 	defer m.dueMu.RUnlock()
-	return m.dues.due(now, limit), nil
+	h := m.dues[ns]
+	if h == nil {
+		return nil, nil
+	}
+	return h.due(now, limit), nil
+}
+
+// LoadMany implements BulkLoader.
+func (m *MemoryStore) LoadMany(ctx context.Context, keys []string) (map[string]Loaded, error) {
+	out := make(map[string]Loaded, len(keys))
+	var errs []error
+	for _, k := range keys {
+		tok, v, err := m.Load(ctx, k)
+		switch {
+		case err == nil:
+			out[k] = Loaded{Token: tok, Version: v}
+		case !errors.Is(err, ErrNotFound):
+			errs = append(errs, err)
+		}
+	}
+	return out, errors.Join(errs...)
 }
 
 // dueHeap is a binary min-heap of keys by due time (then by key, as redisstore's sorted set

@@ -19,13 +19,13 @@ func BenchmarkMemoryStore_Due(b *testing.B) {
 		if i%(keys/due) == 0 {
 			at = now.Add(-time.Duration(i) * time.Millisecond)
 		}
-		if err := m.Schedule(ctx, "shop:"+strconv.Itoa(i), at); err != nil {
+		if err := m.Schedule(ctx, "ns", Due{Key: "shop:" + strconv.Itoa(i), At: at}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		got, err := m.Due(ctx, now, 100)
+		got, err := m.Due(ctx, "ns", now, 100)
 		if err != nil || len(got) != due {
 			b.Fatalf("due: %d keys, %v", len(got), err)
 		}

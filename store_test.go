@@ -25,11 +25,11 @@ func TestMemoryStore_Due_matchesModel(t *testing.T) {
 		key := "k" + strconv.Itoa(rng.IntN(300))
 		switch rng.IntN(4) {
 		case 0:
-			require.NoError(t, m.Unschedule(ctx, key))
+			require.NoError(t, m.Unschedule(ctx, "ns", key))
 			delete(model, key)
 		default:
 			due := at()
-			require.NoError(t, m.Schedule(ctx, key, due))
+			require.NoError(t, m.Schedule(ctx, "ns", Due{Key: key, At: due}))
 			model[key] = due
 		}
 		if step%50 != 0 {
@@ -51,7 +51,7 @@ func TestMemoryStore_Due_matchesModel(t *testing.T) {
 		if limit > 0 && len(want) > limit {
 			want = want[:limit]
 		}
-		got, err := m.Due(ctx, now, limit)
+		got, err := m.Due(ctx, "ns", now, limit)
 		require.NoError(t, err)
 		require.Equal(t, want, got, "step %d, now %v, limit %d", step, now, limit)
 	}
