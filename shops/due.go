@@ -1,0 +1,145 @@
+package shops
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/shoptoken/shoptoken"
+)
+
+// dueWriter writes an App's due times to its index. Updates go into a map, the latest per key
+// winning, and one goroutine writes them in batches (one Schedule per batchSize keys): at a
+// million shops a cold start is a few hundred round trips, and nothing is ever dropped. A write
+// that fails is put back (unless a newer due time for the key arrived meanwhile) and tried again.
+type dueWriter struct {
+	idx shoptoken.DueIndex
+	ns  string
+	log *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]time.Time // zero time: unschedule
+	writing sync.Mutex           // one write at a time: the loop's or a flush's
+	wake    chan struct{}
+	quit    chan struct{}
+	once    sync.Once
+	started bool
+}
+
+// batchSize is how many keys one Schedule carries.
+const batchSize = 1000
+
+func newDueWriter(idx shoptoken.DueIndex, ns string, log *slog.Logger) *dueWriter {
+	return &dueWriter{idx: idx, ns: ns, log: log, pending: map[string]time.Time{},
+		wake: make(chan struct{}, 1), quit: make(chan struct{})}
+}
+
+// put records key's due time (zero: take it out of the index); the writer goroutine writes it.
+func (w *dueWriter) put(key string, at time.Time) {
+	w.mu.Lock()
+	w.pending[key] = at
+	if !w.started {
+		w.started = true
+		go w.loop()
+	}
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Len returns how many updates are waiting to be written.
+func (w *dueWriter) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pending)
+}
+
+func (w *dueWriter) loop() {
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	backoff := time.Duration(0)
+	for {
+		select {
+		case <-w.wake:
+		case <-retry.C:
+		case <-w.quit:
+			retry.Stop()
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := w.flush(ctx)
+		cancel()
+		switch {
+		case err == nil:
+			backoff = 0
+			continue
+		case backoff == 0:
+			backoff = time.Second
+		default:
+			backoff = min(2*backoff, 30*time.Second)
+		}
+		retry.Reset(backoff)
+	}
+}
+
+// flush writes every pending update now, in batches. What fails is kept for the next try.
+func (w *dueWriter) flush(ctx context.Context) error {
+	w.writing.Lock()
+	defer w.writing.Unlock()
+	w.mu.Lock()
+	todo := w.pending
+	w.pending = make(map[string]time.Time, min(len(todo), batchSize))
+	w.mu.Unlock()
+	if len(todo) == 0 {
+		return nil
+	}
+	var sched []shoptoken.Due
+	var unsched []string
+	for k, at := range todo {
+		if at.IsZero() {
+			unsched = append(unsched, k)
+		} else {
+			sched = append(sched, shoptoken.Due{Key: k, At: at})
+		}
+	}
+	var firstErr error
+	failed := func(keys []string, err error) {
+		if firstErr == nil {
+			firstErr = err
+			w.log.Warn("shoptoken: due index write failed; will retry", "namespace", w.ns, "keys", len(keys), "err", err)
+		}
+		w.mu.Lock()
+		for _, k := range keys {
+			if _, newer := w.pending[k]; !newer {
+				w.pending[k] = todo[k]
+			}
+		}
+		w.mu.Unlock()
+	}
+	for len(sched) > 0 {
+		n := min(len(sched), batchSize)
+		if err := w.idx.Schedule(ctx, w.ns, sched[:n]...); err != nil {
+			keys := make([]string, len(sched))
+			for i, d := range sched {
+				keys[i] = d.Key
+			}
+			failed(keys, err)
+			break
+		}
+		sched = sched[n:]
+	}
+	for len(unsched) > 0 {
+		n := min(len(unsched), batchSize)
+		if err := w.idx.Unschedule(ctx, w.ns, unsched[:n]...); err != nil {
+			failed(unsched, err)
+			break
+		}
+		unsched = unsched[n:]
+	}
+	return firstErr
+}
+
+func (w *dueWriter) stop() { w.once.Do(func() { close(w.quit) }) }
