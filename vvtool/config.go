@@ -8,6 +8,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,11 @@ type Config struct {
 	// logs.
 	AccessKey string
 
+	// Encoding is how the token request's form is encoded. The zero value, Multipart, is what
+	// every example in the platform's documentation sends; URLEncoded is an option for a
+	// gateway or proxy that wants the OAuth 2.0 encoding (see the package documentation).
+	Encoding Encoding
+
 	// TokenURL is the token endpoint. If empty, DefaultTokenURL. Either endpoint shape works
 	// (classic or wrapped answer); tests point it at a shoptokentest emulator.
 	TokenURL string
@@ -55,6 +61,30 @@ type Config struct {
 	// Logger receives a Debug record per token request (redacted URL, status, a redacted snippet
 	// of the answer). If nil, nothing is logged. NewSource also gives it to the Cache.
 	Logger *slog.Logger
+}
+
+// Encoding is how the token request's form fields are encoded.
+type Encoding int
+
+const (
+	// Multipart sends the fields as multipart/form-data, as every example in the platform's
+	// documentation does (curl --form, PHP CURLOPT_POSTFIELDS with an array, OkHttp's
+	// MultipartBody; the parameter table says 传参方式: form-data). It is the default.
+	Multipart Encoding = iota
+	// URLEncoded sends the fields as application/x-www-form-urlencoded, the encoding OAuth 2.0
+	// prescribes for this grant (RFC 6749 §4.4). Whether vv-tool accepts it is not confirmed.
+	URLEncoded
+)
+
+// String returns "multipart" or "urlencoded".
+func (e Encoding) String() string {
+	switch e {
+	case Multipart:
+		return "multipart"
+	case URLEncoded:
+		return "urlencoded"
+	}
+	return "Encoding(" + strconv.Itoa(int(e)) + ")"
 }
 
 // FetchToken makes one call to the token endpoint and returns the new token.
@@ -87,6 +117,8 @@ func (c Config) validate() error {
 		problem = "Config.Account is empty"
 	case c.AccessKey == "":
 		problem = "Config.AccessKey is empty"
+	case c.Encoding != Multipart && c.Encoding != URLEncoded:
+		problem, kind = "Config.Encoding is neither Multipart nor URLEncoded: "+c.Encoding.String(), shoptoken.ErrBadRequest
 	case c.TokenURL != "":
 		u, err := url.Parse(c.TokenURL)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -129,7 +161,7 @@ func (c Config) newFetcher() *fetcher {
 	}
 }
 
-// fetch makes one token request. The form is sent urlencoded (see the package documentation).
+// fetch makes one token request, its form encoded as cfg.Encoding says.
 func (f *fetcher) fetch(ctx context.Context) (*shoptoken.Token, error) {
 	var local atomic.Pointer[string]
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -141,20 +173,26 @@ func (f *fetcher) fetch(ctx context.Context) (*shoptoken.Token, error) {
 		},
 	})
 	secrets := []string{f.cfg.AccessKey}
-	issued := f.now()
-	resp, err := f.hc.Do(ctx, httpx.Request{
+	form := url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {f.cfg.Account},
+		"client_secret": {f.cfg.AccessKey},
+	}
+	req := httpx.Request{
 		Op:     "token",
 		Method: http.MethodPost,
 		URL:    f.cfg.tokenURL(),
-		Form: url.Values{
-			"grant_type":    {"client_credentials"},
-			"client_id":     {f.cfg.Account},
-			"client_secret": {f.cfg.AccessKey},
-		},
 		// Every fetch kills the previous token: never send it twice.
 		Idempotent: false,
 		Secrets:    secrets,
-	})
+	}
+	if f.cfg.Encoding == URLEncoded {
+		req.Form = form
+	} else {
+		req.Multipart = form
+	}
+	issued := f.now()
+	resp, err := f.hc.Do(ctx, req)
 	if err != nil {
 		return nil, err
 	}

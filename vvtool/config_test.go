@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -39,11 +40,22 @@ type requestLog struct {
 
 func (l *requestLog) responder(status int, body []byte, header ...string) httpmock.Responder {
 	return func(r *http.Request) (*http.Response, error) {
-		b, _ := io.ReadAll(r.Body)
-		form, _ := url.ParseQuery(string(b))
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		var form url.Values
+		if mt == "multipart/form-data" {
+			if err := r.ParseMultipartForm(1 << 20); err == nil {
+				form = r.MultipartForm.Value
+			}
+		} else {
+			b, _ := io.ReadAll(r.Body)
+			form, _ = url.ParseQuery(string(b))
+		}
+		if r.URL.RawQuery != "" {
+			form = url.Values{"query!": {r.URL.RawQuery}} // nothing belongs in the URL
+		}
 		l.mu.Lock()
 		l.forms = append(l.forms, form)
-		l.ctype = append(l.ctype, r.Header.Get("Content-Type"))
+		l.ctype = append(l.ctype, mt)
 		l.mu.Unlock()
 		resp := httpmock.NewBytesResponse(status, body)
 		for i := 0; i+1 < len(header); i += 2 {
@@ -115,7 +127,7 @@ func TestConfig_FetchToken(t *testing.T) {
 			tok, err := cfg.FetchToken(context.Background())
 			assert.Equal(t, 1, mock.GetTotalCallCount(), "never sent twice")
 			require.Len(t, log.forms, 1)
-			assert.Equal(t, "application/x-www-form-urlencoded", log.ctype[0])
+			assert.Equal(t, "multipart/form-data", log.ctype[0], "the seed's encoding by default")
 			assert.Equal(t, url.Values{"grant_type": {"client_credentials"}, "client_id": {account}, "client_secret": {secretKey}}, log.forms[0])
 			if tt.wantKind != nil {
 				require.ErrorIs(t, err, tt.wantKind)
@@ -317,4 +329,43 @@ func TestConfig_FetchToken_faults(t *testing.T) {
 			assertNoSecret(t, err)
 		})
 	}
+}
+
+func TestConfig_FetchToken_encoding(t *testing.T) {
+	t.Parallel()
+	want := url.Values{"grant_type": {"client_credentials"}, "client_id": {account}, "client_secret": {secretKey}}
+	tests := []struct {
+		name      string
+		enc       vvtool.Encoding
+		wantCtype string
+	}{
+		{"zero value is the seed's multipart", 0, "multipart/form-data"},
+		{"Multipart", vvtool.Multipart, "multipart/form-data"},
+		{"URLEncoded option", vvtool.URLEncoded, "application/x-www-form-urlencoded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, mock, log := mockConfig(t, 200, readFixture(t, "token_classic.json"))
+			cfg.Encoding = tt.enc
+			_, err := cfg.FetchToken(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, 1, mock.GetTotalCallCount())
+			require.Len(t, log.forms, 1)
+			assert.Equal(t, tt.wantCtype, log.ctype[0])
+			assert.Equal(t, want, log.forms[0], "the same fields, none in the URL")
+		})
+	}
+
+	t.Run("unknown encoding is refused before anything is sent", func(t *testing.T) {
+		t.Parallel()
+		cfg, mock, _ := mockConfig(t, 200, readFixture(t, "token_classic.json"))
+		cfg.Encoding = vvtool.Encoding(7)
+		_, err := cfg.FetchToken(context.Background())
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest)
+		assert.Contains(t, err.Error(), "Config.Encoding")
+		assert.Equal(t, 0, mock.GetTotalCallCount())
+		_, err = vvtool.NewSource(cfg)
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest)
+	})
 }

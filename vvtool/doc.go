@@ -25,12 +25,16 @@
 //
 // # The token request
 //
-// POST TokenURL with grant_type=client_credentials, client_id=Account, client_secret=AccessKey.
-// The platform's examples send multipart/form-data; this package sends the same fields
-// application/x-www-form-urlencoded, the OAuth 2.0 encoding (RFC 6749 §4.4), which PHP servers
-// (the platform's own examples are PHP) parse into the same parameters as multipart, and which the
-// shoptokentest emulator accepts too. The request is never retried once it may have
-// reached the platform: a second fetch would kill the first one's token.
+// POST TokenURL with grant_type=client_credentials, client_id=Account, client_secret=AccessKey
+// in a multipart/form-data body, never in the URL. Multipart is what the platform documents: its
+// parameter table says 传参方式 form-data, and every example sends it (curl --form, PHP's
+// CURLOPT_POSTFIELDS with an array, OkHttp's MultipartBody). It is the default because it is the
+// only encoding known to work, and this package does not depend on what nobody confirmed.
+// Config.Encoding = URLEncoded sends the same fields application/x-www-form-urlencoded instead, the
+// OAuth 2.0 encoding (RFC 6749 §4.4), for a proxy or gateway in front of vv-tool that wants it;
+// the PHP server behind the examples would most likely read it too, but that is not confirmed. The
+// request is never retried once it may have reached the platform: a second fetch would kill the
+// first one's token.
 //
 // Both answer shapes are accepted: {"access_token","expires_in","token_type","scope"} from
 // /oauth/token, and the same inside {"code":0,"msg":"成功","data":{...}} from the newer
@@ -74,7 +78,8 @@
 // text or HTML bodies. The token endpoint's error answers are undocumented: credential errors are
 // recognised by OAuth error codes, HTTP 401 and their wording, anything else is classified by status
 // (or by an HTTP-like "code" in a 200 answer), and an answer with no token and nothing recognisable
-// is ErrBadResponse with a redacted snippet. Whether the platform accepts a urlencoded body was not
-// confirmed against the real service; the seed shows multipart only. The thresholds of the abuse
+// is ErrBadResponse with a redacted snippet. Whether the platform accepts a urlencoded body (the
+// URLEncoded option) was not confirmed against the real service; the seed shows multipart only,
+// which is why multipart is the default. The thresholds of the abuse
 // rule are unknown, which is why fetches are rare by design rather than tuned to a limit.
 package vvtool
