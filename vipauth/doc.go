@@ -22,13 +22,24 @@
 // instead of redirecting; the user copies it into the application, which calls Exchange. There
 // is no redirect, so no state to check. Mobile() asks for the mobile pages (display=mobile).
 //
+// # Where the parameters go
+//
+// vip.com documents token, token_info and revoke_token as POST and, in every example, puts every
+// parameter (client_secret and code included) in the query string of that POST. Exchange,
+// TokenInfo and Revoke do the same by default (Config.Encoding Query), because that is the only
+// placement the documentation shows and this package does not depend on what nobody confirmed.
+// The cost is that the secret, the code and the token sit in a URL: vip.com's access logs and any
+// proxy on the way see them. Config.Encoding = FormBody sends them in an
+// application/x-www-form-urlencoded body instead, as OAuth 2.0 prescribes (RFC 6749 section
+// 4.1.3); a Java server of the usual kind reads both, but that vip.com does is not confirmed. If
+// it did not, Exchange would fail with the platform's error (most likely a missing parameter),
+// and the code would be spent.
+//
 // # Secrets
 //
-// The client secret, codes and tokens travel in POST form bodies, never in URLs, and never appear
-// in errors, logs or fmt output: TokenInfo and shoptoken.Token print them as a short prefix.
-// vip.com documents its endpoints as POST but writes the parameters into the query string in its
-// examples; a form body is what OAuth2 (RFC 6749 section 4.1.3) prescribes and what the test
-// emulator reads, but that the real server reads it is not confirmed (see below).
+// The client secret, codes and tokens never appear in errors, logs or fmt output, also when they
+// travel in the query string: URLs are redacted before they reach an error or a log record, and
+// TokenInfo and shoptoken.Token print them as a short prefix.
 //
 // # Concurrency
 //
@@ -63,9 +74,9 @@
 // {"code":0,"msg":"success"} and 30111 "access token invalid", the 30-day lifetime.
 //
 // Not confirmed [unverified], so never depended on:
-//   - That the real endpoints read parameters from a form body. If one did not, it would answer
-//     with an error, reported with the platform's code and message verbatim; no secret is ever
-//     moved into a URL to find out.
+//   - That the real endpoints read parameters from a form body (the FormBody option; the
+//     default follows the documentation's query string). If one did not, it would answer with an
+//     error, reported with the platform's code and message verbatim.
 //   - What vip.com does with request_client_ip. Exchange sends the address given, which must
 //     parse as an IP ("ip:port" is accepted, the port dropped).
 //   - vip.com's error code table. Only 30111 and the revoked answer are classified by code; other

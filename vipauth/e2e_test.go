@@ -40,8 +40,7 @@ func TestConfig_endToEnd_obtainUseRejectRecover(t *testing.T) {
 	cfg, emu := emulatorConfig(t, shoptokentest.WithTokenTTL(time.Hour))
 	ctx := context.Background()
 
-	// Obtain. The parameters go in a form body, which the emulator (like the documented POST
-	// endpoint) reads.
+	// Obtain. The parameters go in the query string of the POST, as the platform documents.
 	before := time.Now()
 	tok, err := cfg.Exchange(ctx, authorize(t, cfg, emu), "203.0.113.9:40000")
 	require.NoError(t, err)

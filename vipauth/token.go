@@ -32,8 +32,8 @@ const dateLayout = "2006-01-02 15:04:05"
 // which vip.com requires); "ip:port" as in http.Request.RemoteAddr is accepted. ClientID,
 // ClientSecret, RedirectURL, code and clientIP are required.
 //
-// The parameters travel in a form body, not in the query string as in the platform's examples,
-// so that the secret and the code never sit in a URL (server access logs, proxies).
+// The parameters travel where c.Encoding says: by default in the query string of the POST, as in
+// every example of vip.com's documentation (see the package documentation).
 //
 // The token has Subject = open_id, TokenType "Bearer", IssuedAt = when the request was sent and
 // Expiry = IssuedAt + expires_in (30 days when the answer has none). It cannot be refreshed: hand
@@ -61,22 +61,19 @@ func (c Config) Exchange(ctx context.Context, code, clientIP string) (*shoptoken
 			Message: fmt.Sprintf("clientIP %q is not an IP address", clip(clientIP, 64))}
 	}
 	secrets := []string{c.ClientSecret, code}
+	req, err := c.post(op, "token", url.Values{
+		"client_id":         {c.ClientID},
+		"client_secret":     {c.ClientSecret},
+		"grant_type":        {"authorization_code"},
+		"redirect_uri":      {c.RedirectURL},
+		"request_client_ip": {ip},
+		"code":              {code},
+	}, false, secrets)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
-	resp, err := c.client().Do(ctx, httpx.Request{
-		Op:     op,
-		Method: "POST",
-		URL:    c.endpoint("token"),
-		Form: url.Values{
-			"client_id":         {c.ClientID},
-			"client_secret":     {c.ClientSecret},
-			"grant_type":        {"authorization_code"},
-			"redirect_uri":      {c.RedirectURL},
-			"request_client_ip": {ip},
-			"code":              {code},
-		},
-		Idempotent: false,
-		Secrets:    secrets,
-	})
+	resp, err := c.client().Do(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -198,8 +195,8 @@ func (ti TokenInfo) LogValue() slog.Value {
 	)
 }
 
-// TokenInfo asks vip.com about accessToken: one POST {BaseURL}/token_info, the token in a form
-// body (not in the query as in the platform's example). It is safe to retry.
+// TokenInfo asks vip.com about accessToken: one POST {BaseURL}/token_info?access_token=... (or the
+// token in a form body, with Encoding FormBody). It is safe to retry.
 //
 // A revoked token ({"code":0,"msg":"token revoked"}: the user cancelled the grant, changed the
 // password, or the account was frozen) is shoptoken.ErrReauthorize: code 0 is not a success here.
@@ -213,14 +210,11 @@ func (c Config) TokenInfo(ctx context.Context, accessToken string) (*TokenInfo, 
 		return nil, err
 	}
 	secrets := []string{accessToken}
-	resp, err := c.client().Do(ctx, httpx.Request{
-		Op:         op,
-		Method:     "POST",
-		URL:        c.endpoint("token_info"),
-		Form:       url.Values{"access_token": {accessToken}},
-		Idempotent: true,
-		Secrets:    secrets,
-	})
+	req, err := c.post(op, "token_info", url.Values{"access_token": {accessToken}}, true, secrets)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.client().Do(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +250,8 @@ func decodeTokenInfo(resp *httpx.Response, secrets ...string) (*TokenInfo, error
 	return ti, nil
 }
 
-// Revoke ends accessToken's grant: one POST {BaseURL}/revoke_token, the token in a form body.
+// Revoke ends accessToken's grant: one POST {BaseURL}/revoke_token?access_token=... (or the token
+// in a form body, with Encoding FormBody).
 // {"code":0,"msg":"success"} is success. A token that is already invalid, expired or revoked
 // (30111) is shoptoken.ErrTokenInvalid; if all you want is that the token no longer works, that
 // error means so too.
@@ -272,13 +267,11 @@ func (c Config) Revoke(ctx context.Context, accessToken string) error {
 		return err
 	}
 	secrets := []string{accessToken}
-	resp, err := c.client().Do(ctx, httpx.Request{
-		Op:      op,
-		Method:  "POST",
-		URL:     c.endpoint("revoke_token"),
-		Form:    url.Values{"access_token": {accessToken}},
-		Secrets: secrets,
-	})
+	req, err := c.post(op, "revoke_token", url.Values{"access_token": {accessToken}}, false, secrets)
+	if err != nil {
+		return err
+	}
+	resp, err := c.client().Do(ctx, req)
 	if err != nil {
 		return err
 	}
