@@ -102,12 +102,13 @@
 //
 // # API calls
 //
-// NewClient returns an *http.Client that adds the access token as the sessionkey query parameter
-// and, when veapi answers that the sessionkey is invalid or expired, has the Cache refresh once
-// (however many calls saw the rejection) and resends the request once. When the token that
-// refresh issued is refused too, the API refuses for another reason: for RejectedAgainWindow the
-// client hands back that refusal instead of rotating the chain again. NewAPIClient adds the vekey
-// as well, on the copy of the request that is sent.
+// NewClient(cfg, src, base) returns an *http.Client that adds the access token as the sessionkey
+// query parameter and the vekey as vekey, both on the copy of the request that is sent (never on
+// the caller's request or in an error), and, when veapi answers that the sessionkey is invalid or
+// expired, has the Cache refresh once (however many calls saw the rejection) and resends the
+// request once. When the token that refresh issued is refused too, the API refuses for another
+// reason: for RejectedAgainWindow the client hands back that refusal instead of rotating the
+// chain again.
 //
 // # Concurrency
 //

@@ -22,8 +22,8 @@ import (
 // TestRegression_clientErrorShowsVEKey: NewClient's documentation told the caller to add vekey to
 // the request, and the only place veapi reads it is the query. Any transport failure then came
 // back from the returned *http.Client as a *url.Error that prints the whole URL, vekey included
-// (Go builds it from the caller's request, above the Transport). NewAPIClient adds vekey on the
-// copy that is sent, so the caller's URL never holds it.
+// (Go builds it from the caller's request, above the Transport). NewClient now adds vekey itself, on
+// the copy that is sent, so the caller's URL never holds it.
 func TestRegression_clientErrorShowsVEKey(t *testing.T) {
 	src, err := NewSource(Config{VEKey: testVEKey, BaseURL: mockBase},
 		shoptoken.WithToken(&shoptoken.Token{AccessToken: fixtureAccess, RefreshToken: testRefresh,
@@ -31,7 +31,7 @@ func TestRegression_clientErrorShowsVEKey(t *testing.T) {
 	require.NoError(t, err)
 	defer src.Close()
 	down := httpmock.NewMockTransport() // no responder: every request fails in transport
-	hc, err := NewAPIClient(Config{VEKey: testVEKey, BaseURL: mockBase}, src, &http.Client{Transport: down})
+	hc, err := NewClient(Config{VEKey: testVEKey, BaseURL: mockBase}, src, &http.Client{Transport: down})
 	require.NoError(t, err)
 
 	_, err = hc.Get(mockBase + "/vip/goods?id=1")
@@ -45,7 +45,7 @@ func TestRegression_clientErrorShowsVEKey(t *testing.T) {
 		sent = r
 		return httpmock.NewStringResponse(200, `{"error":"0","data":{}}`), nil
 	})
-	hc, err = NewAPIClient(Config{VEKey: testVEKey, BaseURL: mockBase}, src, &http.Client{Transport: up})
+	hc, err = NewClient(Config{VEKey: testVEKey, BaseURL: mockBase}, src, &http.Client{Transport: up})
 	require.NoError(t, err)
 	resp, err := hc.Get(mockBase + "/vip/goods?id=1")
 	require.NoError(t, err)
@@ -56,7 +56,7 @@ func TestRegression_clientErrorShowsVEKey(t *testing.T) {
 	assert.Equal(t, "1", sent.URL.Query().Get("id"))
 	assert.NotContains(t, resp.Request.URL.String(), testVEKey, "Response.Request is the caller's request")
 
-	_, err = NewAPIClient(Config{}, src, nil)
+	_, err = NewClient(Config{}, src, nil)
 	assert.ErrorIs(t, err, shoptoken.ErrCredentials, "an empty VEKey is refused")
 }
 
@@ -93,7 +93,7 @@ func TestRegression_rejectionRotatesChainEveryCall(t *testing.T) {
 	defer src.Close()
 	_, err = src.Token(context.Background())
 	require.NoError(t, err)
-	hc := NewClient(src, &http.Client{Transport: mock})
+	hc := newClient(t, cfg, src, &http.Client{Transport: mock})
 	for range 5 {
 		resp, err := hc.Get(mockBase + "/vip/goods?id=1")
 		if err == nil {
@@ -131,7 +131,7 @@ func TestRegression_guardStillAdoptsFromStore(t *testing.T) {
 	}), shoptoken.WithStore(st, "k"), shoptoken.WithMinInterval(0),
 		shoptoken.WithToken(&shoptoken.Token{AccessToken: "T0", RefreshToken: "rT0", Expiry: time.Now().Add(time.Hour)}))
 	defer src.Close()
-	hc := NewClient(src, nil)
+	hc := newClient(t, Config{VEKey: testVEKey}, src, nil)
 	resp, err := hc.Get(srv.URL + "/perm") // T0 refused, rotate to P1, P1 refused: guard notes P1
 	if err != nil {
 		t.Fatal(err)
@@ -159,10 +159,10 @@ func TestRegression_guardStillAdoptsFromStore(t *testing.T) {
 
 const reviewVEKey = "VEKEY-SECRET-0123456789abcdef"
 
-// TestRegression_NewAPIClient_vekeyInRedirect: an API host that answers with a redirect echoing
+// TestRegression_NewClient_vekeyInRedirect: an API host that answers with a redirect echoing
 // the query (an http->https or trailing-slash redirect does this), to a host that is down: the
 // *url.Error must show neither vekey nor sessionkey.
-func TestRegression_NewAPIClient_vekeyInRedirect(t *testing.T) {
+func TestRegression_NewClient_vekeyInRedirect(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := ln.Addr().String()
 	ln.Close() // nothing listens there now
@@ -173,7 +173,7 @@ func TestRegression_NewAPIClient_vekeyInRedirect(t *testing.T) {
 	src := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
 		return nil, nil
 	}), shoptoken.WithToken(&shoptoken.Token{AccessToken: "SESSION-SECRET-0123456789", Expiry: time.Now().Add(time.Hour)}))
-	hc, err := NewAPIClient(Config{VEKey: reviewVEKey}, src, nil)
+	hc, err := NewClient(Config{VEKey: reviewVEKey}, src, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
