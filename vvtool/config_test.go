@@ -369,3 +369,37 @@ func TestConfig_FetchToken_encoding(t *testing.T) {
 		require.ErrorIs(t, err, shoptoken.ErrBadRequest)
 	})
 }
+
+// The SDK's own tests run against strict emulators, which accept only the documented multipart
+// body: the default passes; the URLEncoded option is refused there (the platform is not
+// confirmed to take it) and works against a lenient emulator.
+func TestConfig_FetchToken_strictEmulator(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		enc     vvtool.Encoding
+		lenient bool
+		ok      bool
+	}{
+		{vvtool.Multipart, false, true},
+		{vvtool.URLEncoded, false, false},
+		{vvtool.URLEncoded, true, true},
+		{vvtool.Multipart, true, true},
+	} {
+		var opts []shoptokentest.Option
+		if tt.lenient {
+			opts = append(opts, shoptokentest.Lenient())
+		}
+		emu := shoptokentest.NewVVTool(opts...)
+		cfg := emuConfig(emu, nil)
+		cfg.Encoding = tt.enc
+		tok, err := cfg.FetchToken(context.Background())
+		if tt.ok {
+			require.NoError(t, err, "%v lenient=%v", tt.enc, tt.lenient)
+			assert.True(t, emu.Valid(tok.AccessToken))
+		} else {
+			require.ErrorIs(t, err, shoptoken.ErrBadRequest, "%v lenient=%v", tt.enc, tt.lenient)
+			assert.Zero(t, emu.Stats().Issued)
+		}
+		emu.Close()
+	}
+}

@@ -266,7 +266,7 @@ func TestConfig_FetchToken_emulatorFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.fault.String(), func(t *testing.T) {
 			t.Parallel()
-			yz := shoptokentest.NewYouzan(shoptokentest.WithCredentials("id", secretClient))
+			yz := shoptokentest.NewYouzan(shoptokentest.WithCredentials("id", secretClient), shoptokentest.WithGrants("42587152"))
 			defer yz.Close()
 			cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152", BaseURL: yz.URL}
 			yz.FailNext(tt.fault, 1)
