@@ -1,10 +1,13 @@
 // Package veapi keeps Vipshop (唯品会) user authorizations alive through veapi.cn's renewal
 // interface, /vip/refreshtoken, and calls veapi APIs with the access token.
 //
-// veapi hands out an access token (about 90 days) and a refresh token. Each renewal rotates both:
-// the refresh token sent dies and the answer carries the only copy of the next one. Lose that copy
-// and the chain ends; only the merchant authorizing again starts a new one. Everything here is
-// built around never losing it.
+// veapi hands out an access token (about 90 days) and a refresh token. Each renewal replaces the
+// access token and may rotate the refresh token: then the refresh token sent dies and the answer
+// carries the only copy of the next one. Lose that copy and the chain ends; only the merchant
+// authorizing again starts a new one. Everything here is built around never losing it. (The
+// platform's own example answer returns the very refresh token it was sent, so a renewal may also
+// leave it unchanged. Both shapes are handled alike: the refresh token in the answer, new or the
+// same, is saved and used next, and nothing depends on which one veapi sends.)
 //
 //	src, err := veapi.NewSource(veapi.Config{VEKey: vekey},
 //		shoptoken.WithToken(&shoptoken.Token{RefreshToken: granted, Subject: shop}),
@@ -91,7 +94,8 @@
 // # Unverified
 //
 // These could not be confirmed and nothing depends on them being true: the error codes and
-// messages (above); whether a refresh extends refresh_expires_time (the example answer suggests it
+// messages (above); whether a renewal rotates the refresh token (its documentation says the answer's
+// refresh_token is "for the next refresh", its example answer repeats the one sent: see above); whether a refresh extends refresh_expires_time (the example answer suggests it
 // does not; if it does not, the Cache refreshes again closer and closer to the grant's end, and
 // EventGrantExpiring may be emitted again after each of those rotations: deduplicate alerts by the
 // token's RefreshExpiry); the types of the answer's members beyond the documented example (read
