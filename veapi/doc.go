@@ -99,10 +99,14 @@
 // does not; if it does not, the Cache refreshes again closer and closer to the grant's end, and
 // EventGrantExpiring may be emitted again after each of those rotations: deduplicate alerts by the
 // token's RefreshExpiry); the types of the answer's members beyond the documented example (read
-// leniently); and timestamps (an expiry or grant end that is in the past or more than ten years
-// ahead by the local clock is not used: expiry then comes from expires_in, and an unusable
-// refresh_expires_time is left unknown, so that a bad timestamp cannot make the Cache rotate the
-// chain in a loop).
+// leniently); and timestamps. An expiry or grant end is believed only when it lies after the
+// answer and at most ten years ahead by the local clock (which also keeps every time inside years
+// 1 to 9999, so the token can always be stored): expiry then comes from expires_time, else
+// create_at plus expires_in, else the local clock plus expires_in, else the documented 90 days
+// (DefaultTokenLifetime), never a reason to drop the answer that carries the next refresh token;
+// an unusable refresh_expires_time is left unknown, so that a bad timestamp cannot make the Cache
+// rotate the chain in a loop; a create_at more than a day ahead of the local clock or more than
+// ten years behind it is not taken as the issue time.
 //
 // # API calls
 //

@@ -43,7 +43,7 @@ func TestConfig_Refresh_success(t *testing.T) {
 		{"expires_time in seconds is skipped", "refresh_ok_expires_time_seconds.json",
 			seedNow.Add(7775999 * time.Second), time.UnixMilli(1689392370000), seedNow,
 			map[string]string{"is_expired": "false", "status": "NORMAL", "request_id": "nGvWVHH"}},
-		{"tokens only: no expiry known", "refresh_ok_minimal.json", time.Time{}, time.Time{}, time.Time{},
+		{"tokens only: the documented 90 days", "refresh_ok_minimal.json", seedNow.Add(DefaultTokenLifetime), time.Time{}, time.Time{},
 			map[string]string{"request_id": "nGvWVHH"}},
 	}
 	for _, tt := range tests {

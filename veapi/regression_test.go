@@ -2,6 +2,7 @@ package veapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/filestore"
 )
 
 // TestRegression_clientErrorShowsVEKey: NewClient's documentation told the caller to add vekey to
@@ -187,4 +189,69 @@ func TestRegression_NewClient_vekeyInRedirect(t *testing.T) {
 	if err != nil && strings.Contains(err.Error(), "SESSION-SECRET") {
 		t.Errorf("sessionkey in the error string")
 	}
+}
+
+// Timestamps past year 9999 (or past the ten-year horizon) in a renewal answer used to reach the
+// token: create_at became IssuedAt unchecked, and an answer whose expiry candidates were all
+// implausible left Expiry zero. A token holding a time past 9999 cannot be JSON-encoded, so no
+// Store could save the rotated refresh token. Now every time is bounded: IssuedAt is dropped when
+// far from our clock, and the expiry falls back to the documented 90 days.
+func TestRegression_timesBeyondYear9999(t *testing.T) {
+	now := seedNow
+	tests := []struct {
+		name string
+		data string
+	}{
+		{"every time in year 10000", `"create_at":253402300800000,"expires_time":253402300800000,"refresh_expires_time":253402300800000,"expires_in":7775999`},
+		{"create_at at the int64 limit", `"create_at":9223372036854775807,"expires_in":7775999`},
+		{"expires_in past the horizon", `"create_at":1673427493000,"expires_in":9000000000`},
+		{"nothing usable", `"expires_time":-1,"expires_in":"soon","refresh_expires_time":1e300`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mock := httpmock.NewMockTransport()
+			mock.RegisterResponder(http.MethodPost, refreshURL, httpmock.NewStringResponder(200,
+				`{"error":"0","msg":"ok","data":{"access_token":"`+fixtureAccess+`","refresh_token":"`+fixtureRefresh+`",`+tt.data+`},"request_id":"r"}`))
+			log, _ := newLogger()
+			tok, err := mockConfig(mock, log).Refresh(context.Background(), testRefresh)
+			require.NoError(t, err, "the answer carries the next refresh token: never dropped")
+			assert.Equal(t, fixtureRefresh, tok.RefreshToken)
+			assert.True(t, tok.Expiry.After(now) && !tok.Expiry.After(now.AddDate(10, 0, 1)), "expiry %v", tok.Expiry)
+			for _, tm := range []time.Time{tok.Expiry, tok.RefreshExpiry, tok.IssuedAt} {
+				assert.True(t, tm.IsZero() || (tm.Year() >= 2000 && tm.Year() <= 9999), "%v", tm)
+			}
+			_, err = json.Marshal(tok)
+			assert.NoError(t, err, "the token can be persisted")
+		})
+	}
+}
+
+// Through a Cache with a Store that writes JSON: the rotation is saved, and a restarted process
+// goes on from it.
+func TestRegression_timesBeyondYear9999_persisted(t *testing.T) {
+	ctx := context.Background()
+	mock := httpmock.NewMockTransport()
+	mock.RegisterResponder(http.MethodPost, refreshURL, httpmock.NewStringResponder(200,
+		`{"error":"0","msg":"ok","data":{"access_token":"`+fixtureAccess+`","refresh_token":"`+fixtureRefresh+`","create_at":253402300800000,"expires_time":253402300800000},"request_id":"r"}`))
+	st, err := filestore.New(t.TempDir())
+	require.NoError(t, err)
+	cfg := mockConfig(mock, nil)
+	cfg.now = nil // the Cache's clock and veapi's are one: real time
+	src, err := NewSource(cfg, shoptoken.WithStore(st, "veapi/shop"), shoptoken.WithToken(&shoptoken.Token{RefreshToken: testRefresh}))
+	require.NoError(t, err)
+	defer src.Close()
+	_, err = src.Token(ctx)
+	require.NoError(t, err)
+	stored, _, err := st.Load(ctx, "veapi/shop")
+	require.NoError(t, err)
+	require.NotNil(t, stored)
+	assert.Equal(t, fixtureRefresh, stored.RefreshToken, "the rotated refresh token is in the store")
+
+	again, err := NewSource(cfg, shoptoken.WithStore(st, "veapi/shop"))
+	require.NoError(t, err)
+	defer again.Close()
+	cur, err := again.Token(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, fixtureRefresh, cur.RefreshToken)
+	assert.Equal(t, 1, mock.GetTotalCallCount(), "the restart read the store")
 }
