@@ -18,6 +18,10 @@ import (
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
+// DefaultTokenLifetime is the token's lifetime when an answer gives none to believe (missing, not
+// a number, not positive, or more than ten years): vv-tool documents about 3000 days.
+const DefaultTokenLifetime = 3000 * 24 * time.Hour
+
 // DefaultTokenURL is the token endpoint used when Config.TokenURL is empty. The platform serves
 // plain http only. The newer endpoint http://api.vv-tool.com/api/proxy/oauth/token (answer wrapped
 // in {"code":0,"msg":"成功","data":{...}}) works too.
@@ -93,9 +97,10 @@ func (e Encoding) String() string {
 // through a Cache (NewSource), which fetches once for a whole fleet. The request is never retried
 // once it may have reached the platform.
 //
-// The token's IssuedAt is the time the request was sent, Expiry is IssuedAt plus expires_in (zero
-// when the answer gives no positive expires_in), Subject is the Account, and Extra records the
-// host that fetched it (ExtraFetchedBy, ExtraFetchedFrom).
+// The token's IssuedAt is the time the request was sent, Expiry is IssuedAt plus expires_in (plus
+// DefaultTokenLifetime when the answer gives no expires_in that is positive and at most ten years),
+// Subject is the Account, and Extra records the host that fetched it (ExtraFetchedBy,
+// ExtraFetchedFrom).
 //
 // Errors are *shoptoken.Error: ErrCredentials for a wrong Account or AccessKey (or an empty one),
 // ErrTokenInvalid when the answer says 身份凭证无效, ErrUnavailable for network failures and 5xx,
@@ -210,9 +215,15 @@ func (f *fetcher) fetch(ctx context.Context) (*shoptoken.Token, error) {
 	if tok.TokenType == "" {
 		tok.TokenType = "Bearer"
 	}
-	if life := lifetime(fields.ExpiresIn); life > 0 {
-		tok.Expiry = issued.Add(life)
+	life, ok := tokenLife(fields.ExpiresIn)
+	if !ok {
+		life = DefaultTokenLifetime
+		if f.cfg.Logger != nil {
+			f.cfg.Logger.Warn("vvtool: expires_in is missing or not plausible; the documented 3000 days are assumed",
+				slog.Int64("expires_in", fields.ExpiresIn.N), slog.Bool("unreadable", fields.ExpiresIn.Invalid))
+		}
 	}
+	tok.Expiry = issued.Add(life)
 	tok.Scope = scopes(string(fields.Scope))
 	if host, err := os.Hostname(); err == nil && host != "" {
 		tok.Extra[ExtraFetchedBy] = host

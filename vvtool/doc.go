@@ -38,9 +38,12 @@
 //
 // Both answer shapes are accepted: {"access_token","expires_in","token_type","scope"} from
 // /oauth/token, and the same inside {"code":0,"msg":"成功","data":{...}} from the newer
-// /api/proxy/oauth/token. expires_in (seconds) may be a number or a quoted number, and members that
-// only inform (token_type, scope, code, msg) are read whatever their JSON type: an issued token is
-// never thrown away over a detail, because the fetch has already killed the previous one. The token
+// /api/proxy/oauth/token. expires_in (seconds) may be a number or a quoted number; it is believed
+// when it is positive and at most ten years, and otherwise (absent, unreadable, not positive, or
+// longer) the documented 3000 days are assumed (DefaultTokenLifetime), so the expiry always lies
+// inside years 1 to 9999 and the token can be stored. Members that only inform (token_type,
+// scope, code, msg) are read whatever their JSON type: an issued token is never thrown away over a
+// detail, because the fetch has already killed the previous one. The token
 // records who fetched it in Token.Extra: ExtraFetchedBy (os.Hostname), ExtraFetchedFrom (the
 // local IP address of the connection, when the transport is net/http's: behind NAT or a proxy it
 // is not the address vv-tool saw) and, from a Cache, ExtraFetchReason. None of them is a secret.
