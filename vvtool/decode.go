@@ -18,10 +18,10 @@ import (
 // tokenFields is the token answer: at the top level on /oauth/token, under "data" on
 // /api/proxy/oauth/token.
 type tokenFields struct {
-	AccessToken string    `json:"access_token"`
+	AccessToken string         `json:"access_token"`
 	ExpiresIn   jsonx.MaybeInt `json:"expires_in"`
-	TokenType   text      `json:"token_type"`
-	Scope       text      `json:"scope"`
+	TokenType   text           `json:"token_type"`
+	Scope       text           `json:"scope"`
 }
 
 // envelope is every answer shape the token endpoints are known or guessed to give: the classic
