@@ -64,7 +64,7 @@
 //   - shoptoken.ErrUnavailable: network failure, timeout, 5xx, a "system busy" message
 //     (shoptoken.ErrRateLimited when the message says "too frequent").
 //   - shoptoken.ErrBadResponse: an answer that could not be understood (HTML, truncated JSON,
-//     wrong types, a date that is not a date).
+//     an access_token that is not a string, a date that is not a date).
 //
 // # What is not confirmed, and how the code copes
 //
@@ -92,6 +92,13 @@
 //     revoked" as a rejection.
 //   - The units of expires_in in token_info (the example shows the whole lifetime);
 //     TokenInfo.ExpiresAt is the deadline to use.
-//   - Whether expires_in may come quoted: a quoted number is accepted. When it is missing the
-//     token is given the documented 30 days.
+//   - The types of the answer's members. Only access_token must be a string: open_id (the
+//     token's Subject), token_type, code, msg and the other members that only inform are read
+//     whatever their JSON type (a number as its digits), because the code that bought the token
+//     is spent and a token is never thrown away over a cosmetic field.
+//   - expires_in. A quoted number is accepted. A lifetime is believed when it is positive and at
+//     most ten years; when it is missing, unreadable or outside that range the token is given the
+//     documented 30 days (DefaultTokenLifetime, with a warning in the log), so its expiry always
+//     lies inside years 1 to 9999 and it can be stored. The first rejection corrects a wrong
+//     guess (ErrReauthorize, which a person must act on either way).
 package vipauth
