@@ -81,6 +81,10 @@
 //	不能为空, 缺少, 参数, missing                          ErrBadRequest
 //	anything else                                       ErrUnavailable (429 and 5xx by status)
 //
+// An HTTP 401 from the renewal endpoint is ErrCredentials whatever its body: the only credential
+// the app presents there is the vekey (with the refresh token), and a 401 is the server refusing
+// the caller, not a verdict on the authorization chain.
+//
 // ErrReauthorize and ErrCredentials are permanent to the Cache: it reports them at once
 // (EventGrantLost), stops planned refreshes for the token and, while the token is still valid,
 // keeps serving it. A message that no rule recognises is treated as passing (ErrUnavailable), not

@@ -78,7 +78,8 @@ func (r *refresher) refresh(ctx context.Context, refreshToken string) (*shoptoke
 	if err != nil {
 		return nil, err
 	}
-	return decodeRefresh(resp, r.now(), r.log, secrets)
+	tok, err := decodeRefresh(resp, r.now(), r.log, secrets)
+	return tok, resp.TokenStatus(err) // a 401 here is about the vekey, not a token
 }
 
 // envelope is veapi's answer. Every member is kept raw: the platform documents "error" as a

@@ -255,3 +255,26 @@ func TestRegression_timesBeyondYear9999_persisted(t *testing.T) {
 	assert.Equal(t, fixtureRefresh, cur.RefreshToken)
 	assert.Equal(t, 1, mock.GetTotalCallCount(), "the restart read the store")
 }
+
+// A 401 from the renewal endpoint was ErrTokenInvalid when its body was HTML, and classified by
+// its message otherwise. The only credential the app presents there is the vekey: a 401 is
+// ErrCredentials for every provider's token endpoint, whatever the body.
+func TestRegression_tokenEndpoint401IsCredentials(t *testing.T) {
+	for name, body := range map[string]string{
+		"HTML":                     `<html><head><title>401 Authorization Required</title></head><body>nginx</body></html>`,
+		"text":                     `Unauthorized`,
+		"JSON, no envelope":        `{"message":"Unauthorized"}`,
+		"JSON, refresh token dead": `{"error":"10012","msg":"refresh_token已失效","request_id":"r"}`,
+		"empty":                    ``,
+	} {
+		t.Run(name, func(t *testing.T) {
+			mock := httpmock.NewMockTransport()
+			mock.RegisterResponder(http.MethodPost, refreshURL, httpmock.NewStringResponder(401, body))
+			_, err := mockConfig(mock, nil).Refresh(context.Background(), testRefresh)
+			require.ErrorIs(t, err, shoptoken.ErrCredentials)
+			var e *shoptoken.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, 401, e.StatusCode)
+		})
+	}
+}

@@ -58,7 +58,8 @@
 //     invalid or used (Exchange), the token was revoked (TokenInfo), or the Cache's token expired
 //     or was rejected (NewSource, NewClient). A person must authorize again.
 //   - shoptoken.ErrTokenInvalid: 30111 "access token invalid" (TokenInfo, Revoke).
-//   - shoptoken.ErrCredentials: the client ID or secret was rejected, or is missing.
+//   - shoptoken.ErrCredentials: the client ID or secret was rejected (also any HTTP 401 from the
+//     token endpoint, whatever its body: at that endpoint a 401 is about the app), or is missing.
 //   - shoptoken.ErrBadRequest: a missing argument, a mismatched state (Err ErrStateMismatch), a
 //     redirect_uri the platform refused.
 //   - shoptoken.ErrUnavailable: network failure, timeout, 5xx, a "system busy" message

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -177,4 +178,30 @@ func TestConfig_TokenInfo_boundedTimes(t *testing.T) {
 	assert.True(t, tok.Expiry.IsZero(), "a derived expiry past 9999 is left unknown")
 	_, err = json.Marshal(tok)
 	assert.NoError(t, err)
+}
+
+// A 401 from the token endpoint was ErrTokenInvalid with an HTML body (KindForStatus(401)) but
+// ErrCredentials with a JSON one, and the code decided before the status. The only credentials
+// an exchange presents are the app's: a 401 there is ErrCredentials, whatever the body.
+// token_info and revoke_token present an access token, so their 401 stays about that token.
+func TestRegression_tokenEndpoint401IsCredentials(t *testing.T) {
+	for name, body := range map[string]string{
+		"HTML":               `<html><head><title>401 Authorization Required</title></head><body>nginx</body></html>`,
+		"text":               `Unauthorized`,
+		"JSON, no envelope":  `{"message":"Unauthorized"}`,
+		"JSON, 30111":        `{"code":30111,"msg":"access token invalid"}`,
+		"JSON, invalid code": `{"code":30001,"msg":"invalid code"}`,
+		"empty":              ``,
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, mock := mockConfig(t)
+			mock.RegisterResponder(http.MethodPost, tokenURL, httpmock.NewStringResponder(401, body))
+			_, err := cfg.Exchange(context.Background(), testCode, "127.0.0.1")
+			e := requirePlatformError(t, err, shoptoken.ErrCredentials)
+			assert.Equal(t, 401, e.StatusCode)
+		})
+	}
+	cfg, mock := mockConfig(t)
+	mock.RegisterResponder(http.MethodPost, revokeURL, httpmock.NewStringResponder(401, `<html>401</html>`))
+	requirePlatformError(t, cfg.Revoke(context.Background(), testToken), shoptoken.ErrTokenInvalid)
 }

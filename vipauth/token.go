@@ -81,6 +81,7 @@ func (c Config) Exchange(ctx context.Context, code, clientIP string) (*shoptoken
 		return nil, err
 	}
 	tok, err := decodeExchange(resp, start, c.Logger, secrets...)
+	err = resp.TokenStatus(err) // a 401 here is about the app's credentials, whatever the body
 	if err == nil && c.Logger != nil {
 		c.Logger.LogAttrs(ctx, slog.LevelDebug, "vipauth: exchanged code", slog.Any("token", *tok))
 	}

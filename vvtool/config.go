@@ -102,8 +102,8 @@ func (e Encoding) String() string {
 // Subject is the Account, and Extra records the host that fetched it (ExtraFetchedBy,
 // ExtraFetchedFrom).
 //
-// Errors are *shoptoken.Error: ErrCredentials for a wrong Account or AccessKey (or an empty one),
-// ErrTokenInvalid when the answer says 身份凭证无效, ErrUnavailable for network failures and 5xx,
+// Errors are *shoptoken.Error: ErrCredentials for a wrong Account or AccessKey (or an empty one, or
+// any HTTP 401), ErrTokenInvalid when an answer that is not a 401 says 身份凭证无效, ErrUnavailable for network failures and 5xx,
 // ErrRateLimited, ErrBadRequest for other refusals, ErrBadResponse for answers that cannot be
 // understood.
 func (c Config) FetchToken(ctx context.Context) (*shoptoken.Token, error) {
@@ -203,7 +203,7 @@ func (f *fetcher) fetch(ctx context.Context) (*shoptoken.Token, error) {
 	}
 	fields, err := parseToken(resp, secrets)
 	if err != nil {
-		return nil, err
+		return nil, resp.TokenStatus(err) // a 401 here is about the Account and AccessKey
 	}
 	tok := &shoptoken.Token{
 		AccessToken: fields.AccessToken,

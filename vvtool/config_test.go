@@ -113,7 +113,8 @@ func TestConfig_FetchToken(t *testing.T) {
 		{name: "wrapped bad grant_type", status: 200, fixture: "error_wrapped_grant_type.json", wantKind: shoptoken.ErrBadRequest, wantCode: "400", wantMsg: "grant_type错误"},
 		{name: "wrapped too frequent", status: 200, fixture: "error_wrapped_frequent.json", wantKind: shoptoken.ErrRateLimited, wantCode: "1001"},
 		{name: "身份凭证无效 JSON", status: 200, fixture: "error_identity_invalid.json", wantKind: shoptoken.ErrTokenInvalid, wantCode: "401", wantMsg: "身份凭证无效"},
-		{name: "身份凭证无效 text", status: 401, fixture: "error_identity_invalid.txt", wantKind: shoptoken.ErrTokenInvalid},
+		// At the token endpoint a 401 is about the Account and AccessKey, whatever the body says.
+		{name: "身份凭证无效 text", status: 401, fixture: "error_identity_invalid.txt", wantKind: shoptoken.ErrCredentials},
 		{name: "Laravel 500", status: 500, fixture: "error_laravel_500.json", wantKind: shoptoken.ErrUnavailable, wantMsg: "Server Error"},
 		{name: "nginx 502", status: 502, fixture: "nginx_502.html", wantKind: shoptoken.ErrUnavailable, wantMsg: "502 Bad Gateway"},
 		{name: "portal page 200", status: 200, fixture: "portal.html", wantKind: shoptoken.ErrBadResponse, wantMsg: "HTML"},

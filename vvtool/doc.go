@@ -63,9 +63,10 @@
 // empty Platform, and the client from NewClient returns every error inside net/http's *url.Error,
 // so match with errors.Is and errors.As rather than a type assertion:
 //
-//   - ErrCredentials: wrong Account or AccessKey (HTTP 401 from the token endpoint, an OAuth
-//     "invalid_client", a message about client_id/client_secret, or an empty Config field);
-//   - ErrTokenInvalid: 身份凭证无效 (from the token endpoint too);
+//   - ErrCredentials: wrong Account or AccessKey (any HTTP 401 from the token endpoint, whatever
+//     its body, an OAuth "invalid_client", a message about client_id/client_secret, or an empty
+//     Config field);
+//   - ErrTokenInvalid: 身份凭证无效 (from the token endpoint too, unless with HTTP 401);
 //   - ErrPermission: a token fetched moments ago was rejected again (IP binding, or another server
 //     fetching); the message says which host fetched it;
 //   - ErrUnavailable: network failure, timeout, 5xx; ErrRateLimited: 429 or a "too frequent"

@@ -175,3 +175,24 @@ func TestRegression_expiresInNeverCostsTheToken(t *testing.T) {
 		assert.NoError(t, err, "expires_in %s: the token can be stored", tt.expiresIn)
 	}
 }
+
+// A 401 from the token endpoint whose body said 身份凭证无效 was ErrTokenInvalid, though the
+// request carried no token at all. The only credentials a token request presents are the
+// Account and AccessKey: a 401 there is ErrCredentials for every provider, whatever the body.
+func TestRegression_tokenEndpoint401IsCredentials(t *testing.T) {
+	t.Parallel()
+	for name, body := range map[string]string{
+		"HTML":             `<html><body>401 Unauthorized</body></html>`,
+		"text 身份凭证无效":      `身份凭证无效`,
+		"JSON 身份凭证无效":      `{"code":401,"msg":"身份凭证无效"}`,
+		"JSON, no message": `{"message":"Unauthenticated."}`,
+		"empty":            ``,
+	} {
+		cfg, _, _ := mockConfig(t, 401, []byte(body))
+		_, err := cfg.FetchToken(context.Background())
+		require.ErrorIs(t, err, shoptoken.ErrCredentials, name)
+		var e *shoptoken.Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, 401, e.StatusCode, name)
+	}
+}

@@ -76,6 +76,7 @@
 //	token 1004 (authorization expired), 1005 (code invalid)   ErrReauthorize
 //	token 1103 "client does not exist" / "app mismatch"       ErrCredentials
 //	token 1103 "grant does not exist", or any other wording   ErrReauthorize
+//	token HTTP 401, whatever the body                         ErrCredentials
 //	token success without an access_token, HTML, truncated    ErrBadResponse
 //	gateway 4001, 4005, 4007, 5002, business failures         ErrBadRequest
 //	gateway 4007 mentioning the IP allowlist, 4204            ErrPermission

@@ -190,3 +190,29 @@ func TestRegression_expiresBeyondYear9999_persisted(t *testing.T) {
 	assert.Equal(t, secretRefresh, cur.RefreshToken)
 	assert.Equal(t, 1, mock.GetTotalCallCount(), "the restarted process read the store, not the platform")
 }
+
+// A 401 from the token endpoint was ErrTokenInvalid when its body was HTML (KindForStatus(401)),
+// and whatever its code said otherwise. The only credentials a token request presents are the
+// app's: a 401 there is ErrCredentials for every provider, whatever the body.
+func TestRegression_tokenEndpoint401IsCredentials(t *testing.T) {
+	for name, body := range map[string]string{
+		"HTML":              `<html><head><title>401 Authorization Required</title></head><body>nginx</body></html>`,
+		"text":              `Unauthorized`,
+		"JSON, no envelope": `{"message":"Unauthorized"}`,
+		"JSON, code 1004":   `{"success":false,"code":1004,"message":"授权已过期"}`,
+		"gateway error":     `{"gw_err_resp":{"trace_id":"t","err_code":4201,"err_msg":"invalid"}}`,
+		"empty":             ``,
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, mock := mockConfig(t)
+			mock.RegisterResponder("POST", tokenURL, httpmock.NewStringResponder(401, body))
+			_, err := cfg.FetchToken(context.Background(), false)
+			require.ErrorIs(t, err, shoptoken.ErrCredentials)
+			_, err = cfg.Refresh(context.Background(), "RTold0000000000000000000000000000000000")
+			require.ErrorIs(t, err, shoptoken.ErrCredentials)
+			var e *shoptoken.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, 401, e.StatusCode)
+		})
+	}
+}

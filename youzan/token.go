@@ -133,7 +133,8 @@ func (c Config) token(ctx context.Context, hc *httpx.Client, op string, req toke
 	if err != nil {
 		return nil, err
 	}
-	return c.parseToken(resp, op, secrets)
+	tok, err := c.parseToken(resp, op, secrets)
+	return tok, resp.TokenStatus(err) // a 401 here is about the app's credentials
 }
 
 // parseToken reads a token answer. Errors come with HTTP 200 and success false [public].
