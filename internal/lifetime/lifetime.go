@@ -1,9 +1,3 @@
-// Package lifetime bounds the expiry times the providers derive from platform answers, so that
-// one rule holds for all four: an expiry is believed only when it lies after the moment of the
-// answer and at most Horizon later. Anything else (seconds read as milliseconds, a clock years
-// off, a number past year 9999 that no JSON encoder can write) is replaced by the platform's
-// documented lifetime, never used, and never a reason to throw away an answer that carries a
-// token: the platform has issued it, and for some it has killed the previous one.
 package lifetime
 
 import "time"
