@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"math/big"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,8 +30,50 @@ type options struct {
 	ipHeader   string
 	id, secret string
 	credsSet   bool
-	abuseN     int
+	abuseX     int
 	abusePer   time.Duration
+
+	lenient     bool
+	grants      []string // Youzan: the grant ids that exist (nil: the default)
+	redirects   []string // vip.com: the registered redirect URIs (nil: the default)
+	sameRefresh bool     // veapi: a refresh answers with the refresh token it was sent
+}
+
+// Lenient turns strict mode off. By default every emulator is strict: it accepts only what the
+// platform's documentation shows (see the package documentation for each platform's rules), so
+// that a client that departs from the documented wire format fails its tests. A lenient emulator
+// also accepts the departures a real platform might or might not tolerate: vv-tool credentials
+// urlencoded or in the query, vip.com parameters in a form body and any redirect URI, veapi API
+// calls without vekey, Youzan grant ids that were never registered (every shop has authorized)
+// and given as JSON numbers. Use it for code whose wire format you cannot change; a test that
+// passes only against a lenient emulator proves nothing about the real platform.
+func Lenient() Option {
+	return func(o *options) { o.lenient = true }
+}
+
+// WithGrants sets the Youzan grant ids (kdt_id) that exist: silent authorization for any other
+// id is refused with 1103 "grant does not exist", as the platform refuses a shop that never
+// authorized the app. Without this option the one grant is YouzanGrantID. Youzan.NewCode adds a
+// grant too (the merchant has just authorized). Lenient emulators know every id. Other
+// emulators ignore it.
+func WithGrants(ids ...string) Option {
+	return func(o *options) { o.grants = append([]string{}, ids...) }
+}
+
+// WithRedirectURIs sets the redirect URIs registered for the vip.com app: authorize refuses any
+// other (no code is issued) and so does the token endpoint. Without this option the one
+// registered URI is VipAuthRedirectURI. OOB (urn:ietf:wg:oauth:2.0:oob, the native-app flow) is
+// always accepted. Lenient emulators accept any absolute URI. Other emulators ignore it.
+func WithRedirectURIs(uris ...string) Option {
+	return func(o *options) { o.redirects = append([]string{}, uris...) }
+}
+
+// WithSameRefreshToken makes the veapi emulator answer every refresh with the refresh token it
+// was sent, which stays valid, instead of rotating it: the platform's own example answer returns
+// the refresh_token of its request, so a client must handle both shapes. The previous access
+// token still dies at once. Other emulators ignore it.
+func WithSameRefreshToken() Option {
+	return func(o *options) { o.sameRefresh = true }
 }
 
 // WithTokenTTL sets the access-token lifetime. A zero or negative d keeps the platform's
@@ -73,12 +116,16 @@ func WithCredentials(id, secret string) Option {
 	return func(o *options) { o.id, o.secret, o.credsSet = id, secret, true }
 }
 
-// WithAbuseLimit turns on vv-tool's abuse rule: once more than n token fetches arrive within
-// one window of length per, every token issued while that lasts lives only one minute (the
-// platform says a several-fold jump in use makes it shorten a token's validity). Other
-// emulators ignore it. n <= 0 or per <= 0 turns the rule off (the default).
-func WithAbuseLimit(n int, per time.Duration) Option {
-	return func(o *options) { o.abuseN, o.abusePer = n, per }
+// WithAbuseRule turns on vv-tool's abuse rule as the platform states it: a sudden several-fold
+// jump in the calls made with a token makes the platform judge it stolen and shorten its
+// validity. The emulator counts the API calls each token makes in consecutive windows of length
+// per, counted from the token's issue; when a window's calls exceed factor times those of the
+// window before it (which had at least one), the token expires one window later if it would
+// have lived longer (counted in Stats.Shortened). The real thresholds are unknown. Token fetches
+// are not counted: the seed's rule is about call volume. Other emulators ignore it. factor <= 0
+// or per <= 0 turns the rule off (the default).
+func WithAbuseRule(factor int, per time.Duration) Option {
+	return func(o *options) { o.abuseX, o.abusePer = factor, per }
 }
 
 // Fault is a failure injected into the next answers of an emulator with FailNext or FailAPI.
@@ -139,6 +186,7 @@ type Stats struct {
 	DeadRefreshUsed int // refresh attempts with a refresh token that was already rotated away or revoked
 	Errors          int // token-endpoint answers that carried a platform error (not injected faults)
 	Faults          int // injected faults served, token and API endpoints together (FaultNone not counted)
+	Shortened       int // tokens whose validity the abuse rule cut short (vv-tool, WithAbuseRule)
 }
 
 type endpoint int
@@ -539,7 +587,7 @@ func freshHex[V any](m map[string]V, n int, upper bool) string {
 	}
 }
 
-// formValues parses query, urlencoded and multipart bodies alike.
+// formValues parses query, urlencoded and multipart bodies alike into r.Form.
 func formValues(r *http.Request) error {
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
 		return r.ParseMultipartForm(maxBody)
@@ -548,3 +596,12 @@ func formValues(r *http.Request) error {
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// mediaType is the request's Content-Type without parameters, lower case; "" if there is none.
+func mediaType(r *http.Request) string {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return ""
+	}
+	return mt
+}

@@ -13,6 +13,28 @@
 // The package imports only the standard library; it does not depend on shoptoken. The
 // emulators never log.
 //
+// # Strict and lenient
+//
+// Every emulator is strict by default: it accepts requests only in the shape the platform's own
+// documentation shows, so that a client that departs from the documented wire format, or sends
+// to a shop that never authorized the app, fails its tests instead of failing in production.
+// Strict means:
+//
+//   - vv-tool: credentials only in a multipart/form-data POST body (the documentation's curl
+//     --form), never urlencoded, never in the query;
+//   - vip.com: token, token_info and revoke_token parameters only in the query string of the
+//     POST, the API's access_token only in the query (where every documented example puts them);
+//     only registered redirect URIs (WithRedirectURIs, VipAuthRedirectURI by default) and OOB;
+//   - veapi: API calls must carry the vekey;
+//   - Youzan: only registered grant ids exist (WithGrants, YouzanGrantID by default, and any that
+//     NewCode authorized), and grant_id is a JSON string.
+//
+// The SDK's alternative encodings (vvtool.URLEncoded, vipauth.FormBody) are refused by strict
+// emulators on purpose: the platforms are not confirmed to accept them, and a strict emulator that
+// accepted them would let a client's departure from the documented format pass unnoticed. Lenient
+// turns every one of these checks off, for code whose wire format cannot change; a test that
+// passes only against a lenient emulator proves nothing about the real platform.
+//
 // # Concurrency
 //
 // Every emulator is safe for concurrent use; all its state is under one lock, so Stats are
@@ -35,7 +57,8 @@
 // "authorization_code" (codes from Youzan.NewCode, single use) and "refresh_token"
 // (rotation), and the gateway POST /api/{name}/{version}?access_token=... which echoes the
 // request body. A silent request with refresh:false returns the grant's current token while
-// it is valid (counted in Stats.Reused); every issue kills the grant's previous pair. The
+// it is valid (counted in Stats.Reused); every issue kills the grant's previous pair. Strict,
+// a grant id that was not registered is refused with 1103 "grant does not exist". The
 // token is read from the query only. Token endpoint errors are the platform's
 // {"success":false,"code":N,"message":"..."} with HTTP 200, gateway errors its
 // {"gw_err_resp":{"trace_id","err_code","err_msg"}}. Codes used: 1000 (not JSON, wrong
@@ -49,8 +72,8 @@
 //
 // # vv-tool
 //
-// NewVVTool emulates POST /oauth/token (multipart or urlencoded form, grant_type
-// client_credentials) answering {"access_token","expires_in","token_type":"Bearer","scope":""},
+// NewVVTool emulates POST /oauth/token (a multipart form; lenient, also urlencoded or the
+// query; grant_type client_credentials) answering {"access_token","expires_in","token_type":"Bearer","scope":""},
 // and POST /api/proxy/oauth/token answering the same wrapped in {"code":0,"msg":"成功","data":...}.
 // Every fetch kills the account's previous token; a token is bound to the fetching IP (see
 // WithIPHeader) and used from another IP is invalidated for good. GET/POST
@@ -61,32 +84,38 @@
 // authentication failed","message":...} for wrong credentials, HTTP 400 with
 // "unsupported_grant_type" or "invalid_request"; the wrapped endpoint answers HTTP 200
 // {"code":400,"msg":"client_id或client_secret错误","data":null} (or "grant_type错误",
-// "参数错误"). The abuse rule (WithAbuseLimit) is a model of the documented behaviour, not
-// its real thresholds.
+// "参数错误"); a strict refusal of a request the documentation does not show is invalid_request
+// (参数错误) with a message saying what strict mode wants. The abuse rule (WithAbuseRule: a
+// several-fold jump in a token's API calls cuts its validity short) is a model of the
+// documented behaviour, not its real thresholds.
 //
 // # vip.com OAuth2
 //
 // NewVipAuth emulates GET /oauth2/authorize (the user always consents unless DenyNext; 302
 // to redirect_uri with code and state, or for urn:ietf:wg:oauth:2.0:oob an HTML page with
-// <code id="code">CODE</code>), POST /oauth2/token (parameters in the query or a form;
-// redirect_uri must equal the authorize one, request_client_ip is required, codes are
+// <code id="code">CODE</code>; strict, only for a registered redirect_uri or OOB),
+// POST /oauth2/token (parameters in the query; lenient, also a form; redirect_uri must equal
+// the authorize one and, strict, be registered; request_client_ip is required; codes are
 // single use) answering {"access_token","expires_in","open_id"}, POST /oauth2/token_info
 // (dates as "2015-03-13 17:24:20" in China time; revoked: {"code":0,"msg":"token revoked"}),
 // POST /oauth2/revoke_token ({"code":0,"msg":"success"}; invalid: {"code":30111,"msg":"access
 // token invalid"}) and GET /api/account/info?access_token= answering {"code":0,"data":{"open_id"}}
 // or 30111. Real: 30111 and the token-revoked answer. Invented, all HTTP 200
 // {"code":N,"msg":"..."}: 30001 "invalid code" (unknown, used or expired code), 30002
-// "invalid client", 30003 "redirect_uri mismatch", 30004 "missing parameter: NAME", 30005
-// "unsupported grant_type"; expired and unknown tokens both answer 30111. Authorize errors
-// (bad client, missing redirect_uri, bad response_type) answer HTTP 400 with the same shape.
+// "invalid client", 30003 "redirect_uri mismatch" or "redirect_uri not registered", 30004
+// "missing parameter: NAME", 30005 "unsupported grant_type"; expired and unknown tokens both
+// answer 30111. Authorize errors (bad client, missing, unregistered or invalid redirect_uri,
+// bad response_type) answer HTTP 400 with the same shape.
 //
 // # veapi
 //
 // NewVeapi emulates GET/POST /vip/refreshtoken?vekey=&refresh_token= answering exactly the
 // platform's example shape ({"error":"0","msg":"接口调用成功!","data":{...},"request_id":"..."},
 // error a string), with rotation: the used refresh token and the previous access token die
-// at once. Veapi.NewGrant starts a chain, Veapi.RotateElsewhere rotates it as another
-// process would. GET/POST /vip/api?sessionkey=ACCESS stands for any API call and answers
+// at once (WithSameRefreshToken: the refresh token sent comes back and stays valid, as in the
+// platform's example). Veapi.NewGrant starts a chain, Veapi.RotateElsewhere rotates it as another
+// process would. GET/POST /vip/api?sessionkey=ACCESS&vekey=KEY stands for any API call (strict,
+// without the vekey it is refused with 10001) and answers
 // {"error":"0","msg":"ok","data":{"subject":...},"request_id":...}. Every error code is
 // invented, because the platform's code table could not be retrieved; all are HTTP 200
 // {"error":"N","msg":"...","request_id":"..."}: 10001 vekey错误, 10002 refresh_token不能为空,

@@ -1,9 +1,11 @@
 package shoptokentest_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"log"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,13 +68,19 @@ func ExampleNewVVTool() {
 	vv := shoptokentest.NewVVTool() // accepts Account "account" / AccessKey "key"
 	defer vv.Close()
 
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"account"}, "client_secret": {"key"}}
 	fetch := func() string {
+		// multipart/form-data, as the platform's curl --form sends it
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		_ = mw.WriteField("grant_type", "client_credentials")
+		_ = mw.WriteField("client_id", "account")
+		_ = mw.WriteField("client_secret", "key")
+		_ = mw.Close()
 		var tok struct {
 			AccessToken string `json:"access_token"`
 			TokenType   string `json:"token_type"`
 		}
-		decode(must(vv.Client().PostForm(vv.URL+"/oauth/token", form)), &tok)
+		decode(must(vv.Client().Post(vv.URL+"/oauth/token", mw.FormDataContentType(), &body)), &tok)
 		return tok.AccessToken
 	}
 	info := func(token string) {
@@ -103,7 +111,7 @@ func ExampleNewVVTool() {
 func ExampleNewVipAuth() {
 	va := shoptokentest.NewVipAuth() // accepts client "id" / "secret"
 	defer va.Close()
-	const redirect = "https://isv.example.com/callback"
+	const redirect = shoptokentest.VipAuthRedirectURI // registered unless WithRedirectURIs says otherwise
 
 	// The browser: the emulated user consents at once.
 	browser := *va.Client()
@@ -116,7 +124,8 @@ func ExampleNewVipAuth() {
 	back, _ := url.Parse(resp.Header.Get("Location"))
 	fmt.Println(resp.StatusCode, back.Query().Get("state"))
 
-	// The server: exchange the code.
+	// The server: exchange the code, every parameter in the query string of a POST, as the
+	// platform documents.
 	var tok struct {
 		AccessToken string `json:"access_token"`
 		ExpiresIn   int    `json:"expires_in"`
@@ -126,7 +135,7 @@ func ExampleNewVipAuth() {
 		"client_id": {"id"}, "client_secret": {"secret"}, "grant_type": {"authorization_code"},
 		"redirect_uri": {redirect}, "request_client_ip": {"203.0.113.7"}, "code": {back.Query().Get("code")},
 	}
-	decode(must(va.Client().PostForm(va.OAuthURL+"/token", exchange)), &tok)
+	decode(must(va.Client().Post(va.OAuthURL+"/token?"+exchange.Encode(), "", nil)), &tok)
 	fmt.Println(tok.ExpiresIn, tok.OpenID == shoptokentest.VipAuthOpenID)
 
 	var revoked struct {
@@ -171,7 +180,7 @@ func ExampleNewVeapi() {
 func ExampleYouzan_FailNext() {
 	yz := shoptokentest.NewYouzan()
 	defer yz.Close()
-	body := `{"client_id":"id","client_secret":"secret","authorize_type":"silent","grant_id":"1","refresh":true}`
+	body := `{"client_id":"id","client_secret":"secret","authorize_type":"silent","grant_id":"88888","refresh":true}`
 
 	// The token is issued, but the answer is lost on the way back.
 	yz.FailNext(shoptokentest.FaultDrop, 1)
@@ -179,4 +188,34 @@ func ExampleYouzan_FailNext() {
 	st := yz.Stats()
 	fmt.Println(err != nil, st.TokenRequests, st.Issued)
 	// Output: true 1 1
+}
+
+func ExampleLenient() {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"account"}, "client_secret": {"key"}}
+	for _, vv := range []*shoptokentest.VVTool{
+		shoptokentest.NewVVTool(),                        // strict: only the documented multipart body
+		shoptokentest.NewVVTool(shoptokentest.Lenient()), // lenient: a urlencoded body works too
+	} {
+		resp := must(vv.Client().PostForm(vv.URL+"/oauth/token", form))
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode, vv.Stats().Issued)
+		vv.Close()
+	}
+
+	yz := shoptokentest.NewYouzan(shoptokentest.WithGrants("42587152"))
+	defer yz.Close()
+	for _, grant := range []string{"42587152", "99999"} {
+		var answer struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		}
+		body := `{"client_id":"id","client_secret":"secret","authorize_type":"silent","grant_id":"` + grant + `","refresh":false}`
+		decode(must(yz.Client().Post(yz.URL+"/auth/token", "application/json", strings.NewReader(body))), &answer)
+		fmt.Println(grant, answer.Code)
+	}
+	// Output:
+	// 400 0
+	// 200 1
+	// 42587152 200
+	// 99999 1103
 }

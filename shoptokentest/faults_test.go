@@ -1,9 +1,11 @@
 package shoptokentest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,16 +40,32 @@ type harness struct {
 	swaps func(t *testing.T, m map[string]any) // checks a FaultWrongTypes token answer
 }
 
+// post sends a POST; an empty ctype sends no Content-Type.
 func post(ctx context.Context, c *http.Client, u, ctype, body string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", ctype)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
 	return c.Do(req)
 }
 
 const formType = "application/x-www-form-urlencoded"
+
+// multipartForm encodes form as multipart/form-data and returns its Content-Type and body.
+func multipartForm(form url.Values) (ctype, body string) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, vs := range form {
+		for _, v := range vs {
+			_ = mw.WriteField(k, v)
+		}
+	}
+	_ = mw.Close()
+	return mw.FormDataContentType(), buf.String()
+}
 
 var platforms = map[string]func(opts ...shoptokentest.Option) *harness{
 	"youzan": func(opts ...shoptokentest.Option) *harness {
@@ -84,7 +102,8 @@ var platforms = map[string]func(opts ...shoptokentest.Option) *harness{
 		return &harness{
 			e: v,
 			fetch: func(ctx context.Context) (*http.Response, error) {
-				return post(ctx, v.Client(), v.URL+"/oauth/token", formType, vvCreds.Encode())
+				ctype, body := multipartForm(vvCreds)
+				return post(ctx, v.Client(), v.URL+"/oauth/token", ctype, body)
 			},
 			token: func(b []byte) string {
 				var m struct {
@@ -113,7 +132,7 @@ var platforms = map[string]func(opts ...shoptokentest.Option) *harness{
 		return &harness{
 			e: v,
 			fetch: func(ctx context.Context) (*http.Response, error) {
-				return post(ctx, v.Client(), v.OAuthURL+"/token", formType, exchangeForm(v.NewCode("U", cb), cb).Encode())
+				return post(ctx, v.Client(), v.OAuthURL+"/token?"+exchangeForm(v.NewCode("U", cb), cb).Encode(), "", "")
 			},
 			token: func(b []byte) string {
 				var m struct {
@@ -123,7 +142,7 @@ var platforms = map[string]func(opts ...shoptokentest.Option) *harness{
 				return m.AccessToken
 			},
 			call: func(ctx context.Context, tok string) (*http.Response, error) {
-				return post(ctx, v.Client(), v.URL+"/api/account/info", formType, "access_token="+tok)
+				return post(ctx, v.Client(), v.URL+"/api/account/info?access_token="+tok, "", "")
 			},
 			kills: false,
 			swaps: func(t *testing.T, m map[string]any) {
@@ -152,7 +171,7 @@ var platforms = map[string]func(opts ...shoptokentest.Option) *harness{
 			return m.Data.AccessToken
 		}
 		h.call = func(ctx context.Context, tok string) (*http.Response, error) {
-			return post(ctx, v.Client(), v.URL+"/vip/api", formType, "sessionkey="+tok)
+			return post(ctx, v.Client(), v.URL+"/vip/api", formType, "vekey=vekey&sessionkey="+tok)
 		}
 		h.swaps = func(t *testing.T, m map[string]any) {
 			assert.Equal(t, json.Number("0"), m["error"])

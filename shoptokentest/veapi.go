@@ -13,7 +13,14 @@ import (
 // Each subject (an authorized Vipshop user) has one authorization chain created by NewGrant.
 // A refresh rotates it: the used refresh token and the previous access token stop working at
 // once, and a new pair is returned. The chain's refresh_expires_time is fixed when it is
-// granted and is not extended by refreshes (as the platform's example answer suggests).
+// granted and is not extended by refreshes (as the platform's example answer suggests). With
+// WithSameRefreshToken a refresh answers with the refresh token it was sent, which stays valid
+// (the platform's example answer does that too); only the access token is replaced.
+//
+// Strict (the default), an API call must carry the account's vekey (in the query or a form body,
+// as the refresh does): without it, or with another, it is refused with 10001 vekey错误, as every
+// veapi interface takes vekey as a public parameter. Lenient, an API call without vekey is
+// accepted.
 //
 // A Veapi is safe for concurrent use.
 type Veapi struct {
@@ -99,7 +106,8 @@ func (v *Veapi) NewGrant(subject string) (refreshToken string) {
 }
 
 // RotateElsewhere refreshes subject's chain as another process holding the same refresh
-// token would: the refresh token held here dies, and the new pair is returned. It returns
+// token would: the refresh token held here dies (unless WithSameRefreshToken), and the new pair
+// is returned. It returns
 // empty strings if subject has no live chain. Stats are not touched.
 func (v *Veapi) RotateElsewhere(subject string) (accessToken, refreshToken string) {
 	v.mu.Lock()
@@ -176,7 +184,12 @@ func (v *Veapi) rotate(subject string, c *veChain) (wasExpired bool) {
 	v.kill(c)
 	at := freshHex(v.access, 20, true)
 	v.access[at] = &veAccess{subject: subject, expires: now.Add(ttl(v.opts.tokenTTL, 90*24*time.Hour))}
-	c.access, c.refresh = at, v.newRefresh(subject)
+	c.access = at
+	if v.opts.sameRefresh {
+		v.refresh[c.refresh].dead = false // kill marked it; it lives on
+	} else {
+		c.refresh = v.newRefresh(subject)
+	}
 	return wasExpired
 }
 
@@ -272,7 +285,7 @@ func (v *Veapi) serveAPI(r *http.Request) answer {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return methodNotAllowed()
 	}
-	if k := r.Form.Get("vekey"); k != "" && k != v.opts.id {
+	if k := r.Form.Get("vekey"); k != v.opts.id && (k != "" || !v.opts.lenient) {
 		return veErr(VeapiErrVEKey)
 	}
 	a := v.access[r.Form.Get("sessionkey")]

@@ -44,7 +44,7 @@ func veErr(t *testing.T, r reply) string {
 
 func veCall(t *testing.T, v *shoptokentest.Veapi, access string) reply {
 	t.Helper()
-	return get(t, v.Client(), v.URL+"/vip/api?sessionkey="+url.QueryEscape(access))
+	return get(t, v.Client(), v.URL+"/vip/api?vekey=vekey&sessionkey="+url.QueryEscape(access))
 }
 
 func TestVeapi_happyPath(t *testing.T) {
@@ -237,4 +237,64 @@ func TestVeapi_FaultDrop_issuesAndKills(t *testing.T) {
 	assert.Equal(t, 1, st.DeadRefreshUsed)
 	assert.Equal(t, 2, st.TokenRequests)
 	assert.Equal(t, 1, st.Faults)
+}
+
+// Strict (the default), an API call without the account's vekey is refused, as every veapi
+// interface takes it; lenient accepts a call without one (never one with a wrong one).
+func TestVeapi_strictVEKey(t *testing.T) {
+	t.Parallel()
+	for _, lenient := range []bool{false, true} {
+		var opts []shoptokentest.Option
+		if lenient {
+			opts = append(opts, shoptokentest.Lenient())
+		}
+		v := shoptokentest.NewVeapi(opts...)
+		at := str(t, veOK(t, v, v.NewGrant("u")), "access_token")
+		v.ResetStats()
+
+		none := get(t, v.Client(), v.URL+"/vip/api?sessionkey="+at)
+		wrong := get(t, v.Client(), v.URL+"/vip/api?vekey=nope&sessionkey="+at)
+		inForm := postForm(t, v.Client(), v.URL+"/vip/api", url.Values{"vekey": {"vekey"}, "sessionkey": {at}})
+		assert.Equal(t, shoptokentest.VeapiErrVEKey, veErr(t, wrong), "lenient=%v", lenient)
+		assert.Equal(t, "0", str(t, inForm.obj(t), "error"), "lenient=%v: a form body carries vekey too", lenient)
+		if lenient {
+			assert.Equal(t, "0", str(t, none.obj(t), "error"))
+		} else {
+			assert.Equal(t, shoptokentest.VeapiErrVEKey, veErr(t, none))
+		}
+		st := v.Stats()
+		assert.Equal(t, 3, st.APICalls)
+		assert.Zero(t, st.Rejected, "a vekey refusal is not a token rejection")
+		assert.True(t, v.Valid(at))
+		v.Close()
+	}
+}
+
+// WithSameRefreshToken: every refresh answers with the refresh token it was sent, as the
+// platform's own example does; it stays valid, while each access token still replaces the last.
+func TestVeapi_WithSameRefreshToken(t *testing.T) {
+	t.Parallel()
+	v := shoptokentest.NewVeapi(shoptokentest.WithSameRefreshToken())
+	defer v.Close()
+
+	rt := v.NewGrant("u")
+	d1 := veOK(t, v, rt)
+	assert.Equal(t, rt, str(t, d1, "refresh_token"))
+	d2 := veOK(t, v, rt)
+	assert.Equal(t, rt, str(t, d2, "refresh_token"), "the same refresh token works again")
+	a1, a2 := str(t, d1, "access_token"), str(t, d2, "access_token")
+	assert.NotEqual(t, a1, a2)
+	assert.False(t, v.Valid(a1), "the previous access token dies")
+	assert.True(t, v.Valid(a2))
+
+	at, elsewhere := v.RotateElsewhere("u")
+	assert.Equal(t, rt, elsewhere)
+	assert.False(t, v.Valid(a2))
+	assert.True(t, v.Valid(at))
+
+	v.Revoke("u")
+	assert.Equal(t, shoptokentest.VeapiErrRefreshDead, veErr(t, veRefresh(t, v, rt)), "revocation still ends it")
+	st := v.Stats()
+	assert.Equal(t, 2, st.Issued)
+	assert.Equal(t, 1, st.DeadRefreshUsed)
 }

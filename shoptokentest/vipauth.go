@@ -4,6 +4,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -14,6 +15,14 @@ import (
 // For counting and faults, /oauth2/token is the token endpoint; token_info, revoke_token
 // and /api/account/info are API endpoints; authorize is neither (it is the browser's).
 // Exchanging a new code does not end the user's earlier tokens.
+//
+// Strict (the default), the emulator reads parameters only where the platform's examples put
+// them: token, token_info and revoke_token are POSTs whose parameters are all in the query
+// string (a parameter in a form body counts as missing: 30004), and the API reads access_token
+// from the query. authorize and token accept only registered redirect URIs (WithRedirectURIs;
+// VipAuthRedirectURI by default) and OOB: an unregistered one gets no code (HTTP 400, 30003).
+// Lenient, parameters are read from the query and a form body alike, and any absolute
+// redirect URI is accepted.
 //
 // A VipAuth is safe for concurrent use.
 type VipAuth struct {
@@ -49,6 +58,10 @@ const VipAuthOpenID = "69BA0D43AF9E3821EE93F72D3BB14724"
 
 // OOB is the redirect_uri of vip.com's native-application flow: the code is shown on the page.
 const OOB = "urn:ietf:wg:oauth:2.0:oob"
+
+// VipAuthRedirectURI is the redirect URI a VipAuth emulator has registered unless
+// WithRedirectURIs says otherwise.
+const VipAuthRedirectURI = "https://isv.example.com/vip/callback"
 
 // chinaTime is the zone of vip.com's date strings (UTC+8, no daylight saving).
 var chinaTime = time.FixedZone("CST", 8*60*60)
@@ -93,7 +106,8 @@ func (v *VipAuth) DenyNext() {
 }
 
 // NewCode returns a single-use authorization code (valid 10 minutes) for openID and
-// redirectURI, as if the user had just consented in a browser. Stats are not touched.
+// redirectURI, as if the user had just consented in a browser. Stats are not touched. A strict
+// emulator refuses to exchange it if redirectURI is not registered (WithRedirectURIs).
 func (v *VipAuth) NewCode(openID, redirectURI string) string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -155,6 +169,7 @@ var (
 	vaInvalidCode     = vaCodeMsg{30001, "invalid code"}
 	vaInvalidClient   = vaCodeMsg{30002, "invalid client"}
 	vaRedirect        = vaCodeMsg{30003, "redirect_uri mismatch"}
+	vaUnregistered    = vaCodeMsg{30003, "redirect_uri not registered"}
 	vaUnsupported     = vaCodeMsg{30005, "unsupported grant_type"}
 	vaUnsupportedResp = vaCodeMsg{30005, "unsupported response_type"}
 	vaTokenInvalid    = vaCodeMsg{30111, "access token invalid"}
@@ -162,6 +177,28 @@ var (
 )
 
 func vaMissing(param string) vaCodeMsg { return vaCodeMsg{30004, "missing parameter: " + param} }
+
+// registered reports whether redirect may receive codes; v.mu must be held. OOB always may.
+func (v *VipAuth) registered(redirect string) bool {
+	if redirect == OOB || v.opts.lenient {
+		return true
+	}
+	uris := v.opts.redirects
+	if uris == nil {
+		uris = []string{VipAuthRedirectURI}
+	}
+	return slices.Contains(uris, redirect)
+}
+
+// params returns the parameters of an OAuth2 or API request: strict, the query only (where the
+// platform's examples put them); lenient, the query and a form body alike.
+func (v *VipAuth) params(r *http.Request) (url.Values, error) {
+	if !v.opts.lenient {
+		return r.URL.Query(), nil
+	}
+	err := formValues(r)
+	return r.Form, err
+}
 
 func (v *VipAuth) serveAuthorize(r *http.Request) answer {
 	q := r.URL.Query()
@@ -178,6 +215,9 @@ func (v *VipAuth) serveAuthorize(r *http.Request) answer {
 	}
 	if q.Get("response_type") != "code" {
 		return jsonAnswer(http.StatusBadRequest, vaUnsupportedResp)
+	}
+	if !v.registered(redirect) {
+		return jsonAnswer(http.StatusBadRequest, vaUnregistered) // no code, no redirect
 	}
 	params := url.Values{}
 	if v.deny > 0 {
@@ -227,7 +267,7 @@ func (v *VipAuth) tokenError(m vaCodeMsg) answer {
 }
 
 func (v *VipAuth) serveToken(r *http.Request) answer {
-	formErr := formValues(r)
+	f, formErr := v.params(r)
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -238,7 +278,6 @@ func (v *VipAuth) serveToken(r *http.Request) answer {
 	if formErr != nil {
 		return v.tokenError(vaCodeMsg{30004, "invalid request"})
 	}
-	f := r.Form
 	if f.Get("client_id") != v.opts.id || f.Get("client_secret") != v.opts.secret {
 		return v.tokenError(vaInvalidClient)
 	}
@@ -257,6 +296,9 @@ func (v *VipAuth) serveToken(r *http.Request) answer {
 	}
 	if c.redirect != f.Get("redirect_uri") {
 		return v.tokenError(vaRedirect)
+	}
+	if !v.registered(c.redirect) {
+		return v.tokenError(vaUnregistered)
 	}
 	c.used = true
 	life := ttl(v.opts.tokenTTL, 30*24*time.Hour)
@@ -277,13 +319,13 @@ func (v *VipAuth) apiReject(m vaCodeMsg) answer {
 }
 
 func (v *VipAuth) serveTokenInfo(r *http.Request) answer {
-	_ = formValues(r)
+	p, _ := v.params(r)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if r.Method != http.MethodPost {
 		return methodNotAllowed()
 	}
-	tok := r.Form.Get("access_token")
+	tok := p.Get("access_token")
 	if t := v.tokens[tok]; t != nil && t.revoked {
 		return v.apiReject(vaTokenRevoked)
 	}
@@ -309,13 +351,13 @@ func (v *VipAuth) serveTokenInfo(r *http.Request) answer {
 }
 
 func (v *VipAuth) serveRevoke(r *http.Request) answer {
-	_ = formValues(r)
+	p, _ := v.params(r)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if r.Method != http.MethodPost {
 		return methodNotAllowed()
 	}
-	t := v.live(r.Form.Get("access_token"))
+	t := v.live(p.Get("access_token"))
 	if t == nil {
 		return v.apiReject(vaTokenInvalid)
 	}
@@ -324,13 +366,13 @@ func (v *VipAuth) serveRevoke(r *http.Request) answer {
 }
 
 func (v *VipAuth) serveAccountInfo(r *http.Request) answer {
-	_ = formValues(r)
+	p, _ := v.params(r)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return methodNotAllowed()
 	}
-	t := v.live(r.Form.Get("access_token"))
+	t := v.live(p.Get("access_token"))
 	if t == nil {
 		return v.apiReject(vaTokenInvalid)
 	}

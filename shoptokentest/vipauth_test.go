@@ -13,7 +13,7 @@ import (
 	"github.com/shoptoken/shoptoken/shoptokentest"
 )
 
-const cb = "https://isv.example.com/cb"
+const cb = shoptokentest.VipAuthRedirectURI
 
 // noRedirect is a client that shows the authorize redirect instead of following it.
 func noRedirect(v *shoptokentest.VipAuth) *http.Client {
@@ -37,9 +37,15 @@ func exchangeForm(code, redirect string) url.Values {
 	}
 }
 
+// postQuery POSTs with every parameter in the query string, as the platform's examples do.
+func postQuery(t *testing.T, c *http.Client, u string, params url.Values) reply {
+	t.Helper()
+	return do(t, c, newReq(t, http.MethodPost, u+"?"+params.Encode(), nil, ""))
+}
+
 func vaExchange(t *testing.T, v *shoptokentest.VipAuth, code, redirect string) map[string]any {
 	t.Helper()
-	r := postForm(t, v.Client(), v.OAuthURL+"/token", exchangeForm(code, redirect))
+	r := postQuery(t, v.Client(), v.OAuthURL+"/token", exchangeForm(code, redirect))
 	require.Equal(t, 200, r.status)
 	m := r.obj(t)
 	require.Contains(t, m, "access_token", "body: %s", r.body)
@@ -57,7 +63,8 @@ func TestVipAuth_happyPath(t *testing.T) {
 	t.Parallel()
 	// 2015-03-13 17:24:20 in China is 09:24:20 UTC.
 	clk := &clock{t: time.Date(2015, 3, 13, 9, 24, 20, 0, time.UTC)}
-	v := shoptokentest.NewVipAuth(shoptokentest.WithClock(clk.Now), shoptokentest.WithTokenTTL(12340*time.Second))
+	v := shoptokentest.NewVipAuth(shoptokentest.WithClock(clk.Now), shoptokentest.WithTokenTTL(12340*time.Second),
+		shoptokentest.WithRedirectURIs(cb+"?from=vip"))
 	defer v.Close()
 
 	r := get(t, noRedirect(v), authorizeURL(v, cb+"?from=vip", "xyz"))
@@ -189,20 +196,20 @@ func TestVipAuth_Token_errors(t *testing.T) {
 		{"redirect mismatch", with("redirect_uri", cb+"/other"), 30003},
 	}
 	for _, tt := range tests {
-		n, msg := vaErr(t, postForm(t, v.Client(), tokenURL, tt.form))
+		n, msg := vaErr(t, postQuery(t, v.Client(), tokenURL, tt.form))
 		assert.Equal(t, tt.code, n, tt.name)
 		assert.NotEmpty(t, msg, tt.name)
 	}
 	// None of the failures used the code up.
 	m := vaExchange(t, v, code, cb)
 	assert.Equal(t, "U1", str(t, m, "open_id"))
-	n, msg := vaErr(t, postForm(t, v.Client(), tokenURL, exchangeForm(code, cb)))
+	n, msg := vaErr(t, postQuery(t, v.Client(), tokenURL, exchangeForm(code, cb)))
 	assert.Equal(t, int64(30001), n, "single use")
 	assert.Equal(t, "invalid code", msg)
 
 	expired := v.NewCode("U1", cb)
 	clk.Add(10 * time.Minute)
-	n, _ = vaErr(t, postForm(t, v.Client(), tokenURL, exchangeForm(expired, cb)))
+	n, _ = vaErr(t, postQuery(t, v.Client(), tokenURL, exchangeForm(expired, cb)))
 	assert.Equal(t, int64(30001), n, "expired code")
 
 	st := v.Stats()
@@ -229,9 +236,10 @@ func TestVipAuth_revoke(t *testing.T) {
 	assert.JSONEq(t, `{"code":30111,"msg":"access token invalid"}`, string(get(t, c, v.URL+"/api/account/info?access_token="+a).body))
 	assert.True(t, v.Valid(b))
 
-	// Revoke takes the token as a form too.
-	r = postForm(t, c, v.OAuthURL+"/revoke_token", url.Values{"access_token": {"nope"}})
+	// Strict, a token in a form body is not read: it counts as no token.
+	r = postForm(t, c, v.OAuthURL+"/revoke_token", url.Values{"access_token": {b}})
 	assert.JSONEq(t, `{"code":30111,"msg":"access token invalid"}`, string(r.body))
+	assert.True(t, v.Valid(b))
 
 	v.RevokeUser("U1")
 	assert.False(t, v.Valid(b))
@@ -248,4 +256,59 @@ func TestVipAuth_revoke(t *testing.T) {
 	assert.Equal(t, 6, st.Rejected)
 
 	assert.Equal(t, http.StatusMethodNotAllowed, get(t, c, v.OAuthURL+"/token_info?access_token="+x).status)
+}
+
+// Strict (the default): parameters only in the query string, where the platform's examples put
+// them; only registered redirect URIs (and OOB) get a code. Lenient accepts a form body and any
+// redirect URI.
+func TestVipAuth_strict(t *testing.T) {
+	t.Parallel()
+	const other = "https://evil.example/cb"
+	strict := shoptokentest.NewVipAuth()
+	defer strict.Close()
+	lenient := shoptokentest.NewVipAuth(shoptokentest.Lenient())
+	defer lenient.Close()
+
+	// authorize: an unregistered redirect URI gets no code and no redirect.
+	r := get(t, noRedirect(strict), authorizeURL(strict, other, "s"))
+	assert.Equal(t, http.StatusBadRequest, r.status)
+	assert.Empty(t, r.header.Get("Location"))
+	assert.NotContains(t, string(r.body), "code=")
+	n, msg := vaErr(t, r)
+	assert.Equal(t, int64(30003), n)
+	assert.Equal(t, "redirect_uri not registered", msg)
+	for _, ok := range []string{cb, shoptokentest.OOB} {
+		r = get(t, noRedirect(strict), authorizeURL(strict, ok, "s"))
+		assert.Contains(t, []int{http.StatusFound, http.StatusOK}, r.status, ok)
+	}
+	r = get(t, noRedirect(lenient), authorizeURL(lenient, other, "s"))
+	require.Equal(t, http.StatusFound, r.status)
+
+	// token: a code bound to an unregistered URI (NewCode does not check) is not exchanged.
+	n, msg = vaErr(t, postQuery(t, strict.Client(), strict.OAuthURL+"/token", exchangeForm(strict.NewCode("U", other), other)))
+	assert.Equal(t, int64(30003), n)
+	assert.Equal(t, "redirect_uri not registered", msg)
+	assert.Equal(t, "U", str(t, vaExchange(t, lenient, lenient.NewCode("U", other), other), "open_id"))
+
+	// token: parameters in a form body count as missing, and the code is not used up.
+	code := strict.NewCode("U", cb)
+	n, msg = vaErr(t, postForm(t, strict.Client(), strict.OAuthURL+"/token", exchangeForm(code, cb)))
+	assert.Equal(t, int64(30002), n, "no client_id in the query: %s", msg)
+	tok := str(t, vaExchange(t, strict, code, cb), "access_token")
+	r = postForm(t, lenient.Client(), lenient.OAuthURL+"/token", exchangeForm(lenient.NewCode("U", cb), cb))
+	assert.Equal(t, []string{"access_token", "expires_in", "open_id"}, keys(t, r.body), "lenient reads the form")
+
+	// token_info and the API read access_token from the query only.
+	r = postForm(t, strict.Client(), strict.OAuthURL+"/token_info", url.Values{"access_token": {tok}})
+	assert.JSONEq(t, `{"code":30111,"msg":"access token invalid"}`, string(r.body))
+	r = postForm(t, strict.Client(), strict.URL+"/api/account/info", url.Values{"access_token": {tok}})
+	assert.JSONEq(t, `{"code":30111,"msg":"access token invalid"}`, string(r.body))
+	r = postQuery(t, strict.Client(), strict.OAuthURL+"/token_info", url.Values{"access_token": {tok}})
+	assert.Equal(t, "U", str(t, r.obj(t), "open_id"))
+
+	// WithRedirectURIs replaces the default list.
+	custom := shoptokentest.NewVipAuth(shoptokentest.WithRedirectURIs(other))
+	defer custom.Close()
+	assert.Equal(t, http.StatusFound, get(t, noRedirect(custom), authorizeURL(custom, other, "")).status)
+	assert.Equal(t, http.StatusBadRequest, get(t, noRedirect(custom), authorizeURL(custom, cb, "")).status)
 }

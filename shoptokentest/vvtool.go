@@ -10,8 +10,14 @@ import (
 // and POST /api/proxy/oauth/token, and the API GET/POST /tool/members/info.
 //
 // Every fetch kills the account's previous token. A token is bound to the IP that fetched
-// it: used from another IP it is invalidated for good. With WithAbuseLimit, a burst of
-// fetches makes new tokens short-lived.
+// it: used from another IP it is invalidated for good. With WithAbuseRule, a sudden jump in a
+// token's API calls cuts its validity short.
+//
+// Strict (the default), the token endpoints read the credentials only from a multipart/form-data
+// POST body, as the platform's examples send them (curl --form): a urlencoded body, or any of
+// grant_type, client_id, client_secret or scope in the query string, is refused with
+// invalid_request (the wrapped endpoint: 参数错误). Lenient, they read the query, urlencoded and
+// multipart bodies alike.
 //
 // A VVTool is safe for concurrent use.
 type VVTool struct {
@@ -22,14 +28,20 @@ type VVTool struct {
 	style   RejectStyle
 	tokens  map[string]*vvToken
 	current map[string]string // account → its one live token
-	fetches []time.Time       // successful fetches inside the abuse window
 }
 
 type vvToken struct {
 	account string
 	ip      string
+	issued  time.Time
 	expires time.Time
 	dead    bool // superseded by a newer fetch, or used from another IP
+
+	// The abuse rule's counts: API calls in window number win (counted from issued), and in
+	// the window before it.
+	win       int64
+	calls     int
+	prevCalls int
 }
 
 // RejectStyle is how the vv-tool emulator answers an API call whose token it rejects. The
@@ -55,7 +67,12 @@ const (
 	vvInvalidClient = "Client authentication failed"
 	vvUnsupported   = "The authorization grant type is not supported by the authorization server."
 	vvInvalidReq    = "The request is missing a required parameter, includes an invalid parameter value, includes a parameter more than once, or is otherwise malformed."
+	// vvStrictReq explains a strict refusal of a request the seed does not show.
+	vvStrictReq = "strict emulator: send the parameters in a multipart/form-data POST body (as the seed's curl --form does), never urlencoded or in the query; see shoptokentest.Lenient"
 )
+
+// vvTokenParams are the token endpoint's parameters; strict, none of them may be in the query.
+var vvTokenParams = []string{"grant_type", "client_id", "client_secret", "scope"}
 
 // NewVVTool starts a vv-tool emulator. It accepts client_id "account" and client_secret
 // "key" unless WithCredentials says otherwise; tokens live 3000 days unless WithTokenTTL
@@ -125,7 +142,26 @@ type vvTokenData struct {
 	Scope       string `json:"scope"`
 }
 
+// strictRefusal says why a strict emulator refuses a token request the seed does not show; ""
+// when it does not.
+func (v *VVTool) strictRefusal(r *http.Request) string {
+	if v.opts.lenient {
+		return ""
+	}
+	if mediaType(r) != "multipart/form-data" {
+		return vvStrictReq
+	}
+	q := r.URL.Query()
+	for _, p := range vvTokenParams {
+		if q.Has(p) {
+			return vvStrictReq
+		}
+	}
+	return ""
+}
+
 func (v *VVTool) serveToken(r *http.Request, wrapped bool) answer {
+	strict := v.strictRefusal(r)
 	formErr := formValues(r)
 	ip := v.clientIP(r)
 
@@ -133,6 +169,9 @@ func (v *VVTool) serveToken(r *http.Request, wrapped bool) answer {
 	defer v.mu.Unlock()
 	if r.Method != http.MethodPost || formErr != nil {
 		return v.tokenError(wrapped, http.StatusBadRequest, "invalid_request", vvInvalidReq, "参数错误")
+	}
+	if strict != "" {
+		return v.tokenError(wrapped, http.StatusBadRequest, "invalid_request", strict, "参数错误 ("+strict+")")
 	}
 	if r.Form.Get("grant_type") != "client_credentials" {
 		return v.tokenError(wrapped, http.StatusBadRequest, "unsupported_grant_type", vvUnsupported, "grant_type错误")
@@ -144,23 +183,11 @@ func (v *VVTool) serveToken(r *http.Request, wrapped bool) answer {
 
 	now := v.now()
 	life := ttl(v.opts.tokenTTL, 3000*24*time.Hour)
-	if v.opts.abuseN > 0 && v.opts.abusePer > 0 {
-		keep := v.fetches[:0]
-		for _, t := range v.fetches {
-			if now.Sub(t) < v.opts.abusePer {
-				keep = append(keep, t)
-			}
-		}
-		v.fetches = append(keep, now)
-		if len(v.fetches) > v.opts.abuseN {
-			life = min(life, time.Minute)
-		}
-	}
 	if old := v.tokens[v.current[account]]; old != nil {
 		old.dead = true
 	}
 	tok := freshHex(v.tokens, 20, false)
-	v.tokens[tok] = &vvToken{account: account, ip: ip, expires: now.Add(life)}
+	v.tokens[tok] = &vvToken{account: account, ip: ip, issued: now, expires: now.Add(life)}
 	v.current[account] = tok
 	v.stats.Issued++
 
@@ -192,6 +219,29 @@ func (v *VVTool) reject() answer {
 	}
 }
 
+// countCall applies the abuse rule (WithAbuseRule) to an accepted call made with t; v.mu must
+// be held.
+func (v *VVTool) countCall(t *vvToken) {
+	per, factor := v.opts.abusePer, v.opts.abuseX
+	if per <= 0 || factor <= 0 {
+		return
+	}
+	now := v.now()
+	win := int64(now.Sub(t.issued) / per)
+	switch {
+	case win == t.win+1:
+		t.prevCalls, t.calls = t.calls, 0
+	case win != t.win:
+		t.prevCalls, t.calls = 0, 0
+	}
+	t.win = win
+	t.calls++
+	if t.prevCalls > 0 && t.calls > factor*t.prevCalls && t.expires.After(now.Add(per)) {
+		t.expires = now.Add(per) // judged stolen: it lives one more window at most
+		v.stats.Shortened++
+	}
+}
+
 func (v *VVTool) serveInfo(r *http.Request) answer {
 	ip := v.clientIP(r)
 	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -213,6 +263,7 @@ func (v *VVTool) serveInfo(r *http.Request) answer {
 		t.dead = true // judged stolen: invalid from now on, from every IP
 		return v.reject()
 	}
+	v.countCall(t)
 	type info struct {
 		Account string `json:"account"`
 		IP      string `json:"ip"`

@@ -1,7 +1,9 @@
 package shoptokentest_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -57,11 +59,55 @@ func TestVVTool_happyPath(t *testing.T) {
 	post := do(t, v.Client(), newReq(t, http.MethodPost, v.URL+"/tool/members/info", nil, "", "Authorization", "Bearer "+tok, "X-Forwarded-For", "10.0.0.1"))
 	assert.Equal(t, 200, post.status)
 
-	// urlencoded works too.
-	r = postForm(t, v.Client(), v.URL+"/oauth/token", vvCreds, "X-Forwarded-For", "10.0.0.1")
-	require.Equal(t, 200, r.status)
+	assert.Equal(t, shoptokentest.Stats{TokenRequests: 1, Issued: 1, APICalls: 2}, v.Stats())
+}
 
-	assert.Equal(t, shoptokentest.Stats{TokenRequests: 2, Issued: 2, APICalls: 2}, v.Stats())
+// Strict (the default), credentials travel only in a multipart body, as the seed's curl --form
+// sends them; lenient, urlencoded bodies and the query work too.
+func TestVVTool_strictEncoding(t *testing.T) {
+	t.Parallel()
+	strict := shoptokentest.NewVVTool()
+	defer strict.Close()
+	lenient := shoptokentest.NewVVTool(shoptokentest.Lenient())
+	defer lenient.Close()
+
+	for _, ep := range []string{"/oauth/token", "/api/proxy/oauth/token"} {
+		wrapped := ep != "/oauth/token"
+		requests := map[string]func(v *shoptokentest.VVTool) reply{
+			"urlencoded body": func(v *shoptokentest.VVTool) reply { return postForm(t, v.Client(), v.URL+ep, vvCreds) },
+			"query": func(v *shoptokentest.VVTool) reply {
+				return do(t, v.Client(), newReq(t, http.MethodPost, v.URL+ep+"?"+vvCreds.Encode(), nil, ""))
+			},
+			"multipart body and a query": func(v *shoptokentest.VVTool) reply {
+				return postMultipart(t, v.Client(), v.URL+ep+"?client_secret=key", vvCreds)
+			},
+			"JSON body": func(v *shoptokentest.VVTool) reply {
+				return postJSON(t, v.Client(), v.URL+ep, `{"grant_type":"client_credentials","client_id":"account","client_secret":"key"}`)
+			},
+		}
+		for name, send := range requests {
+			strict.ResetStats()
+			r := send(strict)
+			if wrapped {
+				assert.Equal(t, 200, r.status, "%s %s", ep, name)
+				assert.Contains(t, str(t, r.obj(t), "msg"), "参数错误", "%s %s", ep, name)
+			} else {
+				assert.Equal(t, http.StatusBadRequest, r.status, "%s %s", ep, name)
+				m := r.obj(t)
+				assert.Equal(t, "invalid_request", str(t, m, "error"), "%s %s", ep, name)
+				assert.Contains(t, str(t, m, "message"), "multipart/form-data", "%s %s: the refusal says why", ep, name)
+			}
+			assert.Equal(t, shoptokentest.Stats{TokenRequests: 1, Errors: 1}, strict.Stats(), "%s %s: nothing issued", ep, name)
+
+			if name == "JSON body" {
+				continue // not a form in any mode
+			}
+			r = send(lenient)
+			assert.Equal(t, 200, r.status, "lenient %s %s: %s", ep, name, r.body)
+		}
+		r := postMultipart(t, strict.Client(), strict.URL+ep, vvCreds)
+		assert.Equal(t, 200, r.status, "%s: the seed's multipart", ep)
+	}
 }
 
 func TestVVTool_fetchKillsPrevious(t *testing.T) {
@@ -90,7 +136,7 @@ func TestVVTool_proxyEndpoint(t *testing.T) {
 	defer v.Close()
 
 	a := str(t, vvFetch(t, v, ""), "access_token")
-	r := postForm(t, v.Client(), v.URL+"/api/proxy/oauth/token", vvCreds)
+	r := postMultipart(t, v.Client(), v.URL+"/api/proxy/oauth/token", vvCreds)
 	require.Equal(t, 200, r.status)
 	assert.Equal(t, []string{"code", "msg", "data"}, keys(t, r.body))
 	m := r.obj(t)
@@ -103,7 +149,7 @@ func TestVVTool_proxyEndpoint(t *testing.T) {
 	assert.True(t, v.Valid(b))
 
 	bad := url.Values{"grant_type": {"client_credentials"}, "client_id": {"account"}, "client_secret": {"wrong"}}
-	r = postForm(t, v.Client(), v.URL+"/api/proxy/oauth/token", bad)
+	r = postMultipart(t, v.Client(), v.URL+"/api/proxy/oauth/token", bad)
 	assert.Equal(t, 200, r.status)
 	assert.JSONEq(t, `{"code":400,"msg":"client_id或client_secret错误","data":null}`, string(r.body))
 	assert.True(t, v.Valid(b), "a failed fetch kills nothing")
@@ -126,7 +172,7 @@ func TestVVTool_tokenErrors(t *testing.T) {
 	assert.Equal(t, "invalid_client", str(t, m, "error"))
 	assert.Equal(t, "Client authentication failed", str(t, m, "error_description"))
 
-	r = postForm(t, v.Client(), tokenURL, url.Values{"grant_type": {"password"}, "client_id": {"23b9530c14856xxx"}, "client_secret": {"c209580b23b9530c1485699d5c4b2xxx"}})
+	r = postMultipart(t, v.Client(), tokenURL, url.Values{"grant_type": {"password"}, "client_id": {"23b9530c14856xxx"}, "client_secret": {"c209580b23b9530c1485699d5c4b2xxx"}})
 	assert.Equal(t, http.StatusBadRequest, r.status)
 	assert.Equal(t, "unsupported_grant_type", str(t, r.obj(t), "error"))
 
@@ -212,25 +258,81 @@ func TestVVTool_expiry(t *testing.T) {
 	assert.Equal(t, 2, v.Stats().Rejected)
 }
 
-func TestVVTool_abuseLimit(t *testing.T) {
+// The abuse rule as the seed states it: a sudden several-fold jump in a token's API calls
+// shortens that token's validity. Token fetches do not count.
+func TestVVTool_abuseRule(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	v := shoptokentest.NewVVTool(shoptokentest.WithClock(clk.Now), shoptokentest.WithAbuseLimit(3, time.Minute))
+	v := shoptokentest.NewVVTool(shoptokentest.WithClock(clk.Now), shoptokentest.WithAbuseRule(3, time.Minute))
 	defer v.Close()
 
-	for range 3 {
+	// Many fetches in a minute shorten nothing: the rule is about call volume.
+	for range 5 {
 		assert.Equal(t, int64(3000*24*3600), num(t, vvFetch(t, v, ""), "expires_in"))
-		clk.Add(time.Second)
 	}
-	m := vvFetch(t, v, "")
-	assert.Equal(t, int64(60), num(t, m, "expires_in"), "the 4th fetch in a minute is suspicious")
-	tok := str(t, m, "access_token")
+	tok := str(t, vvFetch(t, v, ""), "access_token")
+
+	calls := func(n int) {
+		t.Helper()
+		for range n {
+			require.Equal(t, 200, vvInfo(t, v, tok, "").status)
+		}
+	}
+	calls(2) // window 0: the baseline
 	clk.Add(time.Minute)
-	assert.False(t, v.Valid(tok))
+	calls(6) // window 1: three times the baseline is not more than three times
+	clk.Add(time.Minute)
+	calls(18) // window 2: three times window 1, still steady growth within the factor
+	assert.Zero(t, v.Stats().Shortened)
+	assert.True(t, v.Valid(tok))
+
+	clk.Add(time.Minute)
+	calls(55) // window 3: more than three times window 2: judged stolen
+	assert.Equal(t, 1, v.Stats().Shortened)
+	calls(10) // still valid for now; shortened once, not again
+	assert.Equal(t, 1, v.Stats().Shortened)
+	clk.Add(time.Minute - time.Second)
+	assert.True(t, v.Valid(tok))
+	clk.Add(time.Second)
+	assert.False(t, v.Valid(tok), "the token now lives one window, not 3000 days")
 	assertVVRejected(t, vvInfo(t, v, tok, ""))
 
-	// The window has passed: normal lifetimes again.
-	assert.Equal(t, int64(3000*24*3600), num(t, vvFetch(t, v, ""), "expires_in"))
+	// A fresh token starts with its own counts.
+	tok = str(t, vvFetch(t, v, ""), "access_token")
+	assert.Equal(t, 200, vvInfo(t, v, tok, "").status)
+	assert.True(t, v.Valid(tok))
+}
+
+// A burst after an idle window is not a jump (nothing to compare with); without the option the
+// rule is off.
+func TestVVTool_abuseRule_baseline(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	for _, opts := range [][]shoptokentest.Option{
+		{shoptokentest.WithClock(clk.Now), shoptokentest.WithAbuseRule(2, time.Minute)},
+		{shoptokentest.WithClock(clk.Now)},
+	} {
+		v := shoptokentest.NewVVTool(opts...)
+		tok := str(t, vvFetch(t, v, ""), "access_token")
+		for range 50 {
+			require.Equal(t, 200, vvInfo(t, v, tok, "").status)
+		}
+		clk.Add(2 * time.Minute)
+		for range 50 {
+			require.Equal(t, 200, vvInfo(t, v, tok, "").status)
+		}
+		assert.Zero(t, v.Stats().Shortened)
+		v.Close()
+	}
+	v := shoptokentest.NewVVTool(shoptokentest.WithClock(clk.Now))
+	defer v.Close()
+	tok := str(t, vvFetch(t, v, ""), "access_token")
+	require.Equal(t, 200, vvInfo(t, v, tok, "").status)
+	clk.Add(time.Minute)
+	for range 100 {
+		require.Equal(t, 200, vvInfo(t, v, tok, "").status)
+	}
+	assert.Zero(t, v.Stats().Shortened, "the rule is off by default")
 }
 
 func TestVVTool_concurrentFetches(t *testing.T) {
@@ -246,7 +348,13 @@ func TestVVTool_concurrentFetches(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			// No require in goroutines: FailNow must run on the test's goroutine.
-			resp, err := v.Client().PostForm(v.URL+"/oauth/token", vvCreds)
+			var body bytes.Buffer
+			mw := multipart.NewWriter(&body)
+			for k := range vvCreds {
+				_ = mw.WriteField(k, vvCreds.Get(k))
+			}
+			_ = mw.Close()
+			resp, err := v.Client().Post(v.URL+"/oauth/token", mw.FormDataContentType(), &body)
 			if !assert.NoError(t, err) {
 				return
 			}

@@ -15,7 +15,12 @@ import (
 // authorization, authorization code, refresh token) and the API gateway
 // POST /api/{name}/{version}?access_token=...
 //
-// Every grant id is known until Revoke or ExpireGrant; NewCode authorizes it again. A grant
+// Strict (the default), only registered grant ids exist: YouzanGrantID, or those given to
+// WithGrants, and any that NewCode authorized. Silent authorization for another id is refused
+// with 1103 "grant does not exist", as the platform refuses a shop that never authorized the
+// app, so a wrong kdt_id mapping fails a test; grant_id must be a JSON string, as documented.
+// Lenient, every grant id exists (every shop has authorized silently) and grant_id may be a
+// number. A grant is known until Revoke or ExpireGrant; NewCode authorizes it again. A grant
 // has one current access token and one current refresh token; issuing a new pair kills the
 // previous pair at once. The "retry within an hour returns the same pair" grace from the
 // platform's documentation is not emulated, so code that depends on it fails here.
@@ -65,6 +70,10 @@ type yzCode struct {
 	used    bool
 }
 
+// YouzanGrantID is the grant id (kdt_id) a Youzan emulator knows unless WithGrants says
+// otherwise: the grant_id of the platform's documented example request.
+const YouzanGrantID = "88888"
+
 // YouzanScope is the space-separated scope string the Youzan emulator grants (the list from
 // the platform's documented example answer).
 const YouzanScope = "beauty_appointment beauty_cashier beauty_item beauty_member beauty_order beauty_shop beauty_staff beauty_stock buyer_bill circle coupon coupon_advanced crm_advanced cross_boarder customer extension_analysis item item_category item_hotel item_standard ka_customization level_membership logistics mei_promoter multi_store open_market open_robot pay-customs-declaration pay_qrcode points retail-scrm retail_goods retail_product retail_shop retail_stock retail_supplier retail_trade reviews salesman selffetchcode seller_refund shop storage stored_value_card tag tags trade trade-delivery trade_advanced trade_virtual user virtualticket"
@@ -109,6 +118,13 @@ func NewYouzan(opts ...Option) *Youzan {
 		refresh: map[string]*yzRefresh{},
 		codes:   map[string]*yzCode{},
 	}
+	grants := y.opts.grants
+	if grants == nil {
+		grants = []string{YouzanGrantID}
+	}
+	for _, id := range grants {
+		y.grant(id)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/auth/token", y.handle(epToken, y.serveToken))
 	mux.Handle("/api/", y.handle(epAPI, y.serveAPI))
@@ -118,7 +134,8 @@ func NewYouzan(opts ...Option) *Youzan {
 
 // NewCode returns a single-use authorization code (valid 10 minutes) for grantID, as if the
 // merchant had just authorized the app in a browser; exchange it with authorize_type
-// "authorization_code". It also restores a revoked or expired grant. Stats are not touched.
+// "authorization_code". It registers the grant if it was unknown, and restores a revoked or
+// expired one. Stats are not touched.
 func (y *Youzan) NewCode(grantID string) string {
 	y.mu.Lock()
 	defer y.mu.Unlock()
@@ -188,7 +205,16 @@ func (y *Youzan) FailAPIWith(errCode int, n int) {
 	y.apiErr = queue(y.apiErr, errCode, n)
 }
 
-// grant returns the grant, creating an active one: every shop has authorized silently.
+// known returns the grant id, or nil if that grant does not exist: strict, only registered
+// grants exist; lenient, every shop has authorized silently. y.mu must be held.
+func (y *Youzan) known(id string) *yzGrant {
+	if y.opts.lenient {
+		return y.grant(id)
+	}
+	return y.grants[id]
+}
+
+// grant returns the grant, registering an active one if it is unknown.
 func (y *Youzan) grant(id string) *yzGrant {
 	g := y.grants[id]
 	if g == nil {
@@ -290,7 +316,7 @@ func (y *Youzan) serveToken(r *http.Request) answer {
 	now := y.now()
 	switch req.AuthorizeType {
 	case "silent":
-		grantID, ok := jsonString(req.GrantID)
+		grantID, ok := jsonString(req.GrantID, y.opts.lenient)
 		if !ok || grantID == "" {
 			return y.tokenError(1000, yzMsgBadParam+"grant_id")
 		}
@@ -298,7 +324,10 @@ func (y *Youzan) serveToken(r *http.Request) answer {
 		if !ok {
 			return y.tokenError(1000, yzMsgBadParam+"refresh")
 		}
-		g := y.grant(grantID)
+		g := y.known(grantID)
+		if g == nil {
+			return y.tokenError(1103, yzMsgNoGrant)
+		}
 		switch g.status {
 		case yzRevoked:
 			return y.tokenError(1103, yzMsgNoGrant)
@@ -347,8 +376,8 @@ func (y *Youzan) serveToken(r *http.Request) answer {
 	}
 }
 
-// jsonString accepts "88888" and 88888.
-func jsonString(raw json.RawMessage) (string, bool) {
+// jsonString accepts "88888", and 88888 too when number is set.
+func jsonString(raw json.RawMessage, number bool) (string, bool) {
 	if len(raw) == 0 {
 		return "", true
 	}
@@ -357,7 +386,7 @@ func jsonString(raw json.RawMessage) (string, bool) {
 		return s, true
 	}
 	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
+	if number && json.Unmarshal(raw, &n) == nil {
 		return n.String(), true
 	}
 	return "", false

@@ -3,6 +3,7 @@ package shoptokentest_test
 import (
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,16 @@ var hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 func silent(grant string, refresh string) string {
 	return `{"client_id":"id","client_secret":"secret","authorize_type":"silent","grant_id":"` + grant + `","refresh":` + refresh + `}`
+}
+
+// newYouzan starts a Youzan emulator that knows the grants the tests use: "1" to "9" and
+// YouzanGrantID.
+func newYouzan(opts ...shoptokentest.Option) *shoptokentest.Youzan {
+	grants := []string{shoptokentest.YouzanGrantID}
+	for i := 1; i <= 9; i++ {
+		grants = append(grants, strconv.Itoa(i))
+	}
+	return shoptokentest.NewYouzan(append([]shoptokentest.Option{shoptokentest.WithGrants(grants...)}, opts...)...)
 }
 
 // yzToken fetches silently and returns the data object.
@@ -56,7 +67,7 @@ func yzError(t *testing.T, r reply) (int64, string) {
 func TestYouzan_Silent_happyPath(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	y := shoptokentest.NewYouzan(shoptokentest.WithClock(clk.Now))
+	y := newYouzan(shoptokentest.WithClock(clk.Now))
 	defer y.Close()
 
 	r := postJSON(t, y.Client(), y.URL+"/auth/token", silent("88888", "false"))
@@ -91,7 +102,7 @@ func TestYouzan_Silent_happyPath(t *testing.T) {
 
 func TestYouzan_Silent_refreshFalseReuses(t *testing.T) {
 	t.Parallel()
-	y := shoptokentest.NewYouzan()
+	y := newYouzan()
 	defer y.Close()
 
 	a := yzToken(t, y, silent("1", "false"))
@@ -107,7 +118,7 @@ func TestYouzan_Silent_refreshFalseReuses(t *testing.T) {
 	assert.Equal(t, 3, st.TokenRequests)
 
 	// Another grant has its own token.
-	d := yzToken(t, y, `{"client_id":"id","client_secret":"secret","authorize_type":"silent","grant_id":2}`)
+	d := yzToken(t, y, `{"client_id":"id","client_secret":"secret","authorize_type":"silent","grant_id":"2"}`)
 	assert.NotEqual(t, a["access_token"], d["access_token"])
 	assert.Equal(t, "2", d["authority_id"])
 }
@@ -117,7 +128,7 @@ func TestYouzan_Silent_refreshTrueSupersedes(t *testing.T) {
 	for _, refresh := range []string{"true", `"true"`} {
 		t.Run(refresh, func(t *testing.T) {
 			t.Parallel()
-			y := shoptokentest.NewYouzan()
+			y := newYouzan()
 			defer y.Close()
 
 			old := str(t, yzToken(t, y, silent("88888", "false")), "access_token")
@@ -142,7 +153,7 @@ func TestYouzan_Silent_refreshTrueSupersedes(t *testing.T) {
 func TestYouzan_Silent_expiredTokenIsReissued(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	y := shoptokentest.NewYouzan(shoptokentest.WithClock(clk.Now), shoptokentest.WithTokenTTL(time.Hour))
+	y := newYouzan(shoptokentest.WithClock(clk.Now), shoptokentest.WithTokenTTL(time.Hour))
 	defer y.Close()
 
 	d := yzToken(t, y, silent("5", "false"))
@@ -166,7 +177,7 @@ func TestYouzan_Silent_expiredTokenIsReissued(t *testing.T) {
 
 func TestYouzan_Token_errors(t *testing.T) {
 	t.Parallel()
-	y := shoptokentest.NewYouzan()
+	y := newYouzan()
 	defer y.Close()
 	c := y.Client()
 	tokenURL := y.URL + "/auth/token"
@@ -215,7 +226,7 @@ func TestYouzan_Token_errors(t *testing.T) {
 
 func TestYouzan_AuthorizationCode_singleUse(t *testing.T) {
 	t.Parallel()
-	y := shoptokentest.NewYouzan()
+	y := newYouzan()
 	defer y.Close()
 
 	code := y.NewCode("42587152")
@@ -237,7 +248,7 @@ func TestYouzan_AuthorizationCode_singleUse(t *testing.T) {
 func TestYouzan_RefreshToken_rotation(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	y := shoptokentest.NewYouzan(shoptokentest.WithClock(clk.Now), shoptokentest.WithRefreshTTL(48*time.Hour))
+	y := newYouzan(shoptokentest.WithClock(clk.Now), shoptokentest.WithRefreshTTL(48*time.Hour))
 	defer y.Close()
 	refresh := func(rt string) reply {
 		return postJSON(t, y.Client(), y.URL+"/auth/token",
@@ -292,7 +303,7 @@ func TestYouzan_RefreshToken_rotation(t *testing.T) {
 
 func TestYouzan_API_tokenOnlyInQuery(t *testing.T) {
 	t.Parallel()
-	y := shoptokentest.NewYouzan()
+	y := newYouzan()
 	defer y.Close()
 	c := y.Client()
 	at := str(t, yzToken(t, y, silent("1", "false")), "access_token")
@@ -318,7 +329,7 @@ func TestYouzan_API_tokenOnlyInQuery(t *testing.T) {
 
 func TestYouzan_FailAPIWith(t *testing.T) {
 	t.Parallel()
-	y := shoptokentest.NewYouzan()
+	y := newYouzan()
 	defer y.Close()
 	at := str(t, yzToken(t, y, silent("1", "false")), "access_token")
 
@@ -343,7 +354,7 @@ func TestYouzan_FailAPIWith(t *testing.T) {
 
 func TestYouzan_FaultDrop_issuesAndKills(t *testing.T) {
 	t.Parallel()
-	y := shoptokentest.NewYouzan()
+	y := newYouzan()
 	defer y.Close()
 
 	old := str(t, yzToken(t, y, silent("1", "false")), "access_token")
@@ -362,4 +373,41 @@ func TestYouzan_FaultDrop_issuesAndKills(t *testing.T) {
 	assert.Equal(t, 2, st.Issued)
 	assert.Equal(t, 1, st.Reused)
 	assert.Equal(t, 1, st.Faults)
+}
+
+// Strict (the default), only registered grants exist: a wrong kdt_id mapping fails at once with
+// 1103 "grant does not exist", and grant_id must be a JSON string. Lenient, every shop has
+// authorized.
+func TestYouzan_strictGrants(t *testing.T) {
+	t.Parallel()
+	def := shoptokentest.NewYouzan()
+	defer def.Close()
+	d := yzToken(t, def, silent(shoptokentest.YouzanGrantID, "false"))
+	assert.Equal(t, "88888", str(t, d, "authority_id"), "the seed's grant id is known by default")
+	code, msg := yzError(t, postJSON(t, def.Client(), def.URL+"/auth/token", silent("42587152", "false")))
+	assert.Equal(t, int64(1103), code)
+	assert.Contains(t, msg, "grant does not exist")
+	code, _ = yzError(t, postJSON(t, def.Client(), def.URL+"/auth/token",
+		`{"client_id":"id","client_secret":"secret","authorize_type":"silent","grant_id":88888,"refresh":false}`))
+	assert.Equal(t, int64(1000), code, "grant_id is documented as a string")
+
+	y := shoptokentest.NewYouzan(shoptokentest.WithGrants("42587152"))
+	defer y.Close()
+	yzToken(t, y, silent("42587152", "true"))
+	code, _ = yzError(t, postJSON(t, y.Client(), y.URL+"/auth/token", silent("88888", "false")))
+	assert.Equal(t, int64(1103), code, "WithGrants replaces the default")
+
+	// NewCode registers the grant it authorizes.
+	c := y.NewCode("777")
+	yzToken(t, y, `{"client_id":"id","client_secret":"secret","authorize_type":"authorization_code","code":"`+c+`","redirect_uri":"https://example.com/cb"}`)
+	yzToken(t, y, silent("777", "false"))
+	st := y.Stats()
+	assert.Equal(t, 4, st.TokenRequests)
+	assert.Equal(t, 1, st.Errors)
+
+	lenient := shoptokentest.NewYouzan(shoptokentest.Lenient())
+	defer lenient.Close()
+	assert.Equal(t, "42587152", str(t, yzToken(t, lenient, silent("42587152", "false")), "authority_id"))
+	assert.Equal(t, "5", str(t, yzToken(t, lenient,
+		`{"client_id":"id","client_secret":"secret","authorize_type":"silent","grant_id":5,"refresh":false}`), "authority_id"))
 }

@@ -11,35 +11,52 @@ import (
 	"github.com/shoptoken/shoptoken/internal/httpx"
 )
 
-// NewClient returns an *http.Client for veapi API calls made with src's token: it puts the access
-// token in the sessionkey query parameter of every request, and when veapi answers that the
-// sessionkey is invalid or expired (HTTP 401, or an error answer whose message says so) it calls
-// src.Invalidate, so that any number of such answers cause one refresh, and sends the request once
-// more with the new token. If that retry is refused too, the API refuses for a reason a new token
-// does not fix, and for RejectedAgainWindow the same refusal is handed back without another
-// rotation. Other parameters are the caller's to add; use NewAPIClient, which adds
-// vekey too: a vekey the caller puts in the URL shows in any *url.Error that Go's http.Client
-// returns (it prints the caller's URL whole), and from there in logs.
+// NewClient returns an *http.Client for veapi API calls made with src's token. Every request it
+// sends carries the access token as the sessionkey query parameter and c.VEKey as vekey, both
+// added to the copy of the request that is sent: the caller's URL, Response.Request and any
+// *url.Error carry neither (Go's http.Client prints the caller's URL whole, so a vekey the caller
+// put there would end up in logs). Other parameters are the caller's to add.
 //
-// base supplies the timeouts and transport; nil means a client with the SDK's timeouts. A rejected
-// request is replayed only if its body can be (http.NewRequest sets GetBody for the usual body
-// types). The returned client is safe for concurrent use.
-func NewClient(src *shoptoken.Cache, base *http.Client) *http.Client {
+// When veapi answers that the sessionkey is invalid or expired (HTTP 401, or an error answer whose
+// message says so), the client calls src.Invalidate, so that any number of such answers cause one
+// refresh, and sends the request once more with the new token. If that retry is refused too, the
+// API refuses for a reason a new token does not fix, and for RejectedAgainWindow the same refusal
+// is handed back without another rotation.
+//
+// c is checked as NewSource checks it (VEKey is required). base supplies the timeouts and
+// transport; nil means a client with the SDK's timeouts. A rejected request is replayed only if
+// its body can be (http.NewRequest sets GetBody for the usual body types). The returned client is
+// safe for concurrent use.
+func NewClient(c Config, src *shoptoken.Cache, base *http.Client) (*http.Client, error) {
+	if err := c.validate("new_client"); err != nil {
+		return nil, err
+	}
+	if src == nil {
+		return nil, &shoptoken.Error{Platform: platform, Op: "new_client", Kind: shoptoken.ErrBadRequest,
+			Message: "NewClient: nil source"}
+	}
 	var hc http.Client
 	if base != nil {
 		hc = *base
 	} else {
 		hc = *httpx.DefaultHTTPClient()
 	}
+	session := shoptoken.AttachQuery("sessionkey")
 	g := &guard{src: src}
 	hc.Transport = &shoptoken.Transport{
-		Source:   g,
-		Base:     hc.Transport,
-		Attach:   shoptoken.AttachQuery("sessionkey"),
+		Source: g,
+		Base:   hc.Transport,
+		Attach: func(r *http.Request, tok *shoptoken.Token) {
+			session(r, tok)
+			q := r.URL.Query()
+			q.Set("vekey", c.VEKey)
+			r.URL.RawQuery = q.Encode()
+		},
 		Rejected: rejected,
 		Settled:  g.settled,
+		Secrets:  []string{c.VEKey},
 	}
-	return &hc
+	return &hc, nil
 }
 
 // RejectedAgainWindow is how long a client does not rotate again for a token that an API refused
@@ -109,24 +126,4 @@ func apiRejected(head []byte) bool {
 	}
 	code, ok := errorCode(env.Error)
 	return ok && code != "0" && sessionRejected(scalar(env.Msg))
-}
-
-// NewAPIClient is NewClient that also puts c.VEKey in the vekey query parameter of every request.
-// Both secrets go only on the copy of the request that is sent, so the caller's URL, the
-// Response.Request and any *url.Error carry neither. c is checked as NewSource checks it.
-func NewAPIClient(c Config, src *shoptoken.Cache, base *http.Client) (*http.Client, error) {
-	if err := c.validate("new_client"); err != nil {
-		return nil, err
-	}
-	hc := NewClient(src, base)
-	t := hc.Transport.(*shoptoken.Transport)
-	t.Secrets = []string{c.VEKey}
-	session := t.Attach
-	t.Attach = func(r *http.Request, tok *shoptoken.Token) {
-		session(r, tok)
-		q := r.URL.Query()
-		q.Set("vekey", c.VEKey)
-		r.URL.RawQuery = q.Encode()
-	}
-	return hc, nil
 }

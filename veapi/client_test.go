@@ -52,7 +52,7 @@ func newEmuSource(t *testing.T, emu *shoptokentest.Veapi, subject string, opts .
 func TestNewClient_call(t *testing.T) {
 	emu := newEmu(t)
 	src := newEmuSource(t, emu, "shop-1")
-	hc := NewClient(src, emu.Client())
+	hc := newClient(t, emuConfig(emu), src, emu.Client())
 
 	req, err := http.NewRequest(http.MethodGet, emu.URL+"/vip/api?method=vip.goods.get", nil)
 	require.NoError(t, err)
@@ -72,7 +72,7 @@ func TestNewClient_call(t *testing.T) {
 func TestNewClient_rejectedOnce(t *testing.T) {
 	emu := newEmu(t)
 	src := newEmuSource(t, emu, "shop-1")
-	hc := NewClient(src, emu.Client())
+	hc := newClient(t, emuConfig(emu), src, emu.Client())
 	req, _ := http.NewRequest(http.MethodGet, emu.URL+"/vip/api", nil)
 	_ = callAPI(t, hc, req)
 	emu.ExpireNow()
@@ -107,7 +107,7 @@ func TestNewClient_rejectedOnce(t *testing.T) {
 func TestNewClient_grantLost(t *testing.T) {
 	emu := newEmu(t)
 	src := newEmuSource(t, emu, "shop-1")
-	hc := NewClient(src, nil)
+	hc := newClient(t, emuConfig(emu), src, nil)
 	req, _ := http.NewRequest(http.MethodGet, emu.URL+"/vip/api", nil)
 	_ = callAPI(t, hc, req)
 	emu.RotateElsewhere("shop-1")
@@ -182,7 +182,7 @@ func TestNewSource_noSecretLeaks(t *testing.T) {
 		require.NoError(t, err)
 		texts = append(texts, tokTexts(tok)...)
 	}
-	hc := NewClient(src, &http.Client{Transport: rec})
+	hc := newClient(t, cfg, src, &http.Client{Transport: rec})
 	emu.ExpireNow()
 	resp, err := hc.Get(emu.URL + "/vip/api")
 	require.NoError(t, err)
@@ -248,4 +248,13 @@ func (r *bodyRecorder) tokens() []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+func TestNewClient_invalid(t *testing.T) {
+	emu := newEmu(t)
+	src := newEmuSource(t, emu, "shop-1")
+	_, err := NewClient(Config{BaseURL: emu.URL}, src, nil)
+	require.ErrorIs(t, err, shoptoken.ErrCredentials, "VEKey is required: every API call needs it")
+	_, err = NewClient(emuConfig(emu), nil, nil)
+	require.ErrorIs(t, err, shoptoken.ErrBadRequest, "a nil source is an error, not a panic")
 }

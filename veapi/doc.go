@@ -1,10 +1,13 @@
 // Package veapi keeps Vipshop (唯品会) user authorizations alive through veapi.cn's renewal
 // interface, /vip/refreshtoken, and calls veapi APIs with the access token.
 //
-// veapi hands out an access token (about 90 days) and a refresh token. Each renewal rotates both:
-// the refresh token sent dies and the answer carries the only copy of the next one. Lose that copy
-// and the chain ends; only the merchant authorizing again starts a new one. Everything here is
-// built around never losing it.
+// veapi hands out an access token (about 90 days) and a refresh token. Each renewal replaces the
+// access token and may rotate the refresh token: then the refresh token sent dies and the answer
+// carries the only copy of the next one. Lose that copy and the chain ends; only the merchant
+// authorizing again starts a new one. Everything here is built around never losing it. (The
+// platform's own example answer returns the very refresh token it was sent, so a renewal may also
+// leave it unchanged. Both shapes are handled alike: the refresh token in the answer, new or the
+// same, is saved and used next, and nothing depends on which one veapi sends.)
 //
 //	src, err := veapi.NewSource(veapi.Config{VEKey: vekey},
 //		shoptoken.WithToken(&shoptoken.Token{RefreshToken: granted, Subject: shop}),
@@ -78,6 +81,10 @@
 //	不能为空, 缺少, 参数, missing                          ErrBadRequest
 //	anything else                                       ErrUnavailable (429 and 5xx by status)
 //
+// An HTTP 401 from the renewal endpoint is ErrCredentials whatever its body: the only credential
+// the app presents there is the vekey (with the refresh token), and a 401 is the server refusing
+// the caller, not a verdict on the authorization chain.
+//
 // ErrReauthorize and ErrCredentials are permanent to the Cache: it reports them at once
 // (EventGrantLost), stops planned refreshes for the token and, while the token is still valid,
 // keeps serving it. A message that no rule recognises is treated as passing (ErrUnavailable), not
@@ -91,23 +98,29 @@
 // # Unverified
 //
 // These could not be confirmed and nothing depends on them being true: the error codes and
-// messages (above); whether a refresh extends refresh_expires_time (the example answer suggests it
+// messages (above); whether a renewal rotates the refresh token (its documentation says the answer's
+// refresh_token is "for the next refresh", its example answer repeats the one sent: see above); whether a refresh extends refresh_expires_time (the example answer suggests it
 // does not; if it does not, the Cache refreshes again closer and closer to the grant's end, and
 // EventGrantExpiring may be emitted again after each of those rotations: deduplicate alerts by the
 // token's RefreshExpiry); the types of the answer's members beyond the documented example (read
-// leniently); and timestamps (an expiry or grant end that is in the past or more than ten years
-// ahead by the local clock is not used: expiry then comes from expires_in, and an unusable
-// refresh_expires_time is left unknown, so that a bad timestamp cannot make the Cache rotate the
-// chain in a loop).
+// leniently); and timestamps. An expiry or grant end is believed only when it lies after the
+// answer and at most ten years ahead by the local clock (which also keeps every time inside years
+// 1 to 9999, so the token can always be stored): expiry then comes from expires_time, else
+// create_at plus expires_in, else the local clock plus expires_in, else the documented 90 days
+// (DefaultTokenLifetime), never a reason to drop the answer that carries the next refresh token;
+// an unusable refresh_expires_time is left unknown, so that a bad timestamp cannot make the Cache
+// rotate the chain in a loop; a create_at more than a day ahead of the local clock or more than
+// ten years behind it is not taken as the issue time.
 //
 // # API calls
 //
-// NewClient returns an *http.Client that adds the access token as the sessionkey query parameter
-// and, when veapi answers that the sessionkey is invalid or expired, has the Cache refresh once
-// (however many calls saw the rejection) and resends the request once. When the token that
-// refresh issued is refused too, the API refuses for another reason: for RejectedAgainWindow the
-// client hands back that refusal instead of rotating the chain again. NewAPIClient adds the vekey
-// as well, on the copy of the request that is sent.
+// NewClient(cfg, src, base) returns an *http.Client that adds the access token as the sessionkey
+// query parameter and the vekey as vekey, both on the copy of the request that is sent (never on
+// the caller's request or in an error), and, when veapi answers that the sessionkey is invalid or
+// expired, has the Cache refresh once (however many calls saw the rejection) and resends the
+// request once. When the token that refresh issued is refused too, the API refuses for another
+// reason: for RejectedAgainWindow the client hands back that refusal instead of rotating the
+// chain again.
 //
 // # Concurrency
 //

@@ -82,38 +82,6 @@ func ExampleConfig_Refresh() {
 	// true 10012 refresh_token已失效
 }
 
-func ExampleNewAPIClient() {
-	ve := shoptokentest.NewVeapi()
-	defer ve.Close()
-	cfg := veapi.Config{VEKey: "vekey", BaseURL: ve.URL}
-	src, err := veapi.NewSource(cfg, shoptoken.WithToken(&shoptoken.Token{RefreshToken: ve.NewGrant("shop-1"), Subject: "shop-1"}),
-		shoptoken.WithStore(shoptoken.NewMemoryStore(), "veapi/shop-1"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer src.Close()
-	// sessionkey and vekey go on the copy of each request that is sent: the URL below, and any
-	// *url.Error Go builds from it, hold neither.
-	hc, err := veapi.NewAPIClient(cfg, src, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	resp, err := hc.Get(ve.URL + "/vip/api?method=vip.order.list")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var answer struct {
-		Error string `json:"error"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(resp.StatusCode, answer.Error, resp.Request.URL.RawQuery)
-	// Output:
-	// 200 0 method=vip.order.list
-}
-
 func ExampleNewClient() {
 	ve := shoptokentest.NewVeapi()
 	defer ve.Close()
@@ -129,7 +97,12 @@ func ExampleNewClient() {
 		log.Fatal(err)
 	}
 	defer src.Close()
-	hc := veapi.NewClient(src, nil) // adds sessionkey=<access token> to every request
+	// sessionkey=<access token> and vekey go on the copy of each request that is sent: the URL
+	// below, resp.Request and any *url.Error Go builds from it hold neither.
+	hc, err := veapi.NewClient(cfg, src, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	ve.ExpireNow() // veapi stops accepting the token: the client refreshes once and retries
 	resp, err := hc.Get(ve.URL + "/vip/api?method=vip.order.list")
@@ -146,9 +119,9 @@ func ExampleNewClient() {
 	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(resp.StatusCode == http.StatusOK, answer.Error, answer.Data.Subject)
+	fmt.Println(resp.StatusCode == http.StatusOK, answer.Error, answer.Data.Subject, resp.Request.URL.RawQuery)
 	fmt.Println("refreshes:", ve.Stats().Issued)
 	// Output:
-	// true 0 shop-1
+	// true 0 shop-1 method=vip.order.list
 	// refreshes: 2
 }

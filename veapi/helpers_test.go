@@ -120,3 +120,11 @@ func emuConfig(v *shoptokentest.Veapi) Config {
 
 // contains reports whether err's text contains s, for messages in table tests.
 func contains(err error, s string) bool { return err != nil && strings.Contains(err.Error(), s) }
+
+// newClient is NewClient for a Config the test knows to be valid.
+func newClient(t testing.TB, c Config, src *shoptoken.Cache, base *http.Client) *http.Client {
+	t.Helper()
+	hc, err := NewClient(c, src, base)
+	require.NoError(t, err)
+	return hc
+}

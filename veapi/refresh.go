@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/lifetime"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
@@ -77,7 +78,8 @@ func (r *refresher) refresh(ctx context.Context, refreshToken string) (*shoptoke
 	if err != nil {
 		return nil, err
 	}
-	return decodeRefresh(resp, r.now(), r.log, secrets)
+	tok, err := decodeRefresh(resp, r.now(), r.log, secrets)
+	return tok, resp.TokenStatus(err) // a 401 here is about the vekey, not a token
 }
 
 // envelope is veapi's answer. Every member is kept raw: the platform documents "error" as a
@@ -91,6 +93,10 @@ type envelope struct {
 
 // maxMessage caps the platform message kept in an error, in characters.
 const maxMessage = 200
+
+// maxIssueSkew is how far ahead of our clock a create_at may lie and still be taken as the
+// token's issue time: clocks disagree, but not by more than a day.
+const maxIssueSkew = 24 * time.Hour
 
 // decodeRefresh turns a refresh answer into a token or a *shoptoken.Error. It is strict about
 // whether the answer is a success (error "0" or 0, data an object with non-empty string
@@ -162,6 +168,11 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 
 	tok := &shoptoken.Token{AccessToken: access, RefreshToken: refresh, Extra: map[string]string{}}
 	createAt, hasCreate := millis(data["create_at"])
+	if hasCreate && (createAt.After(now.Add(maxIssueSkew)) || createAt.Before(now.Add(-lifetime.Horizon))) {
+		// An issue time far from our clock (seconds read as milliseconds, a clock years off) is
+		// not the issue time; the Cache stamps the time of the call instead.
+		hasCreate = false
+	}
 	if hasCreate {
 		tok.IssuedAt = createAt
 	}
@@ -182,7 +193,7 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 		candidates = append(candidates, now.Add(expiresIn))
 	}
 	for i, t := range candidates {
-		if plausible(t, now) {
+		if lifetime.Plausible(t, now) {
 			tok.Expiry = t
 			if i > 0 || !hasTime {
 				log.Warn("veapi: expires_time missing or implausible; expiry derived from expires_in",
@@ -192,11 +203,13 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 		}
 	}
 	if tok.Expiry.IsZero() {
-		log.Warn("veapi: answer gives no usable expiry; the token is used until veapi rejects it",
-			slog.String("request_id", requestID))
+		// The answer carries the chain's next refresh token: it is never dropped over its expiry.
+		tok.Expiry = now.Add(DefaultTokenLifetime)
+		log.Warn("veapi: answer gives no usable expiry; the documented 90 days are assumed",
+			slog.Time("expiry", tok.Expiry), slog.String("request_id", requestID))
 	}
 	if t, ok := millis(data["refresh_expires_time"]); ok {
-		if plausible(t, now) {
+		if lifetime.Plausible(t, now) {
 			tok.RefreshExpiry = t
 		} else {
 			// A grant end in the past would make the Cache refresh again at once, rotating the chain
@@ -296,22 +309,22 @@ func number(raw json.RawMessage) (int64, bool) {
 	return int64(f), true
 }
 
-// millis reads a positive millisecond epoch.
+// millis reads a positive millisecond epoch within years 1 to 9999.
 func millis(raw json.RawMessage) (time.Time, bool) {
 	n, ok := number(raw)
 	if !ok || n <= 0 {
 		return time.Time{}, false
 	}
-	return time.UnixMilli(n), true
+	return lifetime.Millis(n)
 }
 
-// seconds reads a positive lifetime in seconds (at most 100 years).
+// seconds reads a positive lifetime in seconds, at most lifetime.Horizon.
 func seconds(raw json.RawMessage) (time.Duration, bool) {
 	n, ok := number(raw)
-	if !ok || n <= 0 || n > 100*365*24*3600 {
+	if !ok {
 		return 0, false
 	}
-	return time.Duration(n) * time.Second, true
+	return lifetime.Seconds(n)
 }
 
 // boolean reads a JSON boolean or the strings "true"/"false" (and 1/0).
@@ -323,12 +336,6 @@ func boolean(raw json.RawMessage) (bool, bool) {
 		return false, true
 	}
 	return false, false
-}
-
-// plausible reports whether t can be the end of a fresh token's or grant's life: after now and
-// within ten years of it.
-func plausible(t, now time.Time) bool {
-	return t.After(now) && t.Before(now.AddDate(10, 0, 0))
 }
 
 // clip shortens a platform string for an error message.

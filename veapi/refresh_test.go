@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/shoptokentest"
 )
 
 func TestConfig_Refresh_success(t *testing.T) {
@@ -42,7 +43,7 @@ func TestConfig_Refresh_success(t *testing.T) {
 		{"expires_time in seconds is skipped", "refresh_ok_expires_time_seconds.json",
 			seedNow.Add(7775999 * time.Second), time.UnixMilli(1689392370000), seedNow,
 			map[string]string{"is_expired": "false", "status": "NORMAL", "request_id": "nGvWVHH"}},
-		{"tokens only: no expiry known", "refresh_ok_minimal.json", time.Time{}, time.Time{}, time.Time{},
+		{"tokens only: the documented 90 days", "refresh_ok_minimal.json", seedNow.Add(DefaultTokenLifetime), time.Time{}, time.Time{},
 			map[string]string{"request_id": "nGvWVHH"}},
 	}
 	for _, tt := range tests {
@@ -400,4 +401,31 @@ func TestConfig_String_redacts(t *testing.T) {
 	assertNoSecret(t, []string{testVEKey}, texts...)
 	assert.Equal(t, "veapi.Config{VEKey: VEKE…(40), BaseURL: "+mockBase+"}", c.String())
 	assert.Contains(t, logs.String(), `"vekey":"VEKE…(40)"`)
+}
+
+// Both shapes of a renewal answer, against the emulator: a new refresh token (the old one dies),
+// or the one that was sent (the platform's example answer), which keeps working.
+func TestConfig_Refresh_refreshShapes(t *testing.T) {
+	for _, same := range []bool{false, true} {
+		var opts []shoptokentest.Option
+		if same {
+			opts = append(opts, shoptokentest.WithSameRefreshToken())
+		}
+		emu := newEmu(t, opts...)
+		cfg := emuConfig(emu)
+		rt := emu.NewGrant("u")
+		tok, err := cfg.Refresh(context.Background(), rt)
+		require.NoError(t, err)
+		assert.Equal(t, same, tok.RefreshToken == rt, "same=%v", same)
+		next, err := cfg.Refresh(context.Background(), tok.RefreshToken)
+		require.NoError(t, err, "same=%v: the answer's refresh token continues the chain", same)
+		assert.True(t, emu.Valid(next.AccessToken))
+		assert.False(t, emu.Valid(tok.AccessToken))
+		_, err = cfg.Refresh(context.Background(), rt)
+		if same {
+			require.NoError(t, err, "an unrotated refresh token stays good")
+		} else {
+			require.ErrorIs(t, err, shoptoken.ErrReauthorize, "a rotated refresh token is dead")
+		}
+	}
 }

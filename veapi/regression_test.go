@@ -2,6 +2,7 @@ package veapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,13 +18,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/filestore"
 )
 
 // TestRegression_clientErrorShowsVEKey: NewClient's documentation told the caller to add vekey to
 // the request, and the only place veapi reads it is the query. Any transport failure then came
 // back from the returned *http.Client as a *url.Error that prints the whole URL, vekey included
-// (Go builds it from the caller's request, above the Transport). NewAPIClient adds vekey on the
-// copy that is sent, so the caller's URL never holds it.
+// (Go builds it from the caller's request, above the Transport). NewClient now adds vekey itself, on
+// the copy that is sent, so the caller's URL never holds it.
 func TestRegression_clientErrorShowsVEKey(t *testing.T) {
 	src, err := NewSource(Config{VEKey: testVEKey, BaseURL: mockBase},
 		shoptoken.WithToken(&shoptoken.Token{AccessToken: fixtureAccess, RefreshToken: testRefresh,
@@ -31,7 +33,7 @@ func TestRegression_clientErrorShowsVEKey(t *testing.T) {
 	require.NoError(t, err)
 	defer src.Close()
 	down := httpmock.NewMockTransport() // no responder: every request fails in transport
-	hc, err := NewAPIClient(Config{VEKey: testVEKey, BaseURL: mockBase}, src, &http.Client{Transport: down})
+	hc, err := NewClient(Config{VEKey: testVEKey, BaseURL: mockBase}, src, &http.Client{Transport: down})
 	require.NoError(t, err)
 
 	_, err = hc.Get(mockBase + "/vip/goods?id=1")
@@ -45,7 +47,7 @@ func TestRegression_clientErrorShowsVEKey(t *testing.T) {
 		sent = r
 		return httpmock.NewStringResponse(200, `{"error":"0","data":{}}`), nil
 	})
-	hc, err = NewAPIClient(Config{VEKey: testVEKey, BaseURL: mockBase}, src, &http.Client{Transport: up})
+	hc, err = NewClient(Config{VEKey: testVEKey, BaseURL: mockBase}, src, &http.Client{Transport: up})
 	require.NoError(t, err)
 	resp, err := hc.Get(mockBase + "/vip/goods?id=1")
 	require.NoError(t, err)
@@ -56,7 +58,7 @@ func TestRegression_clientErrorShowsVEKey(t *testing.T) {
 	assert.Equal(t, "1", sent.URL.Query().Get("id"))
 	assert.NotContains(t, resp.Request.URL.String(), testVEKey, "Response.Request is the caller's request")
 
-	_, err = NewAPIClient(Config{}, src, nil)
+	_, err = NewClient(Config{}, src, nil)
 	assert.ErrorIs(t, err, shoptoken.ErrCredentials, "an empty VEKey is refused")
 }
 
@@ -93,7 +95,7 @@ func TestRegression_rejectionRotatesChainEveryCall(t *testing.T) {
 	defer src.Close()
 	_, err = src.Token(context.Background())
 	require.NoError(t, err)
-	hc := NewClient(src, &http.Client{Transport: mock})
+	hc := newClient(t, cfg, src, &http.Client{Transport: mock})
 	for range 5 {
 		resp, err := hc.Get(mockBase + "/vip/goods?id=1")
 		if err == nil {
@@ -132,7 +134,7 @@ func TestRegression_guardStillAdoptsFromStore(t *testing.T) {
 		shoptoken.WithToken(&shoptoken.Token{AccessToken: "T0", RefreshToken: "rT0", Expiry: time.Now().Add(time.Hour)}))
 	require.NoError(t, err)
 	defer src.Close()
-	hc := NewClient(src, nil)
+	hc := newClient(t, Config{VEKey: testVEKey}, src, nil)
 	resp, err := hc.Get(srv.URL + "/perm") // T0 refused, rotate to P1, P1 refused: guard notes P1
 	if err != nil {
 		t.Fatal(err)
@@ -160,10 +162,10 @@ func TestRegression_guardStillAdoptsFromStore(t *testing.T) {
 
 const reviewVEKey = "VEKEY-SECRET-0123456789abcdef"
 
-// TestRegression_NewAPIClient_vekeyInRedirect: an API host that answers with a redirect echoing
+// TestRegression_NewClient_vekeyInRedirect: an API host that answers with a redirect echoing
 // the query (an http->https or trailing-slash redirect does this), to a host that is down: the
 // *url.Error must show neither vekey nor sessionkey.
-func TestRegression_NewAPIClient_vekeyInRedirect(t *testing.T) {
+func TestRegression_NewClient_vekeyInRedirect(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := ln.Addr().String()
 	ln.Close() // nothing listens there now
@@ -175,7 +177,7 @@ func TestRegression_NewAPIClient_vekeyInRedirect(t *testing.T) {
 		return nil, nil
 	}), shoptoken.WithToken(&shoptoken.Token{AccessToken: "SESSION-SECRET-0123456789", Expiry: time.Now().Add(time.Hour)}))
 	require.NoError(t, err)
-	hc, err := NewAPIClient(Config{VEKey: reviewVEKey}, src, nil)
+	hc, err := NewClient(Config{VEKey: reviewVEKey}, src, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,5 +190,93 @@ func TestRegression_NewAPIClient_vekeyInRedirect(t *testing.T) {
 	}
 	if err != nil && strings.Contains(err.Error(), "SESSION-SECRET") {
 		t.Errorf("sessionkey in the error string")
+	}
+}
+
+// Timestamps past year 9999 (or past the ten-year horizon) in a renewal answer used to reach the
+// token: create_at became IssuedAt unchecked, and an answer whose expiry candidates were all
+// implausible left Expiry zero. A token holding a time past 9999 cannot be JSON-encoded, so no
+// Store could save the rotated refresh token. Now every time is bounded: IssuedAt is dropped when
+// far from our clock, and the expiry falls back to the documented 90 days.
+func TestRegression_timesBeyondYear9999(t *testing.T) {
+	now := seedNow
+	tests := []struct {
+		name string
+		data string
+	}{
+		{"every time in year 10000", `"create_at":253402300800000,"expires_time":253402300800000,"refresh_expires_time":253402300800000,"expires_in":7775999`},
+		{"create_at at the int64 limit", `"create_at":9223372036854775807,"expires_in":7775999`},
+		{"expires_in past the horizon", `"create_at":1673427493000,"expires_in":9000000000`},
+		{"nothing usable", `"expires_time":-1,"expires_in":"soon","refresh_expires_time":1e300`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mock := httpmock.NewMockTransport()
+			mock.RegisterResponder(http.MethodPost, refreshURL, httpmock.NewStringResponder(200,
+				`{"error":"0","msg":"ok","data":{"access_token":"`+fixtureAccess+`","refresh_token":"`+fixtureRefresh+`",`+tt.data+`},"request_id":"r"}`))
+			log, _ := newLogger()
+			tok, err := mockConfig(mock, log).Refresh(context.Background(), testRefresh)
+			require.NoError(t, err, "the answer carries the next refresh token: never dropped")
+			assert.Equal(t, fixtureRefresh, tok.RefreshToken)
+			assert.True(t, tok.Expiry.After(now) && !tok.Expiry.After(now.AddDate(10, 0, 1)), "expiry %v", tok.Expiry)
+			for _, tm := range []time.Time{tok.Expiry, tok.RefreshExpiry, tok.IssuedAt} {
+				assert.True(t, tm.IsZero() || (tm.Year() >= 2000 && tm.Year() <= 9999), "%v", tm)
+			}
+			_, err = json.Marshal(tok)
+			assert.NoError(t, err, "the token can be persisted")
+		})
+	}
+}
+
+// Through a Cache with a Store that writes JSON: the rotation is saved, and a restarted process
+// goes on from it.
+func TestRegression_timesBeyondYear9999_persisted(t *testing.T) {
+	ctx := context.Background()
+	mock := httpmock.NewMockTransport()
+	mock.RegisterResponder(http.MethodPost, refreshURL, httpmock.NewStringResponder(200,
+		`{"error":"0","msg":"ok","data":{"access_token":"`+fixtureAccess+`","refresh_token":"`+fixtureRefresh+`","create_at":253402300800000,"expires_time":253402300800000},"request_id":"r"}`))
+	st, err := filestore.New(t.TempDir())
+	require.NoError(t, err)
+	cfg := mockConfig(mock, nil)
+	cfg.now = nil // the Cache's clock and veapi's are one: real time
+	src, err := NewSource(cfg, shoptoken.WithStore(st, "veapi/shop"), shoptoken.WithToken(&shoptoken.Token{RefreshToken: testRefresh}))
+	require.NoError(t, err)
+	defer src.Close()
+	_, err = src.Token(ctx)
+	require.NoError(t, err)
+	stored, _, err := st.Load(ctx, "veapi/shop")
+	require.NoError(t, err)
+	require.NotNil(t, stored)
+	assert.Equal(t, fixtureRefresh, stored.RefreshToken, "the rotated refresh token is in the store")
+
+	again, err := NewSource(cfg, shoptoken.WithStore(st, "veapi/shop"))
+	require.NoError(t, err)
+	defer again.Close()
+	cur, err := again.Token(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, fixtureRefresh, cur.RefreshToken)
+	assert.Equal(t, 1, mock.GetTotalCallCount(), "the restart read the store")
+}
+
+// A 401 from the renewal endpoint was ErrTokenInvalid when its body was HTML, and classified by
+// its message otherwise. The only credential the app presents there is the vekey: a 401 is
+// ErrCredentials for every provider's token endpoint, whatever the body.
+func TestRegression_tokenEndpoint401IsCredentials(t *testing.T) {
+	for name, body := range map[string]string{
+		"HTML":                     `<html><head><title>401 Authorization Required</title></head><body>nginx</body></html>`,
+		"text":                     `Unauthorized`,
+		"JSON, no envelope":        `{"message":"Unauthorized"}`,
+		"JSON, refresh token dead": `{"error":"10012","msg":"refresh_token已失效","request_id":"r"}`,
+		"empty":                    ``,
+	} {
+		t.Run(name, func(t *testing.T) {
+			mock := httpmock.NewMockTransport()
+			mock.RegisterResponder(http.MethodPost, refreshURL, httpmock.NewStringResponder(401, body))
+			_, err := mockConfig(mock, nil).Refresh(context.Background(), testRefresh)
+			require.ErrorIs(t, err, shoptoken.ErrCredentials)
+			var e *shoptoken.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, 401, e.StatusCode)
+		})
 	}
 }

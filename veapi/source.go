@@ -7,6 +7,11 @@ import (
 	"github.com/shoptoken/shoptoken/internal/httpx"
 )
 
+// DefaultTokenLifetime is the access token's lifetime when an answer gives none that can be
+// believed (see the package documentation): veapi documents about 90 days ("唯品会通常是90天",
+// expires_in 7775999).
+const DefaultTokenLifetime = 90 * 24 * time.Hour
+
 // Defaults NewSource gives the Cache; options passed to NewSource come after them and win.
 const (
 	// DefaultEarlyRefresh starts the planned refresh a week before the access token (about 90 days)

@@ -2,6 +2,7 @@ package veapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -647,4 +648,80 @@ func TestNewSource_minInterval(t *testing.T) {
 		t.Fatal("the refresh did not run after the minimum interval")
 	}
 	assert.Equal(t, 2, emu.Stats().TokenRequests)
+}
+
+// veapi may rotate the refresh token on every renewal, or answer with the one it was sent (the
+// platform's own example answer does that). Both shapes continue the chain through a Cache with a
+// Store: every renewal saved before use, a restart picks up where the last one left off, and
+// nothing is reported lost.
+func TestNewSource_refreshShapes(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		same bool
+	}{{"rotated refresh token", false}, {"same refresh token", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			opts := []shoptokentest.Option{shoptokentest.WithTokenTTL(time.Hour)}
+			if tt.same {
+				opts = append(opts, shoptokentest.WithSameRefreshToken())
+			}
+			emu := newEmu(t, opts...)
+			rt := emu.NewGrant("shop-1")
+			st := shoptoken.NewMemoryStore()
+			ev := &events{}
+			newSrc := func(with ...shoptoken.Option) *shoptoken.Cache {
+				src, err := NewSource(emuConfig(emu), append([]shoptoken.Option{
+					shoptoken.WithStore(st, "veapi/shop-1"), shoptoken.WithMinInterval(0),
+					shoptoken.WithEvents(ev.record)}, with...)...)
+				require.NoError(t, err)
+				return src
+			}
+			ctx := context.Background()
+			src := newSrc(shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt, Subject: "shop-1"}))
+			tok, err := src.Token(ctx)
+			require.NoError(t, err)
+			for range 3 {
+				prev := tok
+				tok, err = src.Invalidate(ctx, prev)
+				require.NoError(t, err)
+				require.NotEqual(t, prev.AccessToken, tok.AccessToken)
+				assert.Equal(t, tt.same, tok.RefreshToken == prev.RefreshToken, "the shape under test")
+				stored, _, err := st.Load(ctx, "veapi/shop-1")
+				require.NoError(t, err)
+				assert.Equal(t, tok.AccessToken, stored.AccessToken, "saved before use")
+				assert.Equal(t, tok.RefreshToken, stored.RefreshToken)
+				assert.True(t, emu.Valid(tok.AccessToken))
+			}
+			// The API client recovers from an expired token the same way.
+			hc := newClient(t, emuConfig(emu), src, nil)
+			emu.ExpireNow()
+			resp, err := hc.Get(emu.URL + "/vip/api")
+			require.NoError(t, err)
+			var a apiAnswer
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&a))
+			resp.Body.Close()
+			assert.Equal(t, "0", a.Error)
+			src.Close()
+
+			// A restart: a new Cache on the same store goes on from the saved token.
+			again := newSrc()
+			defer again.Close()
+			cur, err := again.Token(ctx)
+			require.NoError(t, err)
+			next, err := again.Invalidate(ctx, cur)
+			require.NoError(t, err)
+			assert.True(t, emu.Valid(next.AccessToken))
+			if tt.same {
+				assert.Equal(t, rt, next.RefreshToken, "the one refresh token carries the whole chain")
+			}
+
+			s := emu.Stats()
+			assert.Zero(t, s.DeadRefreshUsed)
+			assert.Zero(t, s.Errors)
+			assert.Equal(t, 6, s.Issued)
+			assert.Zero(t, ev.count(shoptoken.EventGrantLost), "nothing is reported lost")
+			assert.Zero(t, ev.count(shoptoken.EventRefreshFailed))
+			assert.Equal(t, 6, ev.count(shoptoken.EventPersisted))
+		})
+	}
 }

@@ -1,9 +1,6 @@
 package vipauth
 
 import (
-	"bytes"
-	"encoding/json"
-	"reflect"
 	"strings"
 
 	"github.com/shoptoken/shoptoken"
@@ -15,60 +12,31 @@ import (
 // answer is every shape the OAuth2 endpoints answer with: a token, token information, the
 // platform's {"code","msg"} envelope, and (in case the real server speaks plain OAuth2, which
 // nobody could confirm) RFC 6749's {"error","error_description"}.
+//
+// Only access_token must have its documented type. Every other member is read whatever its JSON
+// type (jsonx.Text, jsonx.MaybeInt): the code that bought a token is spent, so the token must
+// never be thrown away because open_id came as a number or expires_in as a word.
 type answer struct {
-	AccessToken *string  `json:"access_token"`
-	ExpiresIn   *seconds `json:"expires_in"`
-	OpenID      string   `json:"open_id"`
-	TokenType   string   `json:"token_type"`
-	CreateAt    string   `json:"create_at"`
-	ExpiresTime string   `json:"expires_time"`
+	AccessToken *string        `json:"access_token"`
+	ExpiresIn   jsonx.MaybeInt `json:"expires_in"`
+	OpenID      jsonx.Text     `json:"open_id"`
+	TokenType   jsonx.Text     `json:"token_type"`
+	CreateAt    jsonx.Text     `json:"create_at"`
+	ExpiresTime jsonx.Text     `json:"expires_time"`
 
-	Code             *codeValue `json:"code"`
-	Msg              string     `json:"msg"`
-	Error            string     `json:"error"`
-	ErrorDescription string     `json:"error_description"`
-	RequestID        string     `json:"request_id"`
+	Code             *jsonx.Text `json:"code"` // nil when absent or null
+	Msg              jsonx.Text  `json:"msg"`
+	Error            jsonx.Text  `json:"error"`
+	ErrorDescription jsonx.Text  `json:"error_description"`
+	RequestID        jsonx.Text  `json:"request_id"`
 }
 
-// maxSeconds bounds expires_in: anything longer than a century is not a lifetime, and would
-// overflow a time.Duration.
-const maxSeconds = 100 * 365 * 24 * 3600
-
-// seconds is expires_in: a JSON number, or a string holding one (jsonx.Int: a quoted number costs
-// nothing to accept, and a token whose code is already spent should not be thrown away over it),
-// within a century either way.
-type seconds int64
-
-func (s *seconds) UnmarshalJSON(b []byte) error {
-	var i jsonx.Int
-	if err := i.UnmarshalJSON(b); err != nil {
-		return err
+// code is the platform's code verbatim ("" when there is none).
+func (a *answer) code() string {
+	if a.Code == nil {
+		return ""
 	}
-	if !i.Set || i.N > maxSeconds || i.N < -maxSeconds {
-		return jsonx.TypeError(b, reflect.TypeFor[int64]())
-	}
-	*s = seconds(i.N)
-	return nil
-}
-
-// codeValue is the platform's code kept verbatim: a JSON number (as documented) or a string.
-type codeValue struct{ text string }
-
-func (c *codeValue) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case len(b) > 0 && b[0] == '"':
-		return json.Unmarshal(b, &c.text)
-	case bytes.Equal(b, []byte("null")):
-		return nil
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return err
-		}
-		c.text = n.String()
-		return nil
-	}
+	return string(*a.Code)
 }
 
 // decode reads resp into an answer; a body that is not JSON of that shape is an error.
@@ -90,12 +58,12 @@ func (a *answer) failure(resp *httpx.Response, op string, secrets []string) erro
 		RequestID:  a.requestID(resp, secrets),
 	}
 	switch {
-	case a.Code != nil && a.Code.text != "":
-		e.Code, e.Message = a.Code.text, a.Msg
+	case a.code() != "":
+		e.Code, e.Message = a.code(), string(a.Msg)
 	case a.Error != "":
-		e.Code, e.Message = a.Error, a.ErrorDescription
+		e.Code, e.Message = string(a.Error), string(a.ErrorDescription)
 	case a.Msg != "":
-		e.Message = a.Msg
+		e.Message = string(a.Msg)
 	default:
 		// JSON, but no envelope we know. The request id, if any, still helps the operator.
 		if err := resp.StatusError(platform, op, secrets...); err != nil {
@@ -129,7 +97,7 @@ func (a *answer) bad(resp *httpx.Response, op, what string, secrets []string) er
 // requestID is the answer's request_id, else the X-Request-Id header, clipped and less any secret
 // it echoes.
 func (a *answer) requestID(resp *httpx.Response, secrets []string) string {
-	id := a.RequestID
+	id := string(a.RequestID)
 	if id == "" {
 		id = resp.Header.Get("X-Request-Id")
 	}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -28,12 +29,18 @@ const platform = "vipauth"
 type Config struct {
 	// ClientID is the application's key on the vip.com open platform (vop.vip.com).
 	ClientID string
-	// ClientSecret is the application's secret. It is sent in a POST body, never in a URL, and
-	// never appears in an error or a log line.
+	// ClientSecret is the application's secret. Exchange sends it where Encoding says (by default
+	// in the query string of a POST, as vip.com documents); it never appears in an error or a log
+	// line.
 	ClientSecret string
 	// RedirectURL is the registered callback the browser returns to with ?code=, or OOB for a
 	// native application. Exchange sends the same value, as vip.com requires.
 	RedirectURL string
+
+	// Encoding is where Exchange, TokenInfo and Revoke put their parameters. The zero value,
+	// Query, is what every example in vip.com's documentation does; FormBody is an option (see
+	// the package documentation).
+	Encoding Encoding
 
 	// BaseURL overrides https://auth.vip.com/oauth2 (DefaultBaseURL), for tests and proxies; the
 	// endpoints are BaseURL+"/authorize", "/token", "/token_info" and "/revoke_token". Empty means
@@ -45,6 +52,46 @@ type Config struct {
 	// Logger receives a Debug record per request (method, redacted URL, status, duration). If
 	// nil, nothing is logged. NewSource also gives it to the Cache (shoptoken.WithLogger).
 	Logger *slog.Logger
+}
+
+// Encoding is where the OAuth2 endpoints' parameters travel.
+type Encoding int
+
+const (
+	// Query puts every parameter in the query string of the POST, as every example in vip.com's
+	// documentation does (token, token_info and revoke_token alike). It is the default: it is
+	// the only placement the documentation shows.
+	Query Encoding = iota
+	// FormBody puts the parameters in an application/x-www-form-urlencoded POST body, as OAuth
+	// 2.0 prescribes (RFC 6749 §4.1.3), so that the secret, the code and the token stay out of
+	// URLs. Whether vip.com reads a body is not confirmed.
+	FormBody
+)
+
+// String returns "query" or "form_body".
+func (e Encoding) String() string {
+	switch e {
+	case Query:
+		return "query"
+	case FormBody:
+		return "form_body"
+	}
+	return "Encoding(" + strconv.Itoa(int(e)) + ")"
+}
+
+// post returns the POST of op to the endpoint name, its params placed as c.Encoding says.
+func (c Config) post(op, name string, params url.Values, idempotent bool, secrets []string) (httpx.Request, error) {
+	req := httpx.Request{Op: op, Method: http.MethodPost, URL: c.endpoint(name), Idempotent: idempotent, Secrets: secrets}
+	switch c.Encoding {
+	case Query:
+		req.Query = params
+	case FormBody:
+		req.Form = params
+	default:
+		return req, &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
+			Message: "Config.Encoding is neither Query nor FormBody: " + c.Encoding.String()}
+	}
+	return req, nil
 }
 
 // sharedHTTPClient is the client used when Config.HTTPClient is nil. It is shared so that every

@@ -22,13 +22,24 @@
 // instead of redirecting; the user copies it into the application, which calls Exchange. There
 // is no redirect, so no state to check. Mobile() asks for the mobile pages (display=mobile).
 //
+// # Where the parameters go
+//
+// vip.com documents token, token_info and revoke_token as POST and, in every example, puts every
+// parameter (client_secret and code included) in the query string of that POST. Exchange,
+// TokenInfo and Revoke do the same by default (Config.Encoding Query), because that is the only
+// placement the documentation shows and this package does not depend on what nobody confirmed.
+// The cost is that the secret, the code and the token sit in a URL: vip.com's access logs and any
+// proxy on the way see them. Config.Encoding = FormBody sends them in an
+// application/x-www-form-urlencoded body instead, as OAuth 2.0 prescribes (RFC 6749 section
+// 4.1.3); a Java server of the usual kind reads both, but that vip.com does is not confirmed. If
+// it did not, Exchange would fail with the platform's error (most likely a missing parameter),
+// and the code would be spent.
+//
 // # Secrets
 //
-// The client secret, codes and tokens travel in POST form bodies, never in URLs, and never appear
-// in errors, logs or fmt output: TokenInfo and shoptoken.Token print them as a short prefix.
-// vip.com documents its endpoints as POST but writes the parameters into the query string in its
-// examples; a form body is what OAuth2 (RFC 6749 section 4.1.3) prescribes and what the test
-// emulator reads, but that the real server reads it is not confirmed (see below).
+// The client secret, codes and tokens never appear in errors, logs or fmt output, also when they
+// travel in the query string: URLs are redacted before they reach an error or a log record, and
+// TokenInfo and shoptoken.Token print them as a short prefix.
 //
 // # Concurrency
 //
@@ -47,13 +58,14 @@
 //     invalid or used (Exchange), the token was revoked (TokenInfo), or the Cache's token expired
 //     or was rejected (NewSource, NewClient). A person must authorize again.
 //   - shoptoken.ErrTokenInvalid: 30111 "access token invalid" (TokenInfo, Revoke).
-//   - shoptoken.ErrCredentials: the client ID or secret was rejected, or is missing.
+//   - shoptoken.ErrCredentials: the client ID or secret was rejected (also any HTTP 401 from the
+//     token endpoint, whatever its body: at that endpoint a 401 is about the app), or is missing.
 //   - shoptoken.ErrBadRequest: a missing argument, a mismatched state (Err ErrStateMismatch), a
 //     redirect_uri the platform refused.
 //   - shoptoken.ErrUnavailable: network failure, timeout, 5xx, a "system busy" message
 //     (shoptoken.ErrRateLimited when the message says "too frequent").
 //   - shoptoken.ErrBadResponse: an answer that could not be understood (HTML, truncated JSON,
-//     wrong types, a date that is not a date).
+//     an access_token that is not a string, a date that is not a date).
 //
 // # What is not confirmed, and how the code copes
 //
@@ -63,9 +75,9 @@
 // {"code":0,"msg":"success"} and 30111 "access token invalid", the 30-day lifetime.
 //
 // Not confirmed [unverified], so never depended on:
-//   - That the real endpoints read parameters from a form body. If one did not, it would answer
-//     with an error, reported with the platform's code and message verbatim; no secret is ever
-//     moved into a URL to find out.
+//   - That the real endpoints read parameters from a form body (the FormBody option; the
+//     default follows the documentation's query string). If one did not, it would answer with an
+//     error, reported with the platform's code and message verbatim.
 //   - What vip.com does with request_client_ip. Exchange sends the address given, which must
 //     parse as an IP ("ip:port" is accepted, the port dropped).
 //   - vip.com's error code table. Only 30111 and the revoked answer are classified by code; other
@@ -81,6 +93,13 @@
 //     revoked" as a rejection.
 //   - The units of expires_in in token_info (the example shows the whole lifetime);
 //     TokenInfo.ExpiresAt is the deadline to use.
-//   - Whether expires_in may come quoted: a quoted number is accepted. When it is missing the
-//     token is given the documented 30 days.
+//   - The types of the answer's members. Only access_token must be a string: open_id (the
+//     token's Subject), token_type, code, msg and the other members that only inform are read
+//     whatever their JSON type (a number as its digits), because the code that bought the token
+//     is spent and a token is never thrown away over a cosmetic field.
+//   - expires_in. A quoted number is accepted. A lifetime is believed when it is positive and at
+//     most ten years; when it is missing, unreadable or outside that range the token is given the
+//     documented 30 days (DefaultTokenLifetime, with a warning in the log), so its expiry always
+//     lies inside years 1 to 9999 and it can be stored. The first rejection corrects a wrong
+//     guess (ErrReauthorize, which a person must act on either way).
 package vipauth

@@ -40,8 +40,7 @@ func TestConfig_endToEnd_obtainUseRejectRecover(t *testing.T) {
 	cfg, emu := emulatorConfig(t, shoptokentest.WithTokenTTL(time.Hour))
 	ctx := context.Background()
 
-	// Obtain. The parameters go in a form body, which the emulator (like the documented POST
-	// endpoint) reads.
+	// Obtain. The parameters go in the query string of the POST, as the platform documents.
 	before := time.Now()
 	tok, err := cfg.Exchange(ctx, authorize(t, cfg, emu), "203.0.113.9:40000")
 	require.NoError(t, err)
@@ -221,4 +220,42 @@ func TestConfig_Exchange_concurrentSameCode(t *testing.T) {
 	st := emu.Stats()
 	assert.Equal(t, n, st.TokenRequests)
 	assert.Equal(t, 1, st.Issued)
+}
+
+// The SDK's own tests run against strict emulators, which read parameters only from the query
+// string, as documented: the default passes; the FormBody option is refused there (vip.com is
+// not confirmed to read a body) and works against a lenient emulator.
+func TestConfig_Encoding_strictEmulator(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tt := range []struct {
+		enc     vipauth.Encoding
+		lenient bool
+		ok      bool
+	}{
+		{vipauth.Query, false, true},
+		{vipauth.FormBody, false, false},
+		{vipauth.FormBody, true, true},
+		{vipauth.Query, true, true},
+	} {
+		var opts []shoptokentest.Option
+		if tt.lenient {
+			opts = append(opts, shoptokentest.Lenient())
+		}
+		cfg, emu := emulatorConfig(t, opts...)
+		cfg.Encoding = tt.enc
+		code := emu.NewCode(shoptokentest.VipAuthOpenID, cfg.RedirectURL)
+		tok, err := cfg.Exchange(ctx, code, "203.0.113.9")
+		if !tt.ok {
+			require.Error(t, err, "%v lenient=%v", tt.enc, tt.lenient)
+			assert.Zero(t, emu.Stats().Issued)
+			continue
+		}
+		require.NoError(t, err, "%v lenient=%v", tt.enc, tt.lenient)
+		info, err := cfg.TokenInfo(ctx, tok.AccessToken)
+		require.NoError(t, err)
+		assert.Equal(t, shoptokentest.VipAuthOpenID, info.OpenID)
+		require.NoError(t, cfg.Revoke(ctx, tok.AccessToken))
+		assert.False(t, emu.Valid(tok.AccessToken))
+	}
 }

@@ -56,7 +56,7 @@ func FuzzDecodeExchange(f *testing.F) {
 	seedFuzz(f)
 	issued := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		tok, err := decodeExchange(response(status, body), issued, "secret-secret")
+		tok, err := decodeExchange(response(status, body), issued, nil, "secret-secret")
 		checkErr(t, err)
 		if err == nil && (tok.AccessToken == "" || !tok.Expiry.After(issued)) {
 			t.Fatalf("success without a usable token: %v", tok)

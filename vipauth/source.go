@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/jsonx"
 )
 
 // DefaultGrantWarning is how long before a token lapses NewSource emits
@@ -105,11 +106,11 @@ func Rejected(resp *http.Response) bool {
 		return false
 	}
 	var env struct {
-		Code *codeValue `json:"code"`
-		Msg  string     `json:"msg"`
+		Code *jsonx.Text `json:"code"`
+		Msg  jsonx.Text  `json:"msg"`
 	}
 	if json.Unmarshal(head, &env) != nil {
 		return false
 	}
-	return env.Code != nil && env.Code.text == "30111" || env.Msg == "token revoked"
+	return env.Code != nil && *env.Code == "30111" || env.Msg == "token revoked"
 }

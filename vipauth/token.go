@@ -11,11 +11,13 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/jsonx"
+	"github.com/shoptoken/shoptoken/internal/lifetime"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
-// DefaultTokenLifetime is how long a token lives when the platform's answer gives no expires_in:
-// vip.com documents 30 days.
+// DefaultTokenLifetime is how long a token lives when the platform's answer gives no expires_in to
+// believe (missing, unreadable, not positive, or more than ten years): vip.com documents 30 days.
 const DefaultTokenLifetime = 30 * 24 * time.Hour
 
 // chinaTime is the zone of vip.com's date strings: UTC+8 all year. A fixed zone, so the package
@@ -32,11 +34,12 @@ const dateLayout = "2006-01-02 15:04:05"
 // which vip.com requires); "ip:port" as in http.Request.RemoteAddr is accepted. ClientID,
 // ClientSecret, RedirectURL, code and clientIP are required.
 //
-// The parameters travel in a form body, not in the query string as in the platform's examples,
-// so that the secret and the code never sit in a URL (server access logs, proxies).
+// The parameters travel where c.Encoding says: by default in the query string of the POST, as in
+// every example of vip.com's documentation (see the package documentation).
 //
-// The token has Subject = open_id, TokenType "Bearer", IssuedAt = when the request was sent and
-// Expiry = IssuedAt + expires_in (30 days when the answer has none). It cannot be refreshed: hand
+// The token has Subject = open_id (a number as its digits), TokenType "Bearer", IssuedAt = when the
+// request was sent and Expiry = IssuedAt + expires_in (DefaultTokenLifetime, 30 days, when the
+// answer has none that is positive and at most ten years). It cannot be refreshed: hand
 // it to NewSource (shoptoken.WithToken) or to an existing source's Set.
 //
 // A code is single use, so the request is never resent once it may have reached vip.com. An
@@ -61,26 +64,24 @@ func (c Config) Exchange(ctx context.Context, code, clientIP string) (*shoptoken
 			Message: fmt.Sprintf("clientIP %q is not an IP address", clip(clientIP, 64))}
 	}
 	secrets := []string{c.ClientSecret, code}
-	start := time.Now()
-	resp, err := c.client().Do(ctx, httpx.Request{
-		Op:     op,
-		Method: "POST",
-		URL:    c.endpoint("token"),
-		Form: url.Values{
-			"client_id":         {c.ClientID},
-			"client_secret":     {c.ClientSecret},
-			"grant_type":        {"authorization_code"},
-			"redirect_uri":      {c.RedirectURL},
-			"request_client_ip": {ip},
-			"code":              {code},
-		},
-		Idempotent: false,
-		Secrets:    secrets,
-	})
+	req, err := c.post(op, "token", url.Values{
+		"client_id":         {c.ClientID},
+		"client_secret":     {c.ClientSecret},
+		"grant_type":        {"authorization_code"},
+		"redirect_uri":      {c.RedirectURL},
+		"request_client_ip": {ip},
+		"code":              {code},
+	}, false, secrets)
 	if err != nil {
 		return nil, err
 	}
-	tok, err := decodeExchange(resp, start, secrets...)
+	start := time.Now()
+	resp, err := c.client().Do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := decodeExchange(resp, start, c.Logger, secrets...)
+	err = resp.TokenStatus(err) // a 401 here is about the app's credentials, whatever the body
 	if err == nil && c.Logger != nil {
 		c.Logger.LogAttrs(ctx, slog.LevelDebug, "vipauth: exchanged code", slog.Any("token", *tok))
 	}
@@ -101,8 +102,9 @@ func parseIP(s string) (string, bool) {
 	return "", false
 }
 
-// decodeExchange reads a token endpoint answer.
-func decodeExchange(resp *httpx.Response, issued time.Time, secrets ...string) (*shoptoken.Token, error) {
+// decodeExchange reads a token endpoint answer. log, if not nil, hears about an expires_in that
+// had to be replaced by the documented lifetime.
+func decodeExchange(resp *httpx.Response, issued time.Time, log *slog.Logger, secrets ...string) (*shoptoken.Token, error) {
 	const op = "exchange"
 	a, err := decode(resp, op, secrets)
 	if err != nil {
@@ -111,12 +113,16 @@ func decodeExchange(resp *httpx.Response, issued time.Time, secrets ...string) (
 	if !is2xx(resp.StatusCode) || a.AccessToken == nil || *a.AccessToken == "" {
 		return nil, a.failure(resp, op, secrets)
 	}
-	life := DefaultTokenLifetime
-	if a.ExpiresIn != nil {
-		if *a.ExpiresIn <= 0 {
-			return nil, a.bad(resp, op, "expires_in is not positive", secrets)
+	// The code is spent: a token is never dropped over its lifetime. One that cannot be believed
+	// (unreadable, not positive, more than ten years) becomes the documented 30 days, and the first
+	// rejection (ErrReauthorize either way) corrects it.
+	life, ok := lifetime.Seconds(a.ExpiresIn.N)
+	if !ok || !a.ExpiresIn.Set {
+		life = DefaultTokenLifetime
+		if (a.ExpiresIn.Set || a.ExpiresIn.Invalid) && log != nil {
+			log.Warn("vipauth: expires_in is not plausible; the documented 30 days are assumed",
+				slog.Int64("expires_in", a.ExpiresIn.N), slog.Bool("unreadable", a.ExpiresIn.Invalid))
 		}
-		life = time.Duration(*a.ExpiresIn) * time.Second
 	}
 	issued = issued.Round(0) // wall clock only: the token may be stored and read elsewhere
 	return &shoptoken.Token{
@@ -124,7 +130,7 @@ func decodeExchange(resp *httpx.Response, issued time.Time, secrets ...string) (
 		TokenType:   "Bearer",
 		Expiry:      issued.Add(life),
 		IssuedAt:    issued,
-		Subject:     a.OpenID,
+		Subject:     string(a.OpenID),
 	}, nil
 }
 
@@ -139,7 +145,8 @@ type TokenInfo struct {
 	// China time (UTC+8); the zero time when the answer leaves them out.
 	CreatedAt, ExpiresAt time.Time
 	// ExpiresIn is the platform's expires_in: in its documented example the token's whole
-	// lifetime (ExpiresAt − CreatedAt), not the time left. Use ExpiresAt for the deadline.
+	// lifetime (ExpiresAt − CreatedAt), not the time left. Use ExpiresAt for the deadline. Zero
+	// when the answer gives none that is positive and at most ten years.
 	ExpiresIn time.Duration
 }
 
@@ -149,6 +156,9 @@ func (ti *TokenInfo) Token() *shoptoken.Token {
 	exp := ti.ExpiresAt
 	if exp.IsZero() && !ti.CreatedAt.IsZero() && ti.ExpiresIn > 0 {
 		exp = ti.CreatedAt.Add(ti.ExpiresIn)
+	}
+	if !lifetime.Storable(exp) {
+		exp = time.Time{} // unknown rather than a time no Store can write
 	}
 	typ := ti.TokenType
 	if typ == "" {
@@ -198,8 +208,8 @@ func (ti TokenInfo) LogValue() slog.Value {
 	)
 }
 
-// TokenInfo asks vip.com about accessToken: one POST {BaseURL}/token_info, the token in a form
-// body (not in the query as in the platform's example). It is safe to retry.
+// TokenInfo asks vip.com about accessToken: one POST {BaseURL}/token_info?access_token=... (or the
+// token in a form body, with Encoding FormBody). It is safe to retry.
 //
 // A revoked token ({"code":0,"msg":"token revoked"}: the user cancelled the grant, changed the
 // password, or the account was frozen) is shoptoken.ErrReauthorize: code 0 is not a success here.
@@ -213,14 +223,11 @@ func (c Config) TokenInfo(ctx context.Context, accessToken string) (*TokenInfo, 
 		return nil, err
 	}
 	secrets := []string{accessToken}
-	resp, err := c.client().Do(ctx, httpx.Request{
-		Op:         op,
-		Method:     "POST",
-		URL:        c.endpoint("token_info"),
-		Form:       url.Values{"access_token": {accessToken}},
-		Idempotent: true,
-		Secrets:    secrets,
-	})
+	req, err := c.post(op, "token_info", url.Values{"access_token": {accessToken}}, true, secrets)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.client().Do(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -236,19 +243,20 @@ func decodeTokenInfo(resp *httpx.Response, secrets ...string) (*TokenInfo, error
 	if !is2xx(resp.StatusCode) || a.AccessToken == nil || *a.AccessToken == "" {
 		return nil, a.failure(resp, op, secrets)
 	}
-	ti := &TokenInfo{AccessToken: *a.AccessToken, OpenID: a.OpenID, TokenType: a.TokenType}
-	if a.ExpiresIn != nil {
-		ti.ExpiresIn = time.Duration(*a.ExpiresIn) * time.Second
+	ti := &TokenInfo{AccessToken: *a.AccessToken, OpenID: string(a.OpenID), TokenType: string(a.TokenType)}
+	if life, ok := lifetime.Seconds(a.ExpiresIn.N); ok && a.ExpiresIn.Set {
+		ti.ExpiresIn = life
 	}
 	for _, d := range []struct {
-		name, raw string
-		to        *time.Time
+		name string
+		raw  jsonx.Text
+		to   *time.Time
 	}{{"create_at", a.CreateAt, &ti.CreatedAt}, {"expires_time", a.ExpiresTime, &ti.ExpiresAt}} {
 		if d.raw == "" {
 			continue
 		}
-		t, err := time.ParseInLocation(dateLayout, strings.TrimSpace(d.raw), chinaTime)
-		if err != nil {
+		t, err := time.ParseInLocation(dateLayout, strings.TrimSpace(string(d.raw)), chinaTime)
+		if err != nil || !lifetime.Storable(t) {
 			return nil, a.bad(resp, op, d.name+" is not a date like 2015-03-13 17:24:20", secrets)
 		}
 		*d.to = t
@@ -256,7 +264,8 @@ func decodeTokenInfo(resp *httpx.Response, secrets ...string) (*TokenInfo, error
 	return ti, nil
 }
 
-// Revoke ends accessToken's grant: one POST {BaseURL}/revoke_token, the token in a form body.
+// Revoke ends accessToken's grant: one POST {BaseURL}/revoke_token?access_token=... (or the token
+// in a form body, with Encoding FormBody).
 // {"code":0,"msg":"success"} is success. A token that is already invalid, expired or revoked
 // (30111) is shoptoken.ErrTokenInvalid; if all you want is that the token no longer works, that
 // error means so too.
@@ -272,13 +281,11 @@ func (c Config) Revoke(ctx context.Context, accessToken string) error {
 		return err
 	}
 	secrets := []string{accessToken}
-	resp, err := c.client().Do(ctx, httpx.Request{
-		Op:      op,
-		Method:  "POST",
-		URL:     c.endpoint("revoke_token"),
-		Form:    url.Values{"access_token": {accessToken}},
-		Secrets: secrets,
-	})
+	req, err := c.post(op, "revoke_token", url.Values{"access_token": {accessToken}}, false, secrets)
+	if err != nil {
+		return err
+	}
+	resp, err := c.client().Do(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -291,7 +298,7 @@ func decodeRevoke(resp *httpx.Response, secrets ...string) error {
 	if err != nil {
 		return err
 	}
-	if is2xx(resp.StatusCode) && a.Code != nil && a.Code.text == "0" && a.Error == "" {
+	if is2xx(resp.StatusCode) && a.Code != nil && a.code() == "0" && a.Error == "" {
 		return nil
 	}
 	return a.failure(resp, op, secrets)

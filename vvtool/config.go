@@ -8,6 +8,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,10 @@ import (
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
+
+// DefaultTokenLifetime is the token's lifetime when an answer gives none to believe (missing, not
+// a number, not positive, or more than ten years): vv-tool documents about 3000 days.
+const DefaultTokenLifetime = 3000 * 24 * time.Hour
 
 // DefaultTokenURL is the token endpoint used when Config.TokenURL is empty. The platform serves
 // plain http only. The newer endpoint http://api.vv-tool.com/api/proxy/oauth/token (answer wrapped
@@ -46,6 +51,11 @@ type Config struct {
 	// logs.
 	AccessKey string
 
+	// Encoding is how the token request's form is encoded. The zero value, Multipart, is what
+	// every example in the platform's documentation sends; URLEncoded is an option for a
+	// gateway or proxy that wants the OAuth 2.0 encoding (see the package documentation).
+	Encoding Encoding
+
 	// TokenURL is the token endpoint. If empty, DefaultTokenURL. Either endpoint shape works
 	// (classic or wrapped answer); tests point it at a shoptokentest emulator.
 	TokenURL string
@@ -57,18 +67,43 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Encoding is how the token request's form fields are encoded.
+type Encoding int
+
+const (
+	// Multipart sends the fields as multipart/form-data, as every example in the platform's
+	// documentation does (curl --form, PHP CURLOPT_POSTFIELDS with an array, OkHttp's
+	// MultipartBody; the parameter table says 传参方式: form-data). It is the default.
+	Multipart Encoding = iota
+	// URLEncoded sends the fields as application/x-www-form-urlencoded, the encoding OAuth 2.0
+	// prescribes for this grant (RFC 6749 §4.4). Whether vv-tool accepts it is not confirmed.
+	URLEncoded
+)
+
+// String returns "multipart" or "urlencoded".
+func (e Encoding) String() string {
+	switch e {
+	case Multipart:
+		return "multipart"
+	case URLEncoded:
+		return "urlencoded"
+	}
+	return "Encoding(" + strconv.Itoa(int(e)) + ")"
+}
+
 // FetchToken makes one call to the token endpoint and returns the new token.
 //
 // Every call kills the token the Account held before, on every server that uses it: call it only
 // through a Cache (NewSource), which fetches once for a whole fleet. The request is never retried
 // once it may have reached the platform.
 //
-// The token's IssuedAt is the time the request was sent, Expiry is IssuedAt plus expires_in (zero
-// when the answer gives no positive expires_in), Subject is the Account, and Extra records the
-// host that fetched it (ExtraFetchedBy, ExtraFetchedFrom).
+// The token's IssuedAt is the time the request was sent, Expiry is IssuedAt plus expires_in (plus
+// DefaultTokenLifetime when the answer gives no expires_in that is positive and at most ten years),
+// Subject is the Account, and Extra records the host that fetched it (ExtraFetchedBy,
+// ExtraFetchedFrom).
 //
-// Errors are *shoptoken.Error: ErrCredentials for a wrong Account or AccessKey (or an empty one),
-// ErrTokenInvalid when the answer says 身份凭证无效, ErrUnavailable for network failures and 5xx,
+// Errors are *shoptoken.Error: ErrCredentials for a wrong Account or AccessKey (or an empty one, or
+// any HTTP 401), ErrTokenInvalid when an answer that is not a 401 says 身份凭证无效, ErrUnavailable for network failures and 5xx,
 // ErrRateLimited, ErrBadRequest for other refusals, ErrBadResponse for answers that cannot be
 // understood.
 func (c Config) FetchToken(ctx context.Context) (*shoptoken.Token, error) {
@@ -87,6 +122,8 @@ func (c Config) validate() error {
 		problem = "Config.Account is empty"
 	case c.AccessKey == "":
 		problem = "Config.AccessKey is empty"
+	case c.Encoding != Multipart && c.Encoding != URLEncoded:
+		problem, kind = "Config.Encoding is neither Multipart nor URLEncoded: "+c.Encoding.String(), shoptoken.ErrBadRequest
 	case c.TokenURL != "":
 		u, err := url.Parse(c.TokenURL)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -129,7 +166,7 @@ func (c Config) newFetcher() *fetcher {
 	}
 }
 
-// fetch makes one token request. The form is sent urlencoded (see the package documentation).
+// fetch makes one token request, its form encoded as cfg.Encoding says.
 func (f *fetcher) fetch(ctx context.Context) (*shoptoken.Token, error) {
 	var local atomic.Pointer[string]
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -141,26 +178,32 @@ func (f *fetcher) fetch(ctx context.Context) (*shoptoken.Token, error) {
 		},
 	})
 	secrets := []string{f.cfg.AccessKey}
-	issued := f.now()
-	resp, err := f.hc.Do(ctx, httpx.Request{
+	form := url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {f.cfg.Account},
+		"client_secret": {f.cfg.AccessKey},
+	}
+	req := httpx.Request{
 		Op:     "token",
 		Method: http.MethodPost,
 		URL:    f.cfg.tokenURL(),
-		Form: url.Values{
-			"grant_type":    {"client_credentials"},
-			"client_id":     {f.cfg.Account},
-			"client_secret": {f.cfg.AccessKey},
-		},
 		// Every fetch kills the previous token: never send it twice.
 		Idempotent: false,
 		Secrets:    secrets,
-	})
+	}
+	if f.cfg.Encoding == URLEncoded {
+		req.Form = form
+	} else {
+		req.Multipart = form
+	}
+	issued := f.now()
+	resp, err := f.hc.Do(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	fields, err := parseToken(resp, secrets)
 	if err != nil {
-		return nil, err
+		return nil, resp.TokenStatus(err) // a 401 here is about the Account and AccessKey
 	}
 	tok := &shoptoken.Token{
 		AccessToken: fields.AccessToken,
@@ -172,9 +215,15 @@ func (f *fetcher) fetch(ctx context.Context) (*shoptoken.Token, error) {
 	if tok.TokenType == "" {
 		tok.TokenType = "Bearer"
 	}
-	if life := lifetime(fields.ExpiresIn); life > 0 {
-		tok.Expiry = issued.Add(life)
+	life, ok := tokenLife(fields.ExpiresIn)
+	if !ok {
+		life = DefaultTokenLifetime
+		if f.cfg.Logger != nil {
+			f.cfg.Logger.Warn("vvtool: expires_in is missing or not plausible; the documented 3000 days are assumed",
+				slog.Int64("expires_in", fields.ExpiresIn.N), slog.Bool("unreadable", fields.ExpiresIn.Invalid))
+		}
 	}
+	tok.Expiry = issued.Add(life)
 	tok.Scope = scopes(string(fields.Scope))
 	if host, err := os.Hostname(); err == nil && host != "" {
 		tok.Extra[ExtraFetchedBy] = host

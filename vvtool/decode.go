@@ -11,16 +11,17 @@ import (
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/jsonx"
+	"github.com/shoptoken/shoptoken/internal/lifetime"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // tokenFields is the token answer: at the top level on /oauth/token, under "data" on
 // /api/proxy/oauth/token.
 type tokenFields struct {
-	AccessToken string    `json:"access_token"`
-	ExpiresIn   jsonx.Int `json:"expires_in"`
-	TokenType   text      `json:"token_type"`
-	Scope       text      `json:"scope"`
+	AccessToken string         `json:"access_token"`
+	ExpiresIn   jsonx.MaybeInt `json:"expires_in"`
+	TokenType   text           `json:"token_type"`
+	Scope       text           `json:"scope"`
 }
 
 // envelope is every answer shape the token endpoints are known or guessed to give: the classic
@@ -85,20 +86,16 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// maxLife caps a token lifetime so that absurd expires_in values cannot overflow time.Duration.
-const maxLife = 100 * 365 * 24 * time.Hour
-
-// lifetime returns expires_in, in seconds, as a Duration; 0 when absent or not positive. A quoted
-// or float-spelled number counts (jsonx.Int): losing an issued token to it would cost the account
-// its only token.
-func lifetime(i jsonx.Int) time.Duration {
-	if !i.Set || i.N <= 0 {
-		return 0
+// tokenLife returns expires_in (seconds) as a Duration when it is a lifetime to believe: positive
+// and at most lifetime.Horizon. ok is false otherwise (absent, not a number, not positive, past
+// the horizon), and the caller assumes DefaultTokenLifetime: the fetch has killed the previous
+// token, so the one it brought is never thrown away over its lifetime. A quoted or float-spelled
+// number counts (jsonx.Int).
+func tokenLife(i jsonx.MaybeInt) (time.Duration, bool) {
+	if !i.Set {
+		return 0, false
 	}
-	if i.N >= int64(maxLife/time.Second) {
-		return maxLife
-	}
-	return time.Duration(i.N) * time.Second
+	return lifetime.Seconds(i.N)
 }
 
 // scopes splits the scope string on spaces and commas; nil when empty.

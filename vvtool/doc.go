@@ -25,18 +25,25 @@
 //
 // # The token request
 //
-// POST TokenURL with grant_type=client_credentials, client_id=Account, client_secret=AccessKey.
-// The platform's examples send multipart/form-data; this package sends the same fields
-// application/x-www-form-urlencoded, the OAuth 2.0 encoding (RFC 6749 §4.4), which PHP servers
-// (the platform's own examples are PHP) parse into the same parameters as multipart, and which the
-// shoptokentest emulator accepts too. The request is never retried once it may have
-// reached the platform: a second fetch would kill the first one's token.
+// POST TokenURL with grant_type=client_credentials, client_id=Account, client_secret=AccessKey
+// in a multipart/form-data body, never in the URL. Multipart is what the platform documents: its
+// parameter table says 传参方式 form-data, and every example sends it (curl --form, PHP's
+// CURLOPT_POSTFIELDS with an array, OkHttp's MultipartBody). It is the default because it is the
+// only encoding known to work, and this package does not depend on what nobody confirmed.
+// Config.Encoding = URLEncoded sends the same fields application/x-www-form-urlencoded instead, the
+// OAuth 2.0 encoding (RFC 6749 §4.4), for a proxy or gateway in front of vv-tool that wants it;
+// the PHP server behind the examples would most likely read it too, but that is not confirmed. The
+// request is never retried once it may have reached the platform: a second fetch would kill the
+// first one's token.
 //
 // Both answer shapes are accepted: {"access_token","expires_in","token_type","scope"} from
 // /oauth/token, and the same inside {"code":0,"msg":"成功","data":{...}} from the newer
-// /api/proxy/oauth/token. expires_in (seconds) may be a number or a quoted number, and members that
-// only inform (token_type, scope, code, msg) are read whatever their JSON type: an issued token is
-// never thrown away over a detail, because the fetch has already killed the previous one. The token
+// /api/proxy/oauth/token. expires_in (seconds) may be a number or a quoted number; it is believed
+// when it is positive and at most ten years, and otherwise (absent, unreadable, not positive, or
+// longer) the documented 3000 days are assumed (DefaultTokenLifetime), so the expiry always lies
+// inside years 1 to 9999 and the token can be stored. Members that only inform (token_type,
+// scope, code, msg) are read whatever their JSON type: an issued token is never thrown away over a
+// detail, because the fetch has already killed the previous one. The token
 // records who fetched it in Token.Extra: ExtraFetchedBy (os.Hostname), ExtraFetchedFrom (the
 // local IP address of the connection, when the transport is net/http's: behind NAT or a proxy it
 // is not the address vv-tool saw) and, from a Cache, ExtraFetchReason. None of them is a secret.
@@ -56,9 +63,10 @@
 // empty Platform, and the client from NewClient returns every error inside net/http's *url.Error,
 // so match with errors.Is and errors.As rather than a type assertion:
 //
-//   - ErrCredentials: wrong Account or AccessKey (HTTP 401 from the token endpoint, an OAuth
-//     "invalid_client", a message about client_id/client_secret, or an empty Config field);
-//   - ErrTokenInvalid: 身份凭证无效 (from the token endpoint too);
+//   - ErrCredentials: wrong Account or AccessKey (any HTTP 401 from the token endpoint, whatever
+//     its body, an OAuth "invalid_client", a message about client_id/client_secret, or an empty
+//     Config field);
+//   - ErrTokenInvalid: 身份凭证无效 (from the token endpoint too, unless with HTTP 401);
 //   - ErrPermission: a token fetched moments ago was rejected again (IP binding, or another server
 //     fetching); the message says which host fetched it;
 //   - ErrUnavailable: network failure, timeout, 5xx; ErrRateLimited: 429 or a "too frequent"
@@ -74,7 +82,8 @@
 // text or HTML bodies. The token endpoint's error answers are undocumented: credential errors are
 // recognised by OAuth error codes, HTTP 401 and their wording, anything else is classified by status
 // (or by an HTTP-like "code" in a 200 answer), and an answer with no token and nothing recognisable
-// is ErrBadResponse with a redacted snippet. Whether the platform accepts a urlencoded body was not
-// confirmed against the real service; the seed shows multipart only. The thresholds of the abuse
+// is ErrBadResponse with a redacted snippet. Whether the platform accepts a urlencoded body (the
+// URLEncoded option) was not confirmed against the real service; the seed shows multipart only,
+// which is why multipart is the default. The thresholds of the abuse
 // rule are unknown, which is why fetches are rare by design rather than tuned to a limit.
 package vvtool

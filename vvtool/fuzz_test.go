@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
@@ -51,8 +52,8 @@ func FuzzParseToken(f *testing.F) {
 		if fields.AccessToken == "" {
 			t.Fatal("success without an access token")
 		}
-		if lifetime(fields.ExpiresIn) < 0 {
-			t.Fatal("negative lifetime")
+		if life, ok := tokenLife(fields.ExpiresIn); ok && (life <= 0 || life > 10*365*24*time.Hour) {
+			t.Fatalf("lifetime %v outside (0, 10 years]", life)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package vvtool_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -135,4 +136,63 @@ func TestRegression_BearerFollowsRedirectToOtherHost(t *testing.T) {
 	got, reached := leaked.Load().(string)
 	require.True(t, reached, "the redirect was followed to the other host")
 	assert.NotContains(t, got, tok.AccessToken, "the token was sent to another host")
+}
+
+// An expires_in that is not a number, or too large for a Duration (1e300), failed the whole
+// answer, and the token it carried was lost, although the fetch had already killed the Account's
+// previous token on every server. Now a lifetime that cannot be believed (unreadable, not
+// positive, absent, or more than ten years) becomes the documented 3000 days, and the expiry
+// always lies inside years 1 to 9999, so the token can be stored.
+func TestRegression_expiresInNeverCostsTheToken(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		expiresIn string // "" leaves the member out
+		want      time.Duration
+	}{
+		{`259200000`, 3000 * 24 * time.Hour},
+		{`"3600"`, time.Hour},
+		{`"soon"`, vvtool.DefaultTokenLifetime},
+		{`true`, vvtool.DefaultTokenLifetime},
+		{`{"s":1}`, vvtool.DefaultTokenLifetime},
+		{`1e300`, vvtool.DefaultTokenLifetime},
+		{`9223372036854775807`, vvtool.DefaultTokenLifetime},
+		{`400000000`, vvtool.DefaultTokenLifetime}, // 12.7 years: past the horizon
+		{`0`, vvtool.DefaultTokenLifetime},
+		{`-5`, vvtool.DefaultTokenLifetime},
+		{``, vvtool.DefaultTokenLifetime},
+	}
+	for _, tt := range tests {
+		body := `{"access_token":"` + fixtureToken + `","token_type":"Bearer"}`
+		if tt.expiresIn != "" {
+			body = `{"access_token":"` + fixtureToken + `","expires_in":` + tt.expiresIn + `,"token_type":"Bearer"}`
+		}
+		cfg, _, _ := mockConfig(t, 200, []byte(body))
+		tok, err := cfg.FetchToken(context.Background())
+		require.NoError(t, err, "expires_in %s", tt.expiresIn)
+		assert.Equal(t, fixtureToken, tok.AccessToken)
+		assert.Equal(t, tt.want, tok.Expiry.Sub(tok.IssuedAt), "expires_in %s", tt.expiresIn)
+		_, err = json.Marshal(tok)
+		assert.NoError(t, err, "expires_in %s: the token can be stored", tt.expiresIn)
+	}
+}
+
+// A 401 from the token endpoint whose body said 身份凭证无效 was ErrTokenInvalid, though the
+// request carried no token at all. The only credentials a token request presents are the
+// Account and AccessKey: a 401 there is ErrCredentials for every provider, whatever the body.
+func TestRegression_tokenEndpoint401IsCredentials(t *testing.T) {
+	t.Parallel()
+	for name, body := range map[string]string{
+		"HTML":             `<html><body>401 Unauthorized</body></html>`,
+		"text 身份凭证无效":      `身份凭证无效`,
+		"JSON 身份凭证无效":      `{"code":401,"msg":"身份凭证无效"}`,
+		"JSON, no message": `{"message":"Unauthenticated."}`,
+		"empty":            ``,
+	} {
+		cfg, _, _ := mockConfig(t, 401, []byte(body))
+		_, err := cfg.FetchToken(context.Background())
+		require.ErrorIs(t, err, shoptoken.ErrCredentials, name)
+		var e *shoptoken.Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, 401, e.StatusCode, name)
+	}
 }

@@ -76,6 +76,7 @@
 //	token 1004 (authorization expired), 1005 (code invalid)   ErrReauthorize
 //	token 1103 "client does not exist" / "app mismatch"       ErrCredentials
 //	token 1103 "grant does not exist", or any other wording   ErrReauthorize
+//	token HTTP 401, whatever the body                         ErrCredentials
 //	token success without an access_token, HTML, truncated    ErrBadResponse
 //	gateway 4001, 4005, 4007, 5002, business failures         ErrBadRequest
 //	gateway 4007 mentioning the IP allowlist, 4204            ErrPermission
@@ -102,8 +103,13 @@
 //   - The 1103 wordings and the 4007 IP wording are matched loosely (see above).
 //   - Scalar types are read tolerantly (numbers as strings and back), because the gateway's
 //     types are loosely documented; objects where a scalar belongs are ErrBadResponse.
-//   - expires is read as milliseconds [seed]; a value too small for that is read as seconds, and
-//     a missing one as the documented 7 days. A token that is already expired is ErrBadResponse.
+//   - expires is read as milliseconds [seed]; a value too small for that is read as seconds.
+//     An expiry is believed only if it lies after the answer and at most ten years ahead: a
+//     missing, unreadable or implausible one (past year 9999, say, which no Store could write)
+//     is replaced by the documented 7 days, with a warning in the log, and never costs the
+//     answer its token. A token that the answer says is already expired is ErrBadResponse,
+//     except on an answer that carries a new refresh token (refresh_token grant, code
+//     exchange): the old one is spent, so the 7 days are assumed rather than lose the chain.
 //   - The 4101 back-off sequence is the platform's advice [public]; Call does not sleep, it
 //     returns the advice (RetryAfter) and the caller decides.
 package youzan

@@ -21,7 +21,7 @@ const grant = "42587152"
 func emulated(t *testing.T, clk *fakeclock.Clock, opts ...shoptokentest.Option) (*shoptokentest.Youzan, youzan.Config) {
 	t.Helper()
 	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: grant}
-	opts = append([]shoptokentest.Option{shoptokentest.WithCredentials("id", secretClient)}, opts...)
+	opts = append([]shoptokentest.Option{shoptokentest.WithCredentials("id", secretClient), shoptokentest.WithGrants(grant)}, opts...)
 	if clk != nil {
 		opts = append(opts, shoptokentest.WithClock(clk.Now))
 		cfg.Now = clk.Now
@@ -282,4 +282,22 @@ func TestNewToolSource_Token_revokedGrant(t *testing.T) {
 	err = youzan.NewClient(cfg, src).Call(ctx, "youzan.shop.get", "3.0.0", nil, nil)
 	require.ErrorIs(t, err, shoptoken.ErrReauthorize)
 	assert.Equal(t, 1, yz.Stats().APICalls, "no retry without a new token")
+}
+
+// The emulators the tests run against are strict: a shop that never authorized the app (a wrong
+// kdt_id mapping, here one digit off) is refused, and the Source says a person must act.
+func TestNewSource_Token_unknownGrantFails(t *testing.T) {
+	t.Parallel()
+	yz, cfg := emulated(t, nil)
+	cfg.GrantID = "42587153"
+	src, err := youzan.NewSource(cfg)
+	require.NoError(t, err)
+	defer src.Close()
+	_, err = src.Token(context.Background())
+	require.ErrorIs(t, err, shoptoken.ErrReauthorize)
+	var e *shoptoken.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, "1103", e.Code)
+	assert.Contains(t, e.Message, "grant does not exist")
+	assert.Zero(t, yz.Stats().Issued)
 }

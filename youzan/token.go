@@ -4,12 +4,14 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/jsonx"
+	"github.com/shoptoken/shoptoken/internal/lifetime"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
@@ -45,12 +47,12 @@ type tokenAnswer struct {
 }
 
 type tokenData struct {
-	AccessToken  flexString `json:"access_token"`
-	Expires      jsonx.Int  `json:"expires"`    // absolute epoch, milliseconds [seed]
-	ExpiresIn    jsonx.Int  `json:"expires_in"` // seconds; not documented, read if ever sent
-	Scope        flexString `json:"scope"`      // space separated
-	AuthorityID  flexString `json:"authority_id"`
-	RefreshToken flexString `json:"refresh_token"`
+	AccessToken  flexString     `json:"access_token"`
+	Expires      jsonx.MaybeInt `json:"expires"`    // absolute epoch, milliseconds [seed]
+	ExpiresIn    jsonx.MaybeInt `json:"expires_in"` // seconds; not documented, read if ever sent
+	Scope        flexString     `json:"scope"`      // space separated
+	AuthorityID  flexString     `json:"authority_id"`
+	RefreshToken flexString     `json:"refresh_token"`
 }
 
 // FetchToken makes one silent-authorization call (authorize_type "silent") for c.GrantID.
@@ -131,7 +133,8 @@ func (c Config) token(ctx context.Context, hc *httpx.Client, op string, req toke
 	if err != nil {
 		return nil, err
 	}
-	return c.parseToken(resp, op, secrets)
+	tok, err := c.parseToken(resp, op, secrets)
+	return tok, resp.TokenStatus(err) // a 401 here is about the app's credentials
 }
 
 // parseToken reads a token answer. Errors come with HTTP 200 and success false [public].
@@ -181,28 +184,25 @@ func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*
 		Scope:        strings.Fields(string(d.Scope)),
 		Subject:      string(d.AuthorityID),
 	}
+	exp, said := answerExpiry(d, now)
+	rotated := tok.RefreshToken != "" && (op == opRefresh || op == opExchange)
 	switch {
-	case d.Expires.Set && d.Expires.N > 0 && d.Expires.N < maxRelativeExpires:
-		// Far too small for an epoch of this century: a lifetime in seconds, as Youzan's older
-		// OAuth answered.
-		tok.Expiry = now.Add(time.Duration(d.Expires.N) * time.Second)
-	case d.Expires.Set && d.Expires.N > 0:
-		tok.Expiry = epoch(d.Expires.N)
-	case d.ExpiresIn.Set && d.ExpiresIn.N > 0:
-		tok.Expiry = now.Add(time.Duration(d.ExpiresIn.N) * time.Second)
-	default:
-		// No expiry at all: assume the documented lifetime; a rejection (4202) corrects it.
-		tok.Expiry = now.Add(AccessTokenLifetime)
-	}
-	if !tok.Expiry.After(now) && tok.RefreshToken != "" && (op == opRefresh || op == opExchange) {
-		// The answer carries the grant's new refresh token, and the old one (or the one-time
-		// code) is spent now: the answer must not be dropped over its expiry. Assume the
-		// documented lifetime; a rejection (4202) corrects it.
-		tok.Expiry = now.Add(AccessTokenLifetime)
-	}
-	if !tok.Expiry.After(now) {
+	case said && lifetime.Plausible(exp, now):
+		tok.Expiry = exp
+	case said && !exp.After(now) && !rotated:
 		return nil, &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse,
-			RequestID: string(ans.TraceID), Message: "token expired on arrival (expires " + tok.Expiry.UTC().Format(time.RFC3339) + ")"}
+			RequestID: string(ans.TraceID), Message: "token expired on arrival (expires " + exp.UTC().Format(time.RFC3339) + ")"}
+	default:
+		// No expiry, one past the horizon (or past year 9999, which no store could write), or an
+		// expired one on an answer that carries the grant's new refresh token (the old one, or
+		// the one-time code, is spent now: the answer must not be dropped over its expiry).
+		// Assume the documented lifetime; a rejection (4202) corrects it.
+		if said || d.Expires.Invalid || d.ExpiresIn.Invalid {
+			c.logger().Warn("youzan: expires is not plausible; the documented 7-day lifetime is assumed",
+				slog.String("op", op), slog.Int64("expires", d.Expires.N), slog.Int64("expires_in", d.ExpiresIn.N),
+				slog.String("trace_id", string(ans.TraceID)))
+		}
+		tok.Expiry = now.Add(AccessTokenLifetime)
 	}
 	if tok.RefreshToken != "" {
 		tok.RefreshExpiry = refreshExpiry(tok.Expiry, now)
@@ -213,13 +213,34 @@ func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*
 // maxRelativeExpires: an expires below it (about 3 years in seconds) is a lifetime, not an epoch.
 const maxRelativeExpires = 100_000_000
 
-// epoch reads Youzan's expires: milliseconds since the epoch [seed]. A value too small to be
-// milliseconds of this century is taken as seconds, in case an endpoint answers that way.
-func epoch(v int64) time.Time {
-	if v < 100_000_000_000 { // before 1973 in ms, after 5138 in s
-		return time.Unix(v, 0)
+// answerExpiry is the expiry an answer states, and whether it states one: expires in milliseconds
+// since the epoch [seed]; a value far too small for that, as a lifetime in seconds (Youzan's older
+// OAuth) or seconds since the epoch; else expires_in in seconds. Zero and negative values state
+// nothing. The time is not yet judged (see lifetime.Plausible), but it is always one a Token can
+// hold: a value past year 9999, or a lifetime past the horizon, comes back as a time just past
+// the horizon, which lifetime.Plausible refuses.
+func answerExpiry(d tokenData, now time.Time) (time.Time, bool) {
+	beyond := now.Add(lifetime.Horizon + time.Second) // stated, but not believable
+	switch {
+	case d.Expires.Set && d.Expires.N > 0 && d.Expires.N < maxRelativeExpires:
+		return now.Add(time.Duration(d.Expires.N) * time.Second), true
+	case d.Expires.Set && d.Expires.N > 0 && d.Expires.N < 100_000_000_000: // before 1973 in ms, after 5138 in s
+		if t, ok := lifetime.Millis(d.Expires.N * 1000); ok {
+			return t, true
+		}
+		return beyond, true
+	case d.Expires.Set && d.Expires.N > 0:
+		if t, ok := lifetime.Millis(d.Expires.N); ok {
+			return t, true
+		}
+		return beyond, true
+	case d.ExpiresIn.Set && d.ExpiresIn.N > 0:
+		if life, ok := lifetime.Seconds(d.ExpiresIn.N); ok {
+			return now.Add(life), true
+		}
+		return beyond, true
 	}
-	return time.UnixMilli(v)
+	return time.Time{}, false // none, or only zero or negative values: nothing stated
 }
 
 // refreshExpiry estimates when the refresh token issued with an access token that expires at

@@ -158,7 +158,6 @@ func TestConfig_FetchToken_malformed(t *testing.T) {
 		{"null", 200, "null", shoptoken.ErrBadResponse},
 		{"array", 200, `[{"success":true}]`, shoptoken.ErrBadResponse},
 		{"access token is an object", 200, `{"success":true,"code":200,"data":{"expires":` + fmt.Sprint(future) + `,"access_token":{"v":"x"}}}`, shoptoken.ErrBadResponse},
-		{"expires is a word", 200, `{"success":true,"code":200,"data":{"expires":"soon","access_token":"` + secretAccess + `"}}`, shoptoken.ErrBadResponse},
 		{"success is a word", 200, `{"success":"yes","code":200,"data":{"access_token":"` + secretAccess + `"}}`, shoptoken.ErrBadResponse},
 		{"data is a string", 200, `{"success":true,"code":200,"data":"` + secretAccess + `"}`, shoptoken.ErrBadResponse},
 		{"data is null", 200, `{"success":true,"code":200,"data":null,"message":null}`, shoptoken.ErrBadResponse},
@@ -233,6 +232,9 @@ func TestConfig_FetchToken_tolerantTypes(t *testing.T) {
 		{"data as JSON string", fmt.Sprintf(`{"success":true,"code":200,"data":"{\"expires\":%d,\"access_token\":\"abc123def456\",\"authority_id\":\"42587152\",\"scope\":\"shop\"}"}`, exp.UnixMilli())},
 		{"expires in seconds", fmt.Sprintf(`{"success":true,"code":200,"data":{"expires":%d,"access_token":"abc123def456","authority_id":"42587152","scope":"shop"}}`, exp.Unix())},
 		{"no success field", fmt.Sprintf(`{"code":200,"data":{"expires":%d,"access_token":"abc123def456","authority_id":"42587152","scope":"shop"}}`, exp.UnixMilli())},
+		// An issued token is not dropped over its expiry: the documented 7 days are assumed.
+		{"expires is a word", `{"success":true,"code":200,"data":{"expires":"soon","access_token":"abc123def456","authority_id":"42587152","scope":"shop"}}`},
+		{"expires is an object", `{"success":true,"code":200,"data":{"expires":{"ms":1},"access_token":"abc123def456","authority_id":"42587152","scope":"shop"}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,7 +268,7 @@ func TestConfig_FetchToken_emulatorFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.fault.String(), func(t *testing.T) {
 			t.Parallel()
-			yz := shoptokentest.NewYouzan(shoptokentest.WithCredentials("id", secretClient))
+			yz := shoptokentest.NewYouzan(shoptokentest.WithCredentials("id", secretClient), shoptokentest.WithGrants("42587152"))
 			defer yz.Close()
 			cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152", BaseURL: yz.URL}
 			yz.FailNext(tt.fault, 1)

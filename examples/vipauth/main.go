@@ -125,14 +125,14 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 func offline(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	emu := shoptokentest.NewVipAuth()
-	defer emu.Close()
-
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	site := "http://" + ln.Addr().String()
+	// The emulator, like vip.com, gives codes only to the app's registered redirect URI.
+	emu := shoptokentest.NewVipAuth(shoptokentest.WithRedirectURIs(site + "/callback"))
+	defer emu.Close()
 	cfg := vipauth.Config{ClientID: "id", ClientSecret: "secret", RedirectURL: site + "/callback", BaseURL: emu.OAuthURL}
 	a, err := newApp(cfg)
 	if err != nil {

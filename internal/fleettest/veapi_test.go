@@ -195,7 +195,10 @@ func runVeapiChild(e *childEnv) error {
 		return err
 	}
 	defer src.Close()
-	api := veapi.NewClient(src, &http.Client{Timeout: 5 * time.Second})
+	api, err := veapi.NewClient(veapi.Config{VEKey: "vekey", BaseURL: e.url}, src, &http.Client{Timeout: 5 * time.Second})
+	if err != nil {
+		return err
+	}
 
 	var wg sync.WaitGroup
 	for range 10 {

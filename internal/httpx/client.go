@@ -1,15 +1,19 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -139,7 +143,8 @@ type Request struct {
 	// Op names the operation ("token", "refresh", "exchange", "token_info", "revoke", "call") in
 	// every *shoptoken.Error.
 	Op string
-	// Method is the HTTP method. If empty, POST when Form or JSON is set, GET otherwise.
+	// Method is the HTTP method. If empty, POST when a body (Form, Multipart, JSON) is set, GET
+	// otherwise.
 	Method string
 	// URL is absolute and may already carry a query.
 	URL string
@@ -147,6 +152,9 @@ type Request struct {
 	Query url.Values
 	// Form, if set, is sent as an application/x-www-form-urlencoded body.
 	Form url.Values
+	// Multipart, if set, is sent as a multipart/form-data body of plain fields (no files), in
+	// the order of their names, under a boundary chosen once per Request.
+	Multipart url.Values
 	// JSON, if set, is sent as an application/json body. []byte and json.RawMessage are sent as
 	// they are; anything else is marshalled once, before the first attempt.
 	JSON any
@@ -229,8 +237,15 @@ func (c *Client) prepare(req Request) (*prepared, error) {
 	p.header.Set("User-Agent", UserAgent)
 	p.header.Set("Accept", "application/json")
 	switch {
-	case req.Form != nil && req.JSON != nil:
-		return nil, c.requestError(p, "request has both a form and a JSON body", nil)
+	case bodies(req) > 1:
+		return nil, c.requestError(p, "request has more than one body (Form, Multipart, JSON)", nil)
+	case req.Multipart != nil:
+		body, ctype, err := multipartBody(req.Multipart)
+		if err != nil {
+			return nil, c.requestError(p, "encode multipart body", err)
+		}
+		p.body = body
+		p.header.Set("Content-Type", ctype)
 	case req.Form != nil:
 		p.body = []byte(req.Form.Encode())
 		p.header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -261,6 +276,35 @@ func (c *Client) prepare(req Request) (*prepared, error) {
 	}
 	p.shown = p.method + " " + redact.Known(redact.URL(p.url), p.secrets...)
 	return p, nil
+}
+
+// bodies counts the bodies req asks for; more than one is a mistake.
+func bodies(req Request) int {
+	n := 0
+	for _, set := range []bool{req.Form != nil, req.Multipart != nil, req.JSON != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
+}
+
+// multipartBody encodes fields as multipart/form-data, names sorted so that the body does not
+// depend on map order, and returns it with its Content-Type (which names the boundary).
+func multipartBody(fields url.Values) ([]byte, string, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		for _, v := range fields[name] {
+			if err := mw.WriteField(name, v); err != nil {
+				return nil, "", err
+			}
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), mw.FormDataContentType(), nil
 }
 
 // attempt sends p once. wait is the Retry-After to honour (negative: use the backoff) and retry

@@ -3,6 +3,9 @@
 // detail can cost a token that was already issued (and so killed the previous one). The readers
 // here accept every reasonable spelling and report the rest as *json.UnmarshalTypeError naming
 // only the JSON kind, never the value, which may sit where a secret was expected.
+//
+// Text and MaybeInt are for members an answer must never be dropped over (an id, a message, a
+// lifetime next to a token the platform has just issued): they never fail to decode.
 package jsonx
 
 import (
