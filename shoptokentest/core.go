@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shoptoken/shoptoken"
 )
 
 // Option configures an emulator. Every option applies to all four emulators unless its
@@ -94,11 +96,16 @@ func WithLatency(d time.Duration) Option {
 	return func(o *options) { o.latency = d }
 }
 
-// WithClock sets the emulator's notion of now, so tests can move time instead of sleeping.
-// now is called with the emulator's lock held and must not call back into the emulator.
-// A nil now means time.Now.
-func WithClock(now func() time.Time) Option {
-	return func(o *options) { o.now = now }
+// WithClock sets the emulator's clock, so tests can move time instead of sleeping: give the same
+// Clock (NewClock) to the platform Config, and the emulator and the SDK agree on what time it is.
+// Its Now is called with the emulator's lock held and must not call back into the emulator. A
+// nil clock means the system clock.
+func WithClock(clk shoptoken.Clock) Option {
+	return func(o *options) {
+		if clk != nil {
+			o.now = clk.Now
+		}
+	}
 }
 
 // WithIPHeader takes the client IP from the named request header (the first comma-separated

@@ -50,12 +50,12 @@ func veCall(t *testing.T, v *shoptokentest.Veapi, access string) reply {
 func TestVeapi_happyPath(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	v := shoptokentest.NewVeapi(shoptokentest.WithClock(clk.Now))
+	v := shoptokentest.NewVeapi(shoptokentest.WithClock(clk))
 	defer v.Close()
 
 	granted := clk.Now()
 	rt0 := v.NewGrant("vip-user-1")
-	clk.Add(5 * 24 * time.Hour)
+	clk.Advance(5 * 24 * time.Hour)
 
 	r := veRefresh(t, v, rt0)
 	require.Equal(t, 200, r.status)
@@ -155,13 +155,13 @@ func TestVeapi_errors(t *testing.T) {
 func TestVeapi_expiry(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	v := shoptokentest.NewVeapi(shoptokentest.WithClock(clk.Now), shoptokentest.WithTokenTTL(time.Minute))
+	v := shoptokentest.NewVeapi(shoptokentest.WithClock(clk), shoptokentest.WithTokenTTL(time.Minute))
 	defer v.Close()
 
 	d := veOK(t, v, v.NewGrant("u"))
 	assert.Equal(t, int64(59), num(t, d, "expires_in"))
 	at := str(t, d, "access_token")
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	assert.Equal(t, shoptokentest.VeapiErrSessionExpired, veErr(t, veCall(t, v, at)))
 
 	d = veOK(t, v, str(t, d, "refresh_token"))

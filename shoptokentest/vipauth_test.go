@@ -62,8 +62,8 @@ func vaErr(t *testing.T, r reply) (int64, string) {
 func TestVipAuth_happyPath(t *testing.T) {
 	t.Parallel()
 	// 2015-03-13 17:24:20 in China is 09:24:20 UTC.
-	clk := &clock{t: time.Date(2015, 3, 13, 9, 24, 20, 0, time.UTC)}
-	v := shoptokentest.NewVipAuth(shoptokentest.WithClock(clk.Now), shoptokentest.WithTokenTTL(12340*time.Second),
+	clk := shoptokentest.NewClock(time.Date(2015, 3, 13, 9, 24, 20, 0, time.UTC))
+	v := shoptokentest.NewVipAuth(shoptokentest.WithClock(clk), shoptokentest.WithTokenTTL(12340*time.Second),
 		shoptokentest.WithRedirectURIs(cb+"?from=vip"))
 	defer v.Close()
 
@@ -99,7 +99,7 @@ func TestVipAuth_happyPath(t *testing.T) {
 
 	assert.Equal(t, shoptokentest.Stats{TokenRequests: 1, Issued: 1, APICalls: 2}, v.Stats())
 
-	clk.Add(12340 * time.Second)
+	clk.Advance(12340 * time.Second)
 	assert.False(t, v.Valid(tok))
 	n, msg := vaErr(t, get(t, v.Client(), v.URL+"/api/account/info?access_token="+tok))
 	assert.Equal(t, int64(30111), n)
@@ -168,7 +168,7 @@ func TestVipAuth_ConsentAs(t *testing.T) {
 func TestVipAuth_Token_errors(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	v := shoptokentest.NewVipAuth(shoptokentest.WithClock(clk.Now))
+	v := shoptokentest.NewVipAuth(shoptokentest.WithClock(clk))
 	defer v.Close()
 	tokenURL := v.OAuthURL + "/token"
 	code := v.NewCode("U1", cb)
@@ -208,7 +208,7 @@ func TestVipAuth_Token_errors(t *testing.T) {
 	assert.Equal(t, "invalid code", msg)
 
 	expired := v.NewCode("U1", cb)
-	clk.Add(10 * time.Minute)
+	clk.Advance(10 * time.Minute)
 	n, _ = vaErr(t, postQuery(t, v.Client(), tokenURL, exchangeForm(expired, cb)))
 	assert.Equal(t, int64(30001), n, "expired code")
 

@@ -240,15 +240,15 @@ func TestVVTool_SetRejectStyle(t *testing.T) {
 func TestVVTool_expiry(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	v := shoptokentest.NewVVTool(shoptokentest.WithClock(clk.Now), shoptokentest.WithTokenTTL(time.Hour))
+	v := shoptokentest.NewVVTool(shoptokentest.WithClock(clk), shoptokentest.WithTokenTTL(time.Hour))
 	defer v.Close()
 
 	m := vvFetch(t, v, "")
 	assert.Equal(t, int64(3600), num(t, m, "expires_in"))
 	tok := str(t, m, "access_token")
-	clk.Add(59 * time.Minute)
+	clk.Advance(59 * time.Minute)
 	assert.Equal(t, 200, vvInfo(t, v, tok, "").status)
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	assertVVRejected(t, vvInfo(t, v, tok, ""))
 
 	tok = str(t, vvFetch(t, v, ""), "access_token")
@@ -263,7 +263,7 @@ func TestVVTool_expiry(t *testing.T) {
 func TestVVTool_abuseRule(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	v := shoptokentest.NewVVTool(shoptokentest.WithClock(clk.Now), shoptokentest.WithAbuseRule(3, time.Minute))
+	v := shoptokentest.NewVVTool(shoptokentest.WithClock(clk), shoptokentest.WithAbuseRule(3, time.Minute))
 	defer v.Close()
 
 	// Many fetches in a minute shorten nothing: the rule is about call volume.
@@ -279,21 +279,21 @@ func TestVVTool_abuseRule(t *testing.T) {
 		}
 	}
 	calls(2) // window 0: the baseline
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	calls(6) // window 1: three times the baseline is not more than three times
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	calls(18) // window 2: three times window 1, still steady growth within the factor
 	assert.Zero(t, v.Stats().Shortened)
 	assert.True(t, v.Valid(tok))
 
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	calls(55) // window 3: more than three times window 2: judged stolen
 	assert.Equal(t, 1, v.Stats().Shortened)
 	calls(10) // still valid for now; shortened once, not again
 	assert.Equal(t, 1, v.Stats().Shortened)
-	clk.Add(time.Minute - time.Second)
+	clk.Advance(time.Minute - time.Second)
 	assert.True(t, v.Valid(tok))
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	assert.False(t, v.Valid(tok), "the token now lives one window, not 3000 days")
 	assertVVRejected(t, vvInfo(t, v, tok, ""))
 
@@ -309,26 +309,26 @@ func TestVVTool_abuseRule_baseline(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
 	for _, opts := range [][]shoptokentest.Option{
-		{shoptokentest.WithClock(clk.Now), shoptokentest.WithAbuseRule(2, time.Minute)},
-		{shoptokentest.WithClock(clk.Now)},
+		{shoptokentest.WithClock(clk), shoptokentest.WithAbuseRule(2, time.Minute)},
+		{shoptokentest.WithClock(clk)},
 	} {
 		v := shoptokentest.NewVVTool(opts...)
 		tok := str(t, vvFetch(t, v, ""), "access_token")
 		for range 50 {
 			require.Equal(t, 200, vvInfo(t, v, tok, "").status)
 		}
-		clk.Add(2 * time.Minute)
+		clk.Advance(2 * time.Minute)
 		for range 50 {
 			require.Equal(t, 200, vvInfo(t, v, tok, "").status)
 		}
 		assert.Zero(t, v.Stats().Shortened)
 		v.Close()
 	}
-	v := shoptokentest.NewVVTool(shoptokentest.WithClock(clk.Now))
+	v := shoptokentest.NewVVTool(shoptokentest.WithClock(clk))
 	defer v.Close()
 	tok := str(t, vvFetch(t, v, ""), "access_token")
 	require.Equal(t, 200, vvInfo(t, v, tok, "").status)
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	for range 100 {
 		require.Equal(t, 200, vvInfo(t, v, tok, "").status)
 	}

@@ -67,7 +67,7 @@ func yzError(t *testing.T, r reply) (int64, string) {
 func TestYouzan_Silent_happyPath(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	y := newYouzan(shoptokentest.WithClock(clk.Now))
+	y := newYouzan(shoptokentest.WithClock(clk))
 	defer y.Close()
 
 	r := postJSON(t, y.Client(), y.URL+"/auth/token", silent("88888", "false"))
@@ -153,14 +153,14 @@ func TestYouzan_Silent_refreshTrueSupersedes(t *testing.T) {
 func TestYouzan_Silent_expiredTokenIsReissued(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	y := newYouzan(shoptokentest.WithClock(clk.Now), shoptokentest.WithTokenTTL(time.Hour))
+	y := newYouzan(shoptokentest.WithClock(clk), shoptokentest.WithTokenTTL(time.Hour))
 	defer y.Close()
 
 	d := yzToken(t, y, silent("5", "false"))
 	old := str(t, d, "access_token")
 	assert.Equal(t, clk.Now().Add(time.Hour).UnixMilli(), num(t, d, "expires"))
 
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	assert.Equal(t, int64(4202), gwCode(t, yzCall(t, y, old)))
 	nw := str(t, yzToken(t, y, silent("5", "false")), "access_token")
 	assert.NotEqual(t, old, nw)
@@ -248,7 +248,7 @@ func TestYouzan_AuthorizationCode_singleUse(t *testing.T) {
 func TestYouzan_RefreshToken_rotation(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	y := newYouzan(shoptokentest.WithClock(clk.Now), shoptokentest.WithRefreshTTL(48*time.Hour))
+	y := newYouzan(shoptokentest.WithClock(clk), shoptokentest.WithRefreshTTL(48*time.Hour))
 	defer y.Close()
 	refresh := func(rt string) reply {
 		return postJSON(t, y.Client(), y.URL+"/auth/token",
@@ -276,7 +276,7 @@ func TestYouzan_RefreshToken_rotation(t *testing.T) {
 	assert.Equal(t, int64(1004), n)
 	assert.Equal(t, 1, y.Stats().DeadRefreshUsed, "unknown is not dead")
 
-	clk.Add(48 * time.Hour)
+	clk.Advance(48 * time.Hour)
 	n, msg = yzError(t, refresh(rt1))
 	assert.Equal(t, int64(1004), n)
 	assert.Contains(t, msg, "expired")

@@ -178,7 +178,7 @@ func TestNewSource_Token_validWithTokenMakesNoCall(t *testing.T) {
 // sees the new access token.
 func TestNewSource_Token_rotationChain(t *testing.T) {
 	fc := fakeclock.New(t0)
-	emu := newEmu(t, shoptokentest.WithClock(fc.Now), shoptokentest.WithTokenTTL(time.Hour))
+	emu := newEmu(t, shoptokentest.WithClock(fc), shoptokentest.WithTokenTTL(time.Hour))
 	rt := emu.NewGrant("shop-1")
 	st := newRecordingStore(5 * time.Millisecond)
 	ev := &events{}
@@ -384,7 +384,7 @@ func TestNewSource_Invalidate_rotatedElsewhere(t *testing.T) {
 // again for that token.
 func TestNewSource_Token_rotatedElsewherePlanned(t *testing.T) {
 	fc := fakeclock.New(t0)
-	emu := newEmu(t, shoptokentest.WithClock(fc.Now))
+	emu := newEmu(t, shoptokentest.WithClock(fc))
 	rt := emu.NewGrant("shop-1")
 	ev := &events{}
 	cfg := emuConfig(emu)
@@ -581,7 +581,7 @@ func TestConfig_Refresh_emulatorErrors(t *testing.T) {
 // grant warning comes five days before the grant ends.
 func TestNewSource_defaults(t *testing.T) {
 	fc := fakeclock.New(t0)
-	emu := newEmu(t, shoptokentest.WithClock(fc.Now))
+	emu := newEmu(t, shoptokentest.WithClock(fc))
 	rt := emu.NewGrant("shop-1")
 	ev := &events{}
 	cfg := emuConfig(emu)
@@ -622,7 +622,7 @@ func TestNewSource_defaults(t *testing.T) {
 // interval instead of rotating the chain at once.
 func TestNewSource_minInterval(t *testing.T) {
 	fc := fakeclock.New(t0)
-	emu := newEmu(t, shoptokentest.WithClock(fc.Now))
+	emu := newEmu(t, shoptokentest.WithClock(fc))
 	rt := emu.NewGrant("shop-1")
 	cfg := emuConfig(emu)
 	cfg.now = fc.Now

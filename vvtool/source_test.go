@@ -24,7 +24,7 @@ import (
 func TestNewSource_neverRefreshesEarly(t *testing.T) {
 	t.Parallel()
 	clk := fakeclock.New(time.Now())
-	emu := shoptokentest.NewVVTool(shoptokentest.WithTokenTTL(10*time.Minute), shoptokentest.WithClock(clk.Now))
+	emu := shoptokentest.NewVVTool(shoptokentest.WithTokenTTL(10*time.Minute), shoptokentest.WithClock(clk))
 	defer emu.Close()
 	src, err := vvtool.NewSource(emuConfig(emu, nil), shoptoken.WithClock(clk))
 	require.NoError(t, err)
@@ -55,7 +55,7 @@ func TestNewSource_neverRefreshesEarly(t *testing.T) {
 func TestNewSource_optionsWin(t *testing.T) {
 	t.Parallel()
 	clk := fakeclock.New(time.Now())
-	emu := shoptokentest.NewVVTool(shoptokentest.WithTokenTTL(10*time.Minute), shoptokentest.WithClock(clk.Now))
+	emu := shoptokentest.NewVVTool(shoptokentest.WithTokenTTL(10*time.Minute), shoptokentest.WithClock(clk))
 	defer emu.Close()
 	src, err := vvtool.NewSource(emuConfig(emu, nil), shoptoken.WithClock(clk), shoptoken.WithEarlyRefresh(3*time.Minute))
 	require.NoError(t, err)

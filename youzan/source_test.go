@@ -23,7 +23,7 @@ func emulated(t *testing.T, clk *fakeclock.Clock, opts ...shoptokentest.Option) 
 	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: grant}
 	opts = append([]shoptokentest.Option{shoptokentest.WithCredentials("id", secretClient), shoptokentest.WithGrants(grant)}, opts...)
 	if clk != nil {
-		opts = append(opts, shoptokentest.WithClock(clk.Now))
+		opts = append(opts, shoptokentest.WithClock(clk))
 		cfg.Now = clk.Now
 	}
 	yz := shoptokentest.NewYouzan(opts...)
