@@ -26,7 +26,6 @@ type Cache struct {
 	r   Refresher
 	cfg *config // shared by the Caches of a Template: read-only
 	id  Key
-	key string // id.String(): the store key
 
 	// state is what Token returns without a lock; never nil.
 	state atomic.Pointer[cacheState]
@@ -48,7 +47,7 @@ type Cache struct {
 	stopTimer   func() bool   // cancels the pending timer
 	pending     *Token        // a new token the store has not accepted yet; the background saver retries it
 	saving      bool          // the background saver is running
-	kick        chan struct{} // wakes the background saver at once (Shutdown)
+	kick        chan struct{} // wakes the background saver at once (Shutdown); made with the saver
 	idle        chan struct{} // closed when a flight ends or a pending token is settled (Shutdown waits on it)
 	closed      bool
 }
@@ -135,7 +134,7 @@ func newCache(r Refresher, cfg *config, k Key, from *Token, version int64) (*Cac
 	if r == nil {
 		return nil, &Error{Op: "new_cache", Kind: ErrBadRequest, Message: "the Refresher is nil"}
 	}
-	c := &Cache{r: r, cfg: cfg, id: k, key: k.String(), kick: make(chan struct{}, 1)}
+	c := &Cache{r: r, cfg: cfg, id: k}
 	c.state.Store(&cacheState{})
 	if from == nil || from.AccessToken+from.RefreshToken == "" {
 		return c, nil
@@ -250,10 +249,14 @@ func (c *Cache) Close() {
 // Current returns it, for the caller to keep somewhere safe before the process exits.
 func (c *Cache) Shutdown(ctx context.Context) error {
 	c.Close()
-	select {
-	case c.kick <- struct{}{}:
-	default:
+	c.mu.Lock()
+	if c.kick != nil {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
 	}
+	c.mu.Unlock()
 	for {
 		c.mu.Lock()
 		if c.flight == nil && c.pending == nil {
@@ -362,6 +365,9 @@ func (c *Cache) Reload(ctx context.Context) *Token {
 // Refresher returns the Refresher the Cache was made with, so that a platform package can reach
 // its own refresher through the Cache it returned.
 func (c *Cache) Refresher() Refresher { return c.r }
+
+// Key returns the Key the Cache was made with (WithKey).
+func (c *Cache) Key() Key { return c.id }
 
 // Current returns the cached token without checking or refreshing it; nil when there is none.
 func (c *Cache) Current() *Token { return c.state.Load().tok }
@@ -615,7 +621,7 @@ func (c *Cache) prepare(ctx context.Context, why Reason) (*Token, func(), error)
 		if tok, ok := c.adoptStored(ctx, why); ok {
 			return tok, nil, nil
 		}
-		unlock, err = lk.Lock(ctx, c.key, c.cfg.leaseTTL)
+		unlock, err = lk.Lock(ctx, c.id.String(), c.cfg.leaseTTL)
 	}
 	switch {
 	case err == nil:
@@ -643,7 +649,7 @@ func (c *Cache) leaseLoad(ctx context.Context, ll LeaseLoader, why Reason) (*Tok
 	for {
 		lctx, cancel := context.WithTimeout(ctx, c.cfg.storeTimeout)
 		start := time.Now()
-		res, err := ll.TryLockLoad(lctx, c.key, c.cfg.leaseTTL)
+		res, err := ll.TryLockLoad(lctx, c.id.String(), c.cfg.leaseTTL)
 		cancel()
 		c.noteStore(ctx, err, time.Since(start))
 		if err != nil {
@@ -677,7 +683,7 @@ func (c *Cache) awaitChange(ctx context.Context) bool {
 	wait := min(c.cfg.leaseTTL, time.Second)
 	var changed <-chan struct{}
 	if w, ok := c.cfg.store.(Watcher); ok {
-		ch, stop, err := w.Watch(ctx, c.key)
+		ch, stop, err := w.Watch(ctx, c.id.String())
 		if err == nil {
 			defer stop()
 			changed = ch
@@ -748,7 +754,7 @@ func (c *Cache) load(ctx context.Context) (*Token, int64, error) {
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.storeTimeout)
 	defer cancel()
 	start := time.Now()
-	tok, ver, err := c.cfg.store.Load(lctx, c.key)
+	tok, ver, err := c.cfg.store.Load(lctx, c.id.String())
 	c.noteStore(ctx, err, time.Since(start))
 	return tok, ver, err
 }
@@ -758,11 +764,11 @@ func (c *Cache) load(ctx context.Context) (*Token, int64, error) {
 func (c *Cache) lock(ctx context.Context, lk Locker) (func(), error) {
 	w, ok := c.cfg.store.(Watcher)
 	if !ok {
-		return lk.Lock(ctx, c.key, c.cfg.leaseTTL)
+		return lk.Lock(ctx, c.id.String(), c.cfg.leaseTTL)
 	}
-	changed, stop, err := w.Watch(ctx, c.key)
+	changed, stop, err := w.Watch(ctx, c.id.String())
 	if err != nil {
-		return lk.Lock(ctx, c.key, c.cfg.leaseTTL)
+		return lk.Lock(ctx, c.id.String(), c.cfg.leaseTTL)
 	}
 	defer stop()
 	lctx, cancel := context.WithCancel(ctx)
@@ -776,7 +782,7 @@ func (c *Cache) lock(ctx context.Context, lk Locker) (func(), error) {
 		case <-lctx.Done():
 		}
 	}()
-	unlock, err := lk.Lock(lctx, c.key, c.cfg.leaseTTL)
+	unlock, err := lk.Lock(lctx, c.id.String(), c.cfg.leaseTTL)
 	if err != nil && ctx.Err() == nil && woke.Load() {
 		return nil, errStoreChanged
 	}
@@ -849,10 +855,10 @@ func (c *Cache) adopt(ctx context.Context, why Reason, stored *Token, ver int64,
 		// First use with WithToken and an empty store: the given token seeds the fleet.
 		sctx, cancel := context.WithTimeout(ctx, c.cfg.storeTimeout)
 		start := time.Now()
-		ver, err = c.cfg.store.Save(sctx, c.key, seed, ver)
+		ver, err = c.cfg.store.Save(sctx, c.id.String(), seed, ver)
 		stored = seed
 		if errors.Is(err, ErrConflict) {
-			stored, ver, err = c.cfg.store.Load(sctx, c.key)
+			stored, ver, err = c.cfg.store.Load(sctx, c.id.String())
 		}
 		cancel()
 		c.noteStore(ctx, err, time.Since(start))
@@ -982,7 +988,10 @@ func (c *Cache) persist(ctx context.Context, tok *Token, base int64) *Token {
 	c.pending = tok // a newer unsaved token replaces an older one: only the newest matters
 	if !c.saving {
 		c.saving = true
-		go c.saveLoop()
+		if c.kick == nil {
+			c.kick = make(chan struct{}, 1)
+		}
+		go c.saveLoop(c.kick)
 	}
 	c.mu.Unlock()
 	return tok
@@ -994,7 +1003,7 @@ func (c *Cache) persist(ctx context.Context, tok *Token, base int64) *Token {
 // whatever is stored, a damaged value included. adopted is the stored token that won, or nil when
 // tok was written at version ver.
 func (c *Cache) write(ctx context.Context, tok *Token, base int64, adopt bool) (adopted *Token, ver int64, err error) {
-	st, key := c.cfg.store, c.key
+	st, key := c.cfg.store, c.id.String()
 	ver, err = st.Save(ctx, key, tok, base)
 	if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
 		return nil, ver, err
@@ -1015,7 +1024,7 @@ func (c *Cache) write(ctx context.Context, tok *Token, base int64, adopt bool) (
 // resolveConflict handles a lost compare-and-swap: if the stored token works, it is adopted in
 // place of tok (no second platform call).
 func (c *Cache) resolveConflict(ctx context.Context, tok *Token) (*Token, bool) {
-	stored, ver, err := c.cfg.store.Load(ctx, c.key)
+	stored, ver, err := c.cfg.store.Load(ctx, c.id.String())
 	if err != nil {
 		return nil, false
 	}
@@ -1045,13 +1054,13 @@ func (c *Cache) resolveConflict(ctx context.Context, tok *Token) (*Token, bool) 
 // saveLoop retries saving c.pending, whichever token that is by now, with backoff (at once when
 // Shutdown asks), until the store takes it or a newer token has been saved. It outlives Close:
 // the pending token may hold the only copy of a rotated refresh token.
-func (c *Cache) saveLoop() {
+func (c *Cache) saveLoop(kick <-chan struct{}) {
 	for n := 1; ; n++ {
 		wait := make(chan struct{})
 		stop := c.cfg.clock.AfterFunc(c.backoff(n), func() { close(wait) })
 		select {
 		case <-wait:
-		case <-c.kick:
+		case <-kick:
 			stop()
 		}
 		c.mu.Lock()
@@ -1099,7 +1108,7 @@ func (c *Cache) saveLoop() {
 // data counts from 1 again, so a delayed Save could match the version of a newer token and
 // overwrite it. Issue times from different hosts are compared only in that case.
 func (c *Cache) supersededInStore(ctx context.Context, tok *Token, prev int64) bool {
-	stored, ver, err := c.cfg.store.Load(ctx, c.key)
+	stored, ver, err := c.cfg.store.Load(ctx, c.id.String())
 	if err != nil || ver != prev || same(stored, tok) || !issuedAfter(stored, tok) {
 		// Another version than prev makes the Save below conflict, which resolveConflict
 		// handles; only a different token at the very version tok was based on could be

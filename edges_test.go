@@ -399,4 +399,3 @@ func TestCache_tokenBeyondYear9999_isStoredNotLost(t *testing.T) {
 	err = c.Set(context.Background(), &Token{AccessToken: "x-0123456789", Expiry: far})
 	assert.ErrorIs(t, err, ErrBadRequest)
 }
-

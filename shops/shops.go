@@ -170,8 +170,7 @@ type App struct {
 	log    *slog.Logger
 	clock  shoptoken.Clock
 	due    *dueWriter
-	caches sync.Map // shop → *entry
-	n      atomic.Int64
+	caches *table
 	closed atomic.Bool
 
 	evictMu sync.Mutex
@@ -181,11 +180,6 @@ type App struct {
 	stopped bool
 	cancel  context.CancelFunc
 	running chan struct{}
-}
-
-type entry struct {
-	c    *shoptoken.Cache
-	used atomic.Bool // CLOCK's reference bit; set on lookup only when WithMaxCaches is on
 }
 
 // ErrClosed is returned by an App after Close or Shutdown.
@@ -213,7 +207,7 @@ func New(p Platform, opts ...Option) (*App, error) {
 		cfg.idx, _ = cfg.store.(shoptoken.DueIndex)
 	}
 	a := &App{p: p, cfg: cfg, ns: shoptoken.Key{Platform: p.Name, App: p.App}.Namespace(), log: p.Logger, clock: p.Clock,
-		sleep: sleep}
+		sleep: sleep, caches: newTable()}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -249,12 +243,8 @@ func (a *App) Key(shop string) shoptoken.Key {
 // Cache returns shop's Cache, creating it on first use (it then loads the shop's token from the
 // store when first asked for one).
 func (a *App) Cache(shop string) (*shoptoken.Cache, error) {
-	if v, ok := a.caches.Load(shop); ok {
-		e := v.(*entry)
-		if a.cfg.maxCaches > 0 && !e.used.Load() {
-			e.used.Store(true)
-		}
-		return e.c, nil
+	if c := a.caches.get(shop, a.cfg.maxCaches > 0); c != nil {
+		return c, nil
 	}
 	return a.create(shop, nil, 0)
 }
@@ -276,54 +266,29 @@ func (a *App) create(shop string, from *shoptoken.Token, version int64) (*shopto
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{c: c}
-	e.used.Store(true)
-	if v, loaded := a.caches.LoadOrStore(shop, e); loaded {
+	if got, added := a.caches.putIfAbsent(shop, c); !added {
 		c.Close()
-		return v.(*entry).c, nil
+		return got, nil
 	}
 	if a.closed.Load() { // Close ran meanwhile and may not have seen it
-		a.caches.CompareAndDelete(shop, e)
+		a.caches.remove(shop, c)
 		c.Close()
 		return nil, ErrClosed
 	}
-	if n := a.n.Add(1); a.cfg.maxCaches > 0 && n > int64(a.cfg.maxCaches) {
-		a.evict(e)
+	if max := int64(a.cfg.maxCaches); max > 0 && a.caches.n.Load() > max && a.evictMu.TryLock() {
+		// Each eviction frees a sixteenth of the bound at once, so one scan of the table is paid
+		// for by many insertions. A Cache whose new token is not saved yet (Pending) is spared.
+		out := a.caches.evict(max-max/16, c, (*shoptoken.Cache).Pending)
+		a.evictMu.Unlock()
+		for _, e := range out {
+			e.Close()
+		}
 	}
 	return c, nil
 }
 
-// evict closes least recently used Caches (CLOCK: a second chance for those used since the last
-// pass) until the App is within WithMaxCaches, sparing keep (about to be returned) and Caches
-// whose new token is not saved yet (Pending). Each pass frees a sixteenth of the bound at once, so
-// a scan of the map is paid for by many insertions.
-func (a *App) evict(keep *entry) {
-	if !a.evictMu.TryLock() {
-		return // another goroutine is evicting
-	}
-	defer a.evictMu.Unlock()
-	target := int64(a.cfg.maxCaches) - int64(a.cfg.maxCaches/16)
-	for pass := 0; pass < 2 && a.n.Load() > target; pass++ {
-		a.caches.Range(func(k, v any) bool {
-			e := v.(*entry)
-			if e == keep || e.c.Pending() {
-				return true
-			}
-			if e.used.Load() {
-				e.used.Store(false)
-				return true
-			}
-			if a.caches.CompareAndDelete(k, e) {
-				a.n.Add(-1)
-				e.c.Close()
-			}
-			return a.n.Load() > target
-		})
-	}
-}
-
 // Len returns how many Caches the App holds in memory.
-func (a *App) Len() int { return int(a.n.Load()) }
+func (a *App) Len() int { return int(a.caches.n.Load()) }
 
 // Token returns a valid token for shop.
 func (a *App) Token(ctx context.Context, shop string) (*shoptoken.Token, error) {
@@ -459,15 +424,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 
 func (a *App) detach() []*shoptoken.Cache {
 	a.closed.Store(true)
-	var all []*shoptoken.Cache
-	a.caches.Range(func(k, v any) bool {
-		if a.caches.CompareAndDelete(k, v) {
-			a.n.Add(-1)
-			all = append(all, v.(*entry).c)
-		}
-		return true
-	})
-	return all
+	return a.caches.drain()
 }
 
 type systemClock struct{}
