@@ -5,8 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/url"
-	"strings"
+
+	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // Invalidator is a TokenSource that can be told a token was rejected. *Cache is one.
@@ -23,7 +23,10 @@ type Invalidator interface {
 // The token is attached to a clone of the request, so the caller's *http.Request, the returned
 // Response.Request and the URL in any *url.Error never carry it. When the http.Client follows a
 // redirect to another host (scheme, host name or port differ), that request goes out without the
-// token, and a token the server echoed in a redirect's Location is removed from it.
+// token, and a token the server echoed in a redirect's Location is removed from it, in every
+// spelling (raw, URL- or JSON-escaped, escapes in either case). An error from Base is returned with
+// the tokens and Secrets shortened wherever its text shows them, since a wrapping RoundTripper may
+// quote the URL it was given, token and all.
 type Transport struct {
 	// Source supplies tokens. Required.
 	Source Invalidator
@@ -125,7 +128,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	attach(first, tok)
 	resp, err := base.RoundTrip(first)
 	if err != nil {
-		return nil, err
+		return nil, t.scrubErr(err, tok)
 	}
 	if !rejected(resp) {
 		return t.settle(req, resp, false, tok)
@@ -153,7 +156,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	attach(second, fresh)
 	resp, err = base.RoundTrip(second)
 	if err != nil {
-		return nil, err
+		return nil, t.scrubErr(err, fresh, tok)
 	}
 	return t.settle(req, resp, t.Settled != nil && rejected(resp), tok, fresh)
 }
@@ -186,20 +189,26 @@ func (t *Transport) scrub(resp *http.Response, req *http.Request, tok *Token) *h
 		return resp
 	}
 	if loc := resp.Header.Get("Location"); loc != "" {
-		clean := loc
-		for _, sec := range append([]string{tok.AccessToken}, t.Secrets...) {
-			if len(sec) < 4 {
-				continue // too short to remove without mangling the URL
-			}
-			clean = strings.ReplaceAll(clean, url.QueryEscape(sec), "")
-			clean = strings.ReplaceAll(clean, url.PathEscape(sec), "")
-			clean = strings.ReplaceAll(clean, sec, "")
-		}
-		if clean != loc {
+		if clean := redact.Remove(loc, t.secrets(tok)...); clean != loc {
 			resp.Header.Set("Location", clean)
 		}
 	}
 	return resp
+}
+
+// scrubErr returns the base RoundTripper's err with the tokens and Secrets shortened wherever its
+// text shows them: a wrapping transport may put the URL it was given, token and all, in its error.
+func (t *Transport) scrubErr(err error, toks ...*Token) error {
+	return redact.Err(err, t.secrets(toks...)...)
+}
+
+// secrets lists what Attach may have put on a request: the tokens' access tokens and Secrets.
+func (t *Transport) secrets(toks ...*Token) []string {
+	out := make([]string, 0, len(toks)+len(t.Secrets))
+	for _, tok := range toks {
+		out = append(out, tok.AccessToken)
+	}
+	return append(out, t.Secrets...)
 }
 
 func drain(resp *http.Response) {

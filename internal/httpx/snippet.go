@@ -142,23 +142,5 @@ func isTokenRune(r rune) bool {
 		strings.ContainsRune("-._~+/=%\\", r))
 }
 
-// scrubError returns err, or when its text shows a secret, an error with the same chain and the
-// secret shortened in its text.
-func scrubError(err error, secrets []string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if s := redact.Known(msg, secrets...); s != msg {
-		return &scrubbedError{msg: s, err: err}
-	}
-	return err
-}
-
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
+// scrubError is redact.Err for a list of secrets.
+func scrubError(err error, secrets []string) error { return redact.Err(err, secrets...) }
