@@ -1,0 +1,36 @@
+package vvtool_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shoptoken/shoptoken/internal/testkit"
+	"github.com/shoptoken/shoptoken/vvtool"
+)
+
+// Distinctive secrets: no 8-character piece of them occurs in ordinary text.
+const (
+	edgeKey   = "AKq7Zr2xW9pL4mV8sB1nC6dF3gH5jK0tY2uE7aQz" // AccessKey
+	edgeToken = "TKm4Nb7Vc2Xz9Lk5Jh1Gf8Ds3Ap6Qw0Er4Ty2uWx" // access token
+)
+
+// TestConfig_FetchToken_escapedNameNotLogged: an answer whose member name is JSON-escaped is read
+// as encoding/json reads it, and the debug log's body does not show the token.
+func TestConfig_FetchToken_escapedNameNotLogged(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"access\u005ftoken":"`+edgeToken+`","expires_in":3600,"token_type":"Bearer"}`)
+	}))
+	defer srv.Close()
+	logger, logs := testkit.Logger()
+	tok, err := vvtool.Config{Account: "acct", AccessKey: edgeKey, TokenURL: srv.URL + "/oauth/token", Logger: logger}.FetchToken(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, edgeToken, tok.AccessToken)
+	require.Contains(t, logs.String(), `"body"`)
+	testkit.NoSecret(t, "debug log", []string{edgeKey, edgeToken}, logs.String())
+}
