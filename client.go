@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/shoptoken/shoptoken/internal/defaultclient"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
@@ -50,10 +51,12 @@ type Transport struct {
 	Settled func(req *http.Request, resp *http.Response, sent []*Token, rejected bool) (*http.Response, error)
 }
 
-// NewClient returns an *http.Client that sends requests through a Transport over base's transport
-// (nil base: http.DefaultClient's settings), with Bearer tokens and 401 as the rejection signal.
+// NewClient returns an *http.Client that sends requests through a Transport over base's transport,
+// with Bearer tokens and 401 as the rejection signal. A nil base means a client with the SDK's
+// timeouts (5 s to connect, 15 s to the response headers, 30 s in all), never http.DefaultClient,
+// which has none.
 func NewClient(src Invalidator, base *http.Client) *http.Client {
-	var hc http.Client
+	hc := *defaultclient.Shared()
 	if base != nil {
 		hc = *base
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shoptoken/shoptoken/internal/defaultclient"
 	"github.com/shoptoken/shoptoken/internal/testkit"
 )
 
@@ -95,4 +96,18 @@ func TestTransport_scrub_locationEscapesAnyCase(t *testing.T) {
 		testkit.NoSecret(t, "Location", []string{access, upper, lower}, loc)
 		c.Close()
 	}
+}
+
+// TestNewClient_nilBaseHasTimeouts: a nil base is the SDK's default client, never one without a
+// timeout.
+func TestNewClient_nilBaseHasTimeouts(t *testing.T) {
+	c := staticSource("AT9q2Wm7Xz4Nv8Pb3Kj7Lr1Hc5Gs9Fd2Ea6Ty0Uz")
+	defer c.Close()
+	hc := NewClient(c, nil)
+	assert.Equal(t, defaultclient.Timeout, hc.Timeout)
+	tr, ok := hc.Transport.(*Transport)
+	require.True(t, ok)
+	base, ok := tr.Base.(*http.Transport)
+	require.True(t, ok, "Base is %T", tr.Base)
+	assert.Equal(t, defaultclient.HeaderTimeout, base.ResponseHeaderTimeout)
 }

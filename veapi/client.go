@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/defaultclient"
 )
 
 // NewClient returns an *http.Client for veapi API calls made with src's token: it puts the access
@@ -29,7 +29,7 @@ func NewClient(src *shoptoken.Cache, base *http.Client) *http.Client {
 	if base != nil {
 		hc = *base
 	} else {
-		hc = *httpx.DefaultHTTPClient()
+		hc = *defaultclient.Shared()
 	}
 	g := &guard{src: src}
 	hc.Transport = &shoptoken.Transport{

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
@@ -31,8 +30,9 @@ type Config struct {
 	// BaseURL overrides http://api.veapi.cn, for tests and proxies. "" means DefaultBaseURL. A
 	// trailing slash is ignored.
 	BaseURL string
-	// HTTPClient sends requests. If nil, a client with a 5-second connect timeout, a 15-second
-	// wait for the response headers and a 30-second limit on the whole call is used.
+	// HTTPClient sends requests. If nil, a client shared by the whole process is used, with a
+	// 5-second connect timeout, a 15-second wait for the response headers and a 30-second limit on
+	// the whole call.
 	HTTPClient *http.Client
 	// Logger receives debug records of every request (URL and body snippet redacted) and warnings
 	// about answers that had to be read leniently. If nil, nothing is logged.
@@ -58,14 +58,7 @@ func (c Config) Refresh(ctx context.Context, refreshToken string) (*shoptoken.To
 	if err := c.validate("refresh"); err != nil {
 		return nil, err
 	}
-	hc := c.HTTPClient
-	if hc == nil {
-		// Our own client for this one call: close its idle connections afterwards so that no pool
-		// outlives it.
-		hc = httpx.DefaultHTTPClient()
-		defer hc.CloseIdleConnections()
-	}
-	return newRefresher(c, hc).refresh(ctx, refreshToken)
+	return newRefresher(c).refresh(ctx, refreshToken)
 }
 
 // validate checks the fields that every call needs; op names the operation in the error.

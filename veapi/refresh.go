@@ -26,11 +26,11 @@ type refresher struct {
 	now func() time.Time
 }
 
-func newRefresher(c Config, hc *http.Client) *refresher {
+func newRefresher(c Config) *refresher {
 	log := c.logger()
 	return &refresher{
 		c:   c,
-		hx:  httpx.New(httpx.Config{Platform: platform, HTTPClient: hc, Logger: log}),
+		hx:  httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: log}),
 		log: log,
 		now: c.clock(),
 	}

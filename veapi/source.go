@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/internal/httpx"
 )
 
 // Defaults NewSource gives the Cache; options passed to NewSource come after them and win.
@@ -44,11 +43,7 @@ func NewSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
 	if err := c.validate("new_source"); err != nil {
 		return nil, err
 	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = httpx.DefaultHTTPClient()
-	}
-	return shoptoken.NewCache(newRefresher(c, hc), append(defaults(c), opts...)...), nil
+	return shoptoken.NewCache(newRefresher(c), append(defaults(c), opts...)...), nil
 }
 
 func defaults(c Config) []shoptoken.Option {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
@@ -39,26 +38,18 @@ type Config struct {
 	// endpoints are BaseURL+"/authorize", "/token", "/token_info" and "/revoke_token". Empty means
 	// DefaultBaseURL.
 	BaseURL string
-	// HTTPClient sends the requests. If nil, a shared client with a 30-second overall timeout
-	// (5 s to connect, 15 s to the first response byte) is used.
+	// HTTPClient sends the requests. If nil, a client shared by the whole process, with a
+	// 30-second overall timeout (5 s to connect, 15 s to the first response byte), is used.
 	HTTPClient *http.Client
 	// Logger receives a Debug record per request (method, redacted URL, status, duration). If
 	// nil, nothing is logged. NewSource also gives it to the Cache (shoptoken.WithLogger).
 	Logger *slog.Logger
 }
 
-// sharedHTTPClient is the client used when Config.HTTPClient is nil. It is shared so that every
-// call reuses one connection pool: Config methods have value receivers and keep no state.
-var sharedHTTPClient = sync.OnceValue(httpx.DefaultHTTPClient)
-
 func (c Config) client() *httpx.Client {
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = sharedHTTPClient()
-	}
 	// Token endpoints are never retried after the request may have arrived (a code is single
 	// use); httpx retries only failures to connect for non-idempotent requests.
-	return httpx.New(httpx.Config{Platform: platform, HTTPClient: hc, Logger: c.Logger})
+	return httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger})
 }
 
 // endpoint returns BaseURL (or the default) joined with name.

@@ -8,7 +8,6 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -106,10 +105,6 @@ func (c Config) tokenURL() string {
 	return c.TokenURL
 }
 
-// defaultHTTPClient is shared by every Config without an HTTPClient, so one-off FetchToken calls
-// do not each leave a connection pool behind.
-var defaultHTTPClient = sync.OnceValue(httpx.DefaultHTTPClient)
-
 // fetcher sends token requests for one Config.
 type fetcher struct {
 	cfg Config
@@ -118,13 +113,9 @@ type fetcher struct {
 }
 
 func (c Config) newFetcher() *fetcher {
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = defaultHTTPClient()
-	}
 	return &fetcher{
 		cfg: c,
-		hc:  httpx.New(httpx.Config{Platform: platform, HTTPClient: hc, Logger: c.Logger}),
+		hc:  httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger}),
 		now: time.Now,
 	}
 }

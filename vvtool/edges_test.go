@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/defaultclient"
 	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/vvtool"
 )
@@ -33,4 +35,17 @@ func TestConfig_FetchToken_escapedNameNotLogged(t *testing.T) {
 	assert.Equal(t, edgeToken, tok.AccessToken)
 	require.Contains(t, logs.String(), `"body"`)
 	testkit.NoSecret(t, "debug log", []string{edgeKey, edgeToken}, logs.String())
+}
+
+// TestNewClient_nilBaseHasTimeouts: a nil base is the SDK's default client, never one without a
+// timeout.
+func TestNewClient_nilBaseHasTimeouts(t *testing.T) {
+	src, err := vvtool.NewSource(vvtool.Config{Account: "acct", AccessKey: edgeKey})
+	require.NoError(t, err)
+	defer src.Close()
+	hc := vvtool.NewClient(src, nil)
+	assert.Equal(t, defaultclient.Timeout, hc.Timeout)
+	base, ok := hc.Transport.(*shoptoken.Transport).Base.(*http.Transport)
+	require.True(t, ok)
+	assert.Equal(t, defaultclient.HeaderTimeout, base.ResponseHeaderTimeout)
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
@@ -63,10 +62,6 @@ const (
 	callMaxBody  = 16 << 20
 )
 
-// defaultHTTPClient is shared by every Config without an HTTPClient, so that one-off calls such
-// as FetchToken do not each build a connection pool.
-var defaultHTTPClient = sync.OnceValue(httpx.DefaultHTTPClient)
-
 func (c Config) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
@@ -92,11 +87,7 @@ func (c Config) callHTTP() *httpx.Client {
 }
 
 func (c Config) newHTTP(maxBody int64, log *slog.Logger) *httpx.Client {
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = defaultHTTPClient()
-	}
-	return httpx.New(httpx.Config{Platform: platform, HTTPClient: hc, Logger: log, MaxBody: maxBody})
+	return httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: log, MaxBody: maxBody})
 }
 
 // base returns the validated base URL without a trailing slash.

@@ -17,6 +17,7 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/defaultclient"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
@@ -37,9 +38,9 @@ const (
 type Config struct {
 	// Platform names the platform ("youzan", "vvtool", "vipauth", "veapi") in every *shoptoken.Error.
 	Platform string
-	// HTTPClient sends the requests. If nil, DefaultHTTPClient() is used. The Client works on a
-	// shallow copy, so the caller's value is never modified; its Transport, Timeout, Jar and
-	// CheckRedirect are used as they are.
+	// HTTPClient sends the requests. If nil, defaultclient.Shared() (5 s to connect, 15 s to the
+	// response headers, 30 s in all). The Client works on a shallow copy, so the caller's value is
+	// never modified; its Transport, Timeout, Jar and CheckRedirect are used as they are.
 	HTTPClient *http.Client
 	// Logger receives a Debug record for every attempt (method, redacted URL, status, duration,
 	// attempt). If nil, nothing is logged.
@@ -51,25 +52,6 @@ type Config struct {
 	// BackoffBase and BackoffMax shape the wait between attempts: a random duration between zero
 	// and min(BackoffMax, BackoffBase<<n) before retry n+1. If 0, 200ms and 2s.
 	BackoffBase, BackoffMax time.Duration
-}
-
-// DefaultHTTPClient returns a new *http.Client with the SDK's timeouts: 5s to connect, 5s for the
-// TLS handshake, 15s to the response headers and 30s in all, with a small idle connection pool and
-// the proxy taken from the environment.
-func DefaultHTTPClient() *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: 15 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		MaxIdleConns:          32,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       90 * time.Second,
-	}
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
 
 // Client sends the requests of one platform. It is safe for concurrent use.
@@ -91,7 +73,7 @@ func New(cfg Config) *Client {
 		// (possibly shared) client is never written to.
 		hc = *cfg.HTTPClient
 	} else {
-		hc = *DefaultHTTPClient()
+		hc = *defaultclient.Shared()
 	}
 	if hc.Transport == nil {
 		hc.Transport = http.DefaultTransport
