@@ -1,6 +1,7 @@
 package veapi
 
 import (
+	"context"
 	"net/http"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/defaultclient"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 )
 
 // TestNewClient_nilBaseHasTimeouts: a nil base is the SDK's default client, never one without a
@@ -22,4 +24,30 @@ func TestNewClient_nilBaseHasTimeouts(t *testing.T) {
 	base, ok := hc.Transport.(*shoptoken.Transport).Base.(*http.Transport)
 	require.True(t, ok)
 	assert.Equal(t, defaultclient.HeaderTimeout, base.ResponseHeaderTimeout)
+}
+
+// TestConfig_Refresh_redirectNotFollowed: /vip/refreshtoken answered with a redirect to another
+// host: the other host receives nothing (neither the vekey and refresh token again, nor a GET
+// whose answer would be taken for veapi's), the answer is a typed error naming the status, and no
+// error text shows a secret.
+func TestConfig_Refresh_redirectNotFollowed(t *testing.T) {
+	secrets := []string{testVEKey, testRefresh}
+	for _, status := range testkit.RedirectStatuses() {
+		r := testkit.NewRedirect(t, status, "vekey="+testVEKey+"&refresh_token="+testRefresh, string(fixture(t, "refresh_ok.json")))
+		tok, err := Config{VEKey: testVEKey, BaseURL: r.From.URL}.Refresh(context.Background(), testRefresh)
+		require.Nil(t, tok)
+		requireRedirectError(t, err, status)
+		assert.Zero(t, r.Hits(), "status %d: the other host got %s", status, r.Seen())
+		testkit.NoSecret(t, "error", secrets, testkit.ErrorTexts(err)...)
+	}
+}
+
+func requireRedirectError(t *testing.T, err error, status int) {
+	t.Helper()
+	require.ErrorIs(t, err, shoptoken.ErrBadResponse)
+	var e *shoptoken.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, platform, e.Platform)
+	assert.Equal(t, status, e.StatusCode)
+	assert.Contains(t, e.Message, "redirect to another host")
 }

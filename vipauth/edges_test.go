@@ -1,6 +1,7 @@
 package vipauth_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/defaultclient"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/vipauth"
 )
 
@@ -23,4 +25,37 @@ func TestNewClient_nilBaseHasTimeouts(t *testing.T) {
 	base, ok := hc.Transport.(*shoptoken.Transport).Base.(*http.Transport)
 	require.True(t, ok)
 	assert.Equal(t, defaultclient.HeaderTimeout, base.ResponseHeaderTimeout)
+}
+
+// TestConfig_redirectNotFollowed: /oauth2/token, /oauth2/token_info and /oauth2/revoke_token
+// answered with a redirect to another host: the other host receives nothing (neither the secret,
+// the code or the token again, nor a GET whose answer would be taken for vip.com's), the answer is
+// a typed error naming the status, and no error text shows a secret.
+func TestConfig_redirectNotFollowed(t *testing.T) {
+	ctx := context.Background()
+	calls := map[string]func(vipauth.Config) error{
+		"token": func(c vipauth.Config) error {
+			_, err := c.Exchange(ctx, testCode, "203.0.113.7")
+			return err
+		},
+		"token_info": func(c vipauth.Config) error {
+			_, err := c.TokenInfo(ctx, testToken)
+			return err
+		},
+		"revoke_token": func(c vipauth.Config) error { return c.Revoke(ctx, testToken) },
+	}
+	for name, call := range calls {
+		for _, status := range testkit.RedirectStatuses() {
+			r := testkit.NewRedirect(t, status, "client_secret="+testSecret+"&code="+testCode+"&access_token="+testToken,
+				`{"access_token":"`+testToken+`","expires_in":2592000,"open_id":"u1","code":0,"msg":"success"}`)
+			err := call(vipauth.Config{ClientID: "id", ClientSecret: testSecret, RedirectURL: callbackURL, BaseURL: r.From.URL + "/oauth2"})
+			require.ErrorIs(t, err, shoptoken.ErrBadResponse, "%s %d", name, status)
+			var e *shoptoken.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, status, e.StatusCode)
+			assert.Contains(t, e.Message, "redirect to another host")
+			assert.Zero(t, r.Hits(), "%s %d: the other host got %s", name, status, r.Seen())
+			testkit.NoSecret(t, name+" error", testSecrets, testkit.ErrorTexts(err)...)
+		}
+	}
 }

@@ -49,3 +49,22 @@ func TestNewClient_nilBaseHasTimeouts(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, defaultclient.HeaderTimeout, base.ResponseHeaderTimeout)
 }
+
+// TestConfig_FetchToken_redirectNotFollowed: /oauth/token answered with a redirect to another
+// host: the other host receives nothing, the answer is a typed error naming the status, and no
+// error text shows the AccessKey.
+func TestConfig_FetchToken_redirectNotFollowed(t *testing.T) {
+	for _, status := range testkit.RedirectStatuses() {
+		r := testkit.NewRedirect(t, status, "client_secret="+edgeKey,
+			`{"access_token":"`+edgeToken+`","expires_in":3600,"token_type":"Bearer"}`)
+		tok, err := vvtool.Config{Account: "acct", AccessKey: edgeKey, TokenURL: r.From.URL + "/oauth/token"}.FetchToken(context.Background())
+		require.Nil(t, tok)
+		require.ErrorIs(t, err, shoptoken.ErrBadResponse)
+		var e *shoptoken.Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, status, e.StatusCode)
+		assert.Contains(t, e.Message, "redirect to another host")
+		assert.Zero(t, r.Hits(), "status %d: the other host got %s", status, r.Seen())
+		testkit.NoSecret(t, "error", []string{edgeKey, edgeToken}, testkit.ErrorTexts(err)...)
+	}
+}

@@ -40,7 +40,8 @@ type Config struct {
 	Platform string
 	// HTTPClient sends the requests. If nil, defaultclient.Shared() (5 s to connect, 15 s to the
 	// response headers, 30 s in all). The Client works on a shallow copy, so the caller's value is
-	// never modified; its Transport, Timeout, Jar and CheckRedirect are used as they are.
+	// never modified; its Transport, Timeout and Jar are used as they are, its CheckRedirect only
+	// for the redirects FollowSameOrigin allows (see the package documentation).
 	HTTPClient *http.Client
 	// Logger receives a Debug record for every attempt (method, redacted URL, status, duration,
 	// attempt). If nil, nothing is logged.
@@ -52,6 +53,11 @@ type Config struct {
 	// BackoffBase and BackoffMax shape the wait between attempts: a random duration between zero
 	// and min(BackoffMax, BackoffBase<<n) before retry n+1. If 0, 200ms and 2s.
 	BackoffBase, BackoffMax time.Duration
+	// FollowSameOrigin lets a redirect to the same scheme, host and port as the request be
+	// followed (up to 10 in a row, or as HTTPClient.CheckRedirect decides). Set it only for a
+	// platform known to redirect its own endpoints: none of the four is, so no provider sets it.
+	// A redirect to another origin is never followed, whatever this says.
+	FollowSameOrigin bool
 }
 
 // Client sends the requests of one platform. It is safe for concurrent use.
@@ -78,6 +84,7 @@ func New(cfg Config) *Client {
 	if hc.Transport == nil {
 		hc.Transport = http.DefaultTransport
 	}
+	hc.CheckRedirect = redirectPolicy(cfg.FollowSameOrigin, hc.CheckRedirect)
 	rc := resty.NewWithClient(&hc).
 		SetLogger(quietLogger{}).
 		SetDoNotParseResponse(true). // the body is read here, through a limit
@@ -282,6 +289,10 @@ func (c *Client) attempt(ctx context.Context, p *prepared, n int) (resp *Respons
 			Kind:       shoptoken.ErrBadResponse,
 			Message:    "response body exceeds " + strconv.FormatInt(c.maxBody, 10) + " bytes",
 		}
+		c.logAttempt(ctx, p, n, time.Since(start), nil, err, false)
+		return nil, wait, false, err
+	}
+	if err = c.redirectError(p, raw); err != nil {
 		c.logAttempt(ctx, p, n, time.Since(start), nil, err, false)
 		return nil, wait, false, err
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/testkit"
 )
 
@@ -40,4 +43,49 @@ func TestClient_Do_debugLogEscapedMemberName(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, logs.String(), `"body"`)
 	testkit.NoSecret(t, "debug log", []string{secretAccess}, logs.String())
+}
+
+// TestClient_Do_redirectToAnotherOriginNotFollowed: whatever the status, and whatever the
+// caller's CheckRedirect or FollowSameOrigin allow, a request is never sent to another origin; the
+// answer is a typed error naming the status, without the Location's query.
+func TestClient_Do_redirectToAnotherOriginNotFollowed(t *testing.T) {
+	t.Parallel()
+	for _, status := range testkit.RedirectStatuses() {
+		for _, follow := range []bool{false, true} {
+			r := testkit.NewRedirect(t, status, "access_token="+secretAccess+"&client_secret="+secretClient, `{"access_token":"forged"}`)
+			hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}
+			c := New(fastConfig(Config{HTTPClient: hc, FollowSameOrigin: follow}))
+			resp, err := c.Do(context.Background(), Request{Op: "token", Method: "POST", URL: r.From.URL + "/oauth/token",
+				Form: map[string][]string{"client_secret": {secretClient}}, Secrets: []string{secretClient}})
+			require.Nil(t, resp)
+			require.ErrorIs(t, err, shoptoken.ErrBadResponse)
+			var e *shoptoken.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, status, e.StatusCode)
+			assert.Contains(t, err.Error(), "HTTP "+strconv.Itoa(status)+" redirect to another host")
+			assert.Zero(t, r.Hits(), "status %d: the other host got %s", status, r.Seen())
+			testkit.NoSecret(t, "error", []string{secretAccess, secretClient}, testkit.ErrorTexts(err)...)
+		}
+	}
+}
+
+// TestClient_Do_sameOriginRedirect: not followed unless FollowSameOrigin says so.
+func TestClient_Do_sameOriginRedirect(t *testing.T) {
+	t.Parallel()
+	srv, hits := countingServer(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		if r.URL.Path == "/old" {
+			http.Redirect(w, r, "/new", http.StatusTemporaryRedirect)
+			return
+		}
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	})
+	_, err := New(fastConfig(Config{})).Do(context.Background(), Request{Op: "token", Method: "POST", URL: srv.URL + "/old", JSON: []byte(`{}`)})
+	require.ErrorIs(t, err, shoptoken.ErrBadResponse)
+	assert.Contains(t, err.Error(), "HTTP 307 redirect within the same host not followed")
+	assert.Equal(t, int32(1), hits.Load())
+
+	resp, err := New(fastConfig(Config{FollowSameOrigin: true})).Do(context.Background(), Request{Op: "token", Method: "POST", URL: srv.URL + "/old", JSON: []byte(`{}`)})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, int32(3), hits.Load())
 }

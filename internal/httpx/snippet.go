@@ -80,25 +80,7 @@ func Snippet(body []byte, secrets ...string) string {
 		s = redactValues(s, jsonMemberRe, memberName)
 		s = redactValues(s, queryParamRe, paramName)
 	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) > snippetMax {
-		n := 0
-		for i := range s {
-			if n == snippetMax-1 {
-				s = s[:i] + "…"
-				break
-			}
-			n++
-		}
-	}
-	return s
+	return Line(s, snippetMax)
 }
 
 // redactValues shortens the second submatch of every match of re whose first submatch, as decode

@@ -1,0 +1,53 @@
+package youzan_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/testkit"
+	"github.com/shoptoken/shoptoken/youzan"
+)
+
+// TestConfig_redirectNotFollowed: /auth/token and the API gateway answered with a redirect to
+// another host: the other host receives nothing (neither the secret, refresh token or access token
+// again, nor a GET whose answer would be taken for Youzan's), the answer is a typed error naming
+// the status, and no error text shows a secret.
+func TestConfig_redirectNotFollowed(t *testing.T) {
+	ctx := context.Background()
+	forged := string(tokenAnswer(secretAccess2, secretRefresh, time.Now().Add(time.Hour)))
+	calls := map[string]func(youzan.Config) error{
+		"auth/token silent": func(c youzan.Config) error {
+			_, err := c.FetchToken(ctx, false)
+			return err
+		},
+		"auth/token refresh_token": func(c youzan.Config) error {
+			_, err := c.Refresh(ctx, secretRefresh)
+			return err
+		},
+		"api call": func(c youzan.Config) error {
+			src, err := youzan.NewToolSource(c, shoptoken.WithToken(&shoptoken.Token{AccessToken: secretAccess,
+				RefreshToken: secretRefresh, Expiry: time.Now().Add(time.Hour)}))
+			require.NoError(t, err)
+			defer src.Close()
+			return youzan.NewClient(c, src).Call(ctx, "youzan.shop.get", "3.0.0", nil, nil)
+		},
+	}
+	for name, call := range calls {
+		for _, status := range testkit.RedirectStatuses() {
+			r := testkit.NewRedirect(t, status, "client_secret="+secretClient+"&access_token="+secretAccess+"&refresh_token="+secretRefresh, forged)
+			err := call(youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152", BaseURL: r.From.URL})
+			require.ErrorIs(t, err, shoptoken.ErrBadResponse, "%s %d", name, status)
+			var e *shoptoken.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, status, e.StatusCode)
+			assert.Contains(t, e.Message, "redirect to another host")
+			assert.Zero(t, r.Hits(), "%s %d: the other host got %s", name, status, r.Seen())
+			testkit.NoSecret(t, name+" error", allSecrets, testkit.ErrorTexts(err)...)
+		}
+	}
+}
