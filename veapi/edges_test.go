@@ -2,7 +2,9 @@ package veapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -50,4 +52,18 @@ func requireRedirectError(t *testing.T, err error, status int) {
 	assert.Equal(t, platform, e.Platform)
 	assert.Equal(t, status, e.StatusCode)
 	assert.Contains(t, e.Message, "redirect to another host")
+}
+
+// TestConfig_Refresh_hostileMessage: a platform message with line breaks, terminal escapes and
+// 600 KB of text makes a one-line, bounded error; the whole text stays on RawMessage.
+func TestConfig_Refresh_hostileMessage(t *testing.T) {
+	body, err := json.Marshal(map[string]string{"error": "10012", "msg": testkit.HostileMessage(), "request_id": "r1\n\x1b[2Jforged"})
+	require.NoError(t, err)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
+	defer srv.Close()
+	_, err = Config{VEKey: testVEKey, BaseURL: srv.URL}.Refresh(context.Background(), testRefresh)
+	var e *shoptoken.Error
+	require.ErrorAs(t, err, &e)
+	testkit.PrintableLine(t, "Error()", err.Error(), 1024)
+	assert.Equal(t, testkit.HostileMessage(), e.RawMessage)
 }

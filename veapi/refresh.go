@@ -11,11 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
-	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // refresher renews a veapi authorization; it implements shoptoken.Refresher for NewSource.
@@ -89,9 +87,6 @@ type envelope struct {
 	RequestID json.RawMessage `json:"request_id"`
 }
 
-// maxMessage caps the platform message kept in an error, in characters.
-const maxMessage = 200
-
 // decodeRefresh turns a refresh answer into a token or a *shoptoken.Error. It is strict about
 // whether the answer is a success (error "0" or 0, data an object with non-empty string
 // access_token and refresh_token) and lenient about the rest (times as numbers or numeric strings),
@@ -101,8 +96,10 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 	if err := resp.DecodeJSON(platform, "refresh", &env, secrets...); err != nil {
 		return nil, err
 	}
-	// The request id is shown like the platform's other strings: clipped, less any secret it echoes.
-	requestID := clip(redact.Known(scalar(env.RequestID), secrets...))
+	// The request id is shown like the platform's other strings: one short line, less any secret
+	// it echoes.
+	rawID := scalar(env.RequestID)
+	requestID := httpx.Short(rawID, secrets...)
 	bad := func(what string) error {
 		msg := what
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -129,16 +126,17 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 		return nil, bad("error field is neither a string nor a number")
 	}
 	if code != "0" {
-		msg := clip(redact.Known(scalar(env.Msg), secrets...))
-		return nil, &shoptoken.Error{
+		e := httpx.SetMessage(&shoptoken.Error{
 			Platform:   platform,
 			Op:         "refresh",
 			StatusCode: resp.StatusCode,
-			Code:       clip(redact.Known(code, secrets...)),
-			Message:    msg,
+			Code:       httpx.Short(code, secrets...),
 			RequestID:  requestID,
-			Kind:       classify(msg, resp.StatusCode),
-		}
+		}, scalar(env.Msg), secrets...)
+		// Classified on the whole message (a keyword past the shown part counts), secrets
+		// shortened (a secret's letters are not the platform's words).
+		e.Kind = classify(e.RawMessage, resp.StatusCode)
+		return nil, e
 	}
 
 	// Success. A success answer is accepted whatever the HTTP status: it carries the only copy of
@@ -158,7 +156,7 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 		return nil, bad("success answer without a refresh_token: the authorization chain cannot continue")
 	}
 	secrets = append(secrets[:len(secrets):len(secrets)], access, refresh)
-	requestID = redact.Known(requestID, access, refresh)
+	requestID = httpx.Short(rawID, secrets...)
 
 	tok := &shoptoken.Token{AccessToken: access, RefreshToken: refresh, Extra: map[string]string{}}
 	createAt, hasCreate := millis(data["create_at"])
@@ -209,7 +207,7 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 		tok.Extra["is_expired"] = strconv.FormatBool(b)
 	}
 	if s := scalar(data["status"]); s != "" {
-		tok.Extra["status"] = clip(redact.Known(s, secrets...))
+		tok.Extra["status"] = httpx.Short(s, secrets...)
 	}
 	if requestID != "" {
 		tok.Extra["request_id"] = requestID
@@ -329,19 +327,4 @@ func boolean(raw json.RawMessage) (bool, bool) {
 // within ten years of it.
 func plausible(t, now time.Time) bool {
 	return t.After(now) && t.Before(now.AddDate(10, 0, 0))
-}
-
-// clip shortens a platform string for an error message.
-func clip(s string) string {
-	if utf8.RuneCountInString(s) <= maxMessage {
-		return s
-	}
-	n := 0
-	for i := range s {
-		if n == maxMessage-1 {
-			return s[:i] + "…"
-		}
-		n++
-	}
-	return s
 }

@@ -7,10 +7,9 @@ import (
 	"errors"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/internal/redact"
+	"github.com/shoptoken/shoptoken/internal/httpx"
 )
 
 // AuthCodeOption adds a parameter to the authorization URL.
@@ -97,10 +96,6 @@ var (
 	ErrDenied = errors.New("the user did not authorize the application")
 )
 
-// maxDescription caps how much of a callback's error_description is kept: it arrives in a URL,
-// and an error message should stay one line.
-const maxDescription = 200
-
 // ParseCallback checks the query of the request that vip.com's redirect sent to RedirectURL and
 // returns the authorization code, to pass to Exchange.
 //
@@ -122,9 +117,8 @@ func ParseCallback(query url.Values, wantState string) (code string, err error) 
 	if e := query.Get("error"); e != "" {
 		// The description is the platform's free text: shorten the state and any code it repeats.
 		secrets := []string{got, query.Get("code")}
-		cerr := &shoptoken.Error{Platform: platform, Op: "authorize",
-			Code:    clip(redact.Known(e, secrets...), 64),
-			Message: clip(redact.Known(query.Get("error_description"), secrets...), maxDescription)}
+		cerr := httpx.SetMessage(&shoptoken.Error{Platform: platform, Op: "authorize", Code: httpx.Short(e, secrets...)},
+			query.Get("error_description"), secrets...)
 		switch e {
 		case "unauthorized_client":
 			cerr.Kind = shoptoken.ErrCredentials
@@ -145,20 +139,4 @@ func ParseCallback(query url.Values, wantState string) (code string, err error) 
 			Message: "callback carries neither code nor error"}
 	}
 	return code, nil
-}
-
-// clip returns s cut to at most n runes, one line.
-func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i := 0
-	for j := range s {
-		if i == n-1 {
-			return s[:j] + "…"
-		}
-		i++
-	}
-	return s
 }

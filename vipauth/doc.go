@@ -41,7 +41,8 @@
 //
 // Every error is a *shoptoken.Error with Platform "vipauth", Op "authorize", "callback",
 // "exchange", "token_info", "revoke", "refresh" or "source", the platform's code and message
-// verbatim (less any secret they echo), and a Kind:
+// (less any secret they echo, each one printable line of bounded length; the whole message is in
+// RawMessage), and a Kind:
 //
 //   - shoptoken.ErrReauthorize: the user refused (ParseCallback, Err ErrDenied), the code is
 //     invalid or used (Exchange), the token was revoked (TokenInfo), or the Cache's token expired

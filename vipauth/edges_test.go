@@ -2,7 +2,10 @@ package vipauth_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -57,5 +60,25 @@ func TestConfig_redirectNotFollowed(t *testing.T) {
 			assert.Zero(t, r.Hits(), "%s %d: the other host got %s", name, status, r.Seen())
 			testkit.NoSecret(t, name+" error", testSecrets, testkit.ErrorTexts(err)...)
 		}
+	}
+}
+
+// TestConfig_hostileMessage: a platform message with line breaks, terminal escapes and 600 KB of
+// text makes a one-line, bounded error, from the token endpoint and from a callback alike; the
+// whole text stays on RawMessage.
+func TestConfig_hostileMessage(t *testing.T) {
+	body, err := json.Marshal(map[string]any{"code": 30001, "msg": testkit.HostileMessage(), "request_id": "r1\n\x1b[2Jforged"})
+	require.NoError(t, err)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
+	defer srv.Close()
+	cfg := vipauth.Config{ClientID: "id", ClientSecret: testSecret, RedirectURL: callbackURL, BaseURL: srv.URL}
+	_, err = cfg.Exchange(context.Background(), testCode, "203.0.113.7")
+	_, cbErr := vipauth.ParseCallback(url.Values{"state": {"s"}, "error": {"access_denied\n\x1b[2J"},
+		"error_description": {testkit.HostileMessage()}}, "s")
+	for _, err := range []error{err, cbErr} {
+		var e *shoptoken.Error
+		require.ErrorAs(t, err, &e)
+		testkit.PrintableLine(t, "Error()", err.Error(), 1024)
+		assert.Equal(t, testkit.HostileMessage(), e.RawMessage)
 	}
 }

@@ -58,7 +58,7 @@ func (c Config) Exchange(ctx context.Context, code, clientIP string) (*shoptoken
 	ip, ok := parseIP(clientIP)
 	if !ok {
 		return nil, &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
-			Message: fmt.Sprintf("clientIP %q is not an IP address", clip(clientIP, 64))}
+			Message: fmt.Sprintf("clientIP %q is not an IP address", httpx.Short(clientIP))}
 	}
 	secrets := []string{c.ClientSecret, code}
 	start := time.Now()

@@ -133,15 +133,14 @@ func parseToken(resp *httpx.Response, secrets []string) (*tokenFields, error) {
 func tokenError(resp *httpx.Response, env *envelope, secrets []string) error {
 	msg := firstNonEmpty(string(env.Msg), string(env.Message), string(env.ErrorDescription))
 	code := firstNonEmpty(string(env.Code), string(env.Error))
-	e := &shoptoken.Error{
+	e := httpx.SetMessage(&shoptoken.Error{
 		Platform:   platform,
 		Op:         "token",
 		StatusCode: resp.StatusCode,
-		Code:       redact.Known(code, secrets...),
-		Message:    redact.Known(msg, secrets...),
-		RequestID:  firstNonEmpty(string(env.RequestID), resp.Header.Get("X-Request-Id")),
-		Kind:       classify(resp.StatusCode, string(env.Code), string(env.Error), msg),
-	}
+		Code:       httpx.Short(code, secrets...),
+		RequestID:  httpx.Short(firstNonEmpty(string(env.RequestID), resp.Header.Get("X-Request-Id")), secrets...),
+	}, msg, secrets...)
+	e.Kind = classify(resp.StatusCode, string(env.Code), string(env.Error), redact.Known(msg, secrets...))
 	if e.Kind != nil && e.Message == "" {
 		e.Message = httpx.Snippet(resp.Body, secrets...)
 	}
@@ -173,7 +172,7 @@ func notJSONError(resp *httpx.Response, err error) error {
 		e.Kind = shoptoken.ErrCredentials
 	}
 	if e.RequestID == "" {
-		e.RequestID = resp.Header.Get("X-Request-Id")
+		e.RequestID = httpx.Short(resp.Header.Get("X-Request-Id"))
 	}
 	return e
 }

@@ -2,6 +2,7 @@ package vvtool_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -67,4 +68,18 @@ func TestConfig_FetchToken_redirectNotFollowed(t *testing.T) {
 		assert.Zero(t, r.Hits(), "status %d: the other host got %s", status, r.Seen())
 		testkit.NoSecret(t, "error", []string{edgeKey, edgeToken}, testkit.ErrorTexts(err)...)
 	}
+}
+
+// TestConfig_FetchToken_hostileMessage: a platform message with line breaks, terminal escapes and
+// 600 KB of text makes a one-line, bounded error; the whole text stays on RawMessage.
+func TestConfig_FetchToken_hostileMessage(t *testing.T) {
+	body, err := json.Marshal(map[string]any{"code": 400, "msg": testkit.HostileMessage(), "request_id": "r1\n\x1b[2Jforged"})
+	require.NoError(t, err)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
+	defer srv.Close()
+	_, err = vvtool.Config{Account: "acct", AccessKey: edgeKey, TokenURL: srv.URL}.FetchToken(context.Background())
+	var e *shoptoken.Error
+	require.ErrorAs(t, err, &e)
+	testkit.PrintableLine(t, "Error()", err.Error(), 1024)
+	assert.Equal(t, testkit.HostileMessage(), e.RawMessage)
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
-	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // Client calls Youzan APIs through the gateway with tokens from a Cache. It is safe for
@@ -200,20 +199,19 @@ func parseCall(resp *httpx.Response, secrets []string) result {
 	if err := resp.DecodeJSON(platform, opCall, &a, secrets...); err != nil {
 		return result{err: withRequestID(err, traceID(resp.Body)), status: resp.StatusCode}
 	}
-	res := result{traceID: string(a.TraceID), status: resp.StatusCode}
+	res := result{traceID: httpx.Short(string(a.TraceID), secrets...), status: resp.StatusCode}
 	fail := func(code, msg string, kind error) result {
 		if n, _ := strconv.Atoi(code); n >= 4201 && n <= 4203 {
 			res.rejected = n
 		}
-		res.err = &shoptoken.Error{
+		res.err = httpx.SetMessage(&shoptoken.Error{
 			Platform:   platform,
 			Op:         opCall,
 			StatusCode: resp.StatusCode,
-			Code:       code,
-			Message:    redact.Known(msg, secrets...),
+			Code:       httpx.Short(code, secrets...),
 			RequestID:  res.traceID,
 			Kind:       kind,
-		}
+		}, msg, secrets...)
 		return res
 	}
 	sub := func(raw json.RawMessage, v any) error {
@@ -236,7 +234,7 @@ func parseCall(resp *httpx.Response, secrets []string) result {
 			return res
 		}
 		if g.TraceID != "" {
-			res.traceID = string(g.TraceID)
+			res.traceID = httpx.Short(string(g.TraceID), secrets...)
 		}
 		return fail(string(g.ErrCode), string(g.ErrMsg), gatewayKind(string(g.ErrCode), string(g.ErrMsg)))
 	case present(a.ErrorResponse):

@@ -2,6 +2,9 @@ package youzan_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -49,5 +52,35 @@ func TestConfig_redirectNotFollowed(t *testing.T) {
 			assert.Zero(t, r.Hits(), "%s %d: the other host got %s", name, status, r.Seen())
 			testkit.NoSecret(t, name+" error", allSecrets, testkit.ErrorTexts(err)...)
 		}
+	}
+}
+
+// TestConfig_hostileMessage: a platform message with line breaks, terminal escapes and 600 KB of
+// text makes a one-line, bounded error, from the token endpoint and from the gateway alike; the
+// whole text stays on RawMessage.
+func TestConfig_hostileMessage(t *testing.T) {
+	tokenBody, err := json.Marshal(map[string]any{"success": false, "code": 1000, "message": testkit.HostileMessage(), "trace_id": "t1\n\x1b[2Jforged"})
+	require.NoError(t, err)
+	callBody, err := json.Marshal(map[string]any{"gw_err_resp": map[string]any{"err_code": 4005, "err_msg": testkit.HostileMessage(), "trace_id": "t1\n\x1b[2Jforged"}})
+	require.NoError(t, err)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/auth/token" {
+			_, _ = w.Write(tokenBody)
+			return
+		}
+		_, _ = w.Write(callBody)
+	}))
+	defer srv.Close()
+	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152", BaseURL: srv.URL}
+	_, tokErr := cfg.FetchToken(context.Background(), false)
+	src, err := youzan.NewSource(cfg, shoptoken.WithToken(&shoptoken.Token{AccessToken: secretAccess, Expiry: time.Now().Add(time.Hour)}))
+	require.NoError(t, err)
+	defer src.Close()
+	callErr := youzan.NewClient(cfg, src).Call(context.Background(), "youzan.shop.get", "3.0.0", nil, nil)
+	for _, err := range []error{tokErr, callErr} {
+		var e *shoptoken.Error
+		require.ErrorAs(t, err, &e)
+		testkit.PrintableLine(t, "Error()", err.Error(), 1024)
+		assert.Equal(t, testkit.HostileMessage(), e.RawMessage)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/jsonx"
-	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // Operation names used in errors.
@@ -144,7 +143,7 @@ func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*
 	var d tokenData
 	if hasData {
 		if err := (&httpx.Response{StatusCode: resp.StatusCode, Body: data}).DecodeJSON(platform, op, &d, secrets...); err != nil {
-			return nil, withRequestID(err, string(ans.TraceID))
+			return nil, withRequestID(err, httpx.Short(string(ans.TraceID)))
 		}
 		secrets = append(secrets, string(d.AccessToken), string(d.RefreshToken))
 	}
@@ -152,26 +151,25 @@ func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*
 	if !ok {
 		if !ans.Success.set && ans.Code == "" {
 			if err := resp.StatusError(platform, op, secrets...); err != nil {
-				return nil, withRequestID(err, string(ans.TraceID))
+				return nil, withRequestID(err, httpx.Short(string(ans.TraceID)))
 			}
 			// No snippet: an unknown token answer may hold a secret under a name we do not know.
 			return nil, &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse,
-				RequestID: string(ans.TraceID), Message: "unknown answer: no success, code or data"}
+				RequestID: httpx.Short(string(ans.TraceID)), Message: "unknown answer: no success, code or data"}
 		}
-		msg := redact.Known(string(ans.Message), secrets...)
-		return nil, &shoptoken.Error{
+		e := httpx.SetMessage(&shoptoken.Error{
 			Platform:   platform,
 			Op:         op,
 			StatusCode: resp.StatusCode,
-			Code:       string(ans.Code),
-			Message:    msg,
-			RequestID:  string(ans.TraceID),
-			Kind:       tokenKind(op, string(ans.Code), msg, resp.StatusCode),
-		}
+			Code:       httpx.Short(string(ans.Code), secrets...),
+			RequestID:  httpx.Short(string(ans.TraceID), secrets...),
+		}, string(ans.Message), secrets...)
+		e.Kind = tokenKind(op, string(ans.Code), e.RawMessage, resp.StatusCode)
+		return nil, e
 	}
 	if d.AccessToken == "" {
 		return nil, &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse,
-			RequestID: string(ans.TraceID), Message: "success without an access_token"}
+			RequestID: httpx.Short(string(ans.TraceID)), Message: "success without an access_token"}
 	}
 	now := c.now()
 	tok := &shoptoken.Token{
@@ -202,7 +200,7 @@ func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*
 	}
 	if !tok.Expiry.After(now) {
 		return nil, &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse,
-			RequestID: string(ans.TraceID), Message: "token expired on arrival (expires " + tok.Expiry.UTC().Format(time.RFC3339) + ")"}
+			RequestID: httpx.Short(string(ans.TraceID)), Message: "token expired on arrival (expires " + tok.Expiry.UTC().Format(time.RFC3339) + ")"}
 	}
 	if tok.RefreshToken != "" {
 		tok.RefreshExpiry = refreshExpiry(tok.Expiry, now)
@@ -327,7 +325,7 @@ func traceID(body []byte) string {
 		_ = json.Unmarshal(obj, &g)
 		gw = g.TraceID
 	}
-	return string(cmp.Or(gw, own))
+	return httpx.Short(string(cmp.Or(gw, own)))
 }
 
 // withRequestID fills in the request id of an error made without one (decoding, HTTP status).

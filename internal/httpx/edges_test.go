@@ -5,12 +5,15 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/redact"
 	"github.com/shoptoken/shoptoken/internal/testkit"
 )
 
@@ -88,4 +91,27 @@ func TestClient_Do_sameOriginRedirect(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, int32(3), hits.Load())
+}
+
+func TestLine(t *testing.T) {
+	assert.Equal(t, "a b [31mred", Line("a\nb \x1b[31mred", 0))
+	assert.Equal(t, "x evil y", Line("x \u202Eevil\u202C y", 0))
+	assert.Equal(t, "bad \uFFFD", Line("bad \xff", 0))
+	long := Line(strings.Repeat("失", 300), MaxMessage)
+	assert.Equal(t, MaxMessage, utf8.RuneCountInString(long))
+	assert.True(t, strings.HasSuffix(long, "…"))
+	assert.Equal(t, "short", Line("short", MaxMessage))
+}
+
+// TestSetMessage: the message an error shows is one bounded, printable line; the whole text stays
+// on RawMessage; known secrets are shortened in both.
+func TestSetMessage(t *testing.T) {
+	hostile := testkit.HostileMessage() + " " + secretClient
+	e := SetMessage(&shoptoken.Error{Platform: "youzan", Op: "token"}, hostile, secretClient)
+	testkit.PrintableLine(t, "Error()", e.Error(), 1024)
+	assert.LessOrEqual(t, utf8.RuneCountInString(e.Message), MaxMessage)
+	assert.Equal(t, redact.Known(hostile, secretClient), e.RawMessage)
+	assert.Greater(t, len(e.RawMessage), 600_000)
+	testkit.NoSecret(t, "error", []string{secretClient}, e.RawMessage, e.Message)
+	assert.Equal(t, "ab cd", Short("ab\ncd"))
 }

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // Line returns s as one line of printable text of at most max characters: invalid UTF-8 becomes
@@ -42,4 +45,29 @@ func unsafeRune(r rune) bool {
 		return true // bidirectional embeddings, overrides, isolates and marks
 	}
 	return false
+}
+
+// Bounds of the platform text an error shows, in characters.
+const (
+	// MaxMessage bounds Error.Message.
+	MaxMessage = 200
+	// MaxCode bounds Error.Code and Error.RequestID, and short informative values.
+	MaxCode = 64
+)
+
+// SetMessage puts msg, a platform's own words, into e: RawMessage gets it whole with secrets (see
+// redact.Known) shortened, Message gets the same as one printable line of at most MaxMessage
+// characters (see Line). It returns e. Every provider puts platform messages into errors through
+// it, so that none can inject a log line, drive a terminal or make a 600 KB error.
+func SetMessage(e *shoptoken.Error, msg string, secrets ...string) *shoptoken.Error {
+	raw := redact.Known(msg, secrets...)
+	e.RawMessage = raw
+	e.Message = Line(raw, MaxMessage)
+	return e
+}
+
+// Short returns a platform's code, request id or other short value made safe to show: secrets
+// shortened, one printable line, at most MaxCode characters.
+func Short(s string, secrets ...string) string {
+	return Line(redact.Known(s, secrets...), MaxCode)
 }
