@@ -3,8 +3,11 @@ package shoptoken
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/shoptoken/shoptoken/internal/defaultclient"
 	"github.com/shoptoken/shoptoken/internal/redact"
@@ -40,7 +43,7 @@ type Transport struct {
 	Rejected func(resp *http.Response) bool
 	// Secrets are other secrets that Attach puts on the request (an app key, say). Like the
 	// token, they are removed from a redirect's Location, so that neither the next hop's URL nor
-	// a *url.Error about it shows them.
+	// a *url.Error about it shows them, and a Transport prints and logs them shortened.
 	Secrets []string
 	// Settled, when set, sees how each request ended: the final answer, the tokens it was sent
 	// with in order (one, or two after a rejection and the retry), and whether Rejected matched
@@ -63,6 +66,37 @@ func NewClient(src Invalidator, base *http.Client) *http.Client {
 	hc.Transport = &Transport{Source: src, Base: hc.Transport}
 	return &hc
 }
+
+// view is how t prints: the types of Source and Base, and Secrets shortened.
+func (t Transport) view() *redact.View {
+	v := redact.NewView("shoptoken.Transport")
+	if t.Source != nil {
+		v.Plain("Source", "source", fmt.Sprintf("%T", t.Source))
+	}
+	if t.Base != nil {
+		v.Plain("Base", "base", fmt.Sprintf("%T", t.Base))
+	}
+	if len(t.Secrets) > 0 {
+		shown := make([]string, len(t.Secrets))
+		for i, s := range t.Secrets {
+			shown[i] = redact.Secret(s)
+		}
+		v.Plain("Secrets", "secrets", "["+strings.Join(shown, " ")+"]")
+	}
+	return v
+}
+
+// String describes t with Secrets redacted.
+func (t Transport) String() string { return t.view().String() }
+
+// GoString is used by %#v; it redacts like String.
+func (t Transport) GoString() string { return t.String() }
+
+// Format prints the redacted form for every verb, so that %v, %+v and %#v never show Secrets.
+func (t Transport) Format(f fmt.State, verb rune) { t.view().Format(f, verb) }
+
+// LogValue implements slog.LogValuer with Secrets redacted.
+func (t Transport) LogValue() slog.Value { return t.view().LogValue() }
 
 // AttachBearer sets "Authorization: Bearer <token>".
 func AttachBearer(r *http.Request, t *Token) {

@@ -111,3 +111,17 @@ func TestNewClient_nilBaseHasTimeouts(t *testing.T) {
 	require.True(t, ok, "Base is %T", tr.Base)
 	assert.Equal(t, defaultclient.HeaderTimeout, base.ResponseHeaderTimeout)
 }
+
+// TestTransport_printsRedacted: a Transport, and a client built on one, print and log Secrets
+// shortened in every fmt verb and both slog handlers.
+func TestTransport_printsRedacted(t *testing.T) {
+	const vekey = "VK4b1Ns5Xq9Mv3Pz8Kr2Lw6Jh0Gf4Dc7Sa1Ey5Ux"
+	c := staticSource("AT9q2Wm7Xz4Nv8Pb3Kj7Lr1Hc5Gs9Fd2Ea6Ty0Uz")
+	defer c.Close()
+	tr := &Transport{Source: c, Secrets: []string{vekey}}
+	hc := &http.Client{Transport: tr}
+	for name, v := range map[string]any{"Transport": *tr, "*Transport": tr, "*http.Client": hc} {
+		testkit.NoSecret(t, name, []string{vekey}, testkit.Printed(v)...)
+	}
+	assert.Equal(t, "shoptoken.Transport{Source: *shoptoken.Cache, Secrets: [VK4b…(40)]}", tr.String())
+}

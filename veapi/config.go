@@ -103,22 +103,19 @@ func (c Config) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// String describes c with VEKey redacted.
-func (c Config) String() string {
-	s := "veapi.Config{VEKey: " + redact.Secret(c.VEKey)
-	if c.BaseURL != "" {
-		s += ", BaseURL: " + redact.URL(c.BaseURL)
-	}
-	return s + "}"
+// view is how c prints: VEKey shortened, BaseURL without secrets.
+func (c Config) view() *redact.View {
+	return redact.NewView("veapi.Config").Secret("VEKey", "vekey", c.VEKey).URL("BaseURL", "base_url", c.BaseURL)
 }
+
+// String describes c with VEKey redacted.
+func (c Config) String() string { return c.view().String() }
 
 // GoString is used by %#v; it redacts like String.
 func (c Config) GoString() string { return c.String() }
 
 // Format prints the redacted form for every verb, so that %v, %+v and %#v never show the vekey.
-func (c Config) Format(f fmt.State, verb rune) { redact.Format(f, verb, c.String(), c.String()) }
+func (c Config) Format(f fmt.State, verb rune) { c.view().Format(f, verb) }
 
 // LogValue implements slog.LogValuer with VEKey redacted.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("vekey", redact.Secret(c.VEKey)), slog.String("base_url", redact.URL(c.baseURL())))
-}
+func (c Config) LogValue() slog.Value { return c.view().LogValue() }

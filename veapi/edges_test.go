@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -66,4 +67,23 @@ func TestConfig_Refresh_hostileMessage(t *testing.T) {
 	require.ErrorAs(t, err, &e)
 	testkit.PrintableLine(t, "Error()", err.Error(), 1024)
 	assert.Equal(t, testkit.HostileMessage(), e.RawMessage)
+}
+
+// TestPrinted_noSecret: everything of this package that holds a secret prints and logs it
+// shortened, in every fmt verb and both slog handlers.
+func TestPrinted_noSecret(t *testing.T) {
+	cfg := Config{VEKey: testVEKey, BaseURL: mockBase + "/?vekey=" + testVEKey}
+	tok := &shoptoken.Token{AccessToken: fixtureAccess, RefreshToken: testRefresh, Expiry: time.Now().Add(time.Hour)}
+	src, err := NewSource(Config{VEKey: testVEKey}, shoptoken.WithToken(tok))
+	require.NoError(t, err)
+	defer src.Close()
+	api, err := NewAPIClient(Config{VEKey: testVEKey}, src, nil)
+	require.NoError(t, err)
+	secrets := []string{testVEKey, testRefresh, fixtureAccess}
+	for name, v := range map[string]any{
+		"Config": cfg, "*Config": &cfg, "source": src, "NewClient": NewClient(src, nil),
+		"NewAPIClient": api, "its Transport": api.Transport, "token": tok,
+	} {
+		testkit.NoSecret(t, name, secrets, testkit.Printed(v)...)
+	}
 }

@@ -1,6 +1,7 @@
 package vipauth
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // OOB is the redirect URI of vip.com's native-application flow: with it as Config.RedirectURL the
@@ -23,7 +25,8 @@ const platform = "vipauth"
 // Config holds what vip.com issues to your application. ClientID and ClientSecret are required
 // for Exchange; ClientID and RedirectURL for AuthCodeURL.
 //
-// A Config is a plain value: copy it freely. Its methods are safe for concurrent use.
+// A Config is a plain value: copy it freely. Its methods are safe for concurrent use. It prints
+// and logs with ClientSecret shortened, in every fmt verb and slog.
 type Config struct {
 	// ClientID is the application's key on the vip.com open platform (vop.vip.com).
 	ClientID string
@@ -45,6 +48,27 @@ type Config struct {
 	// nil, nothing is logged. NewSource also gives it to the Cache (shoptoken.WithLogger).
 	Logger *slog.Logger
 }
+
+// view is how c prints: ClientSecret shortened, URLs without secrets.
+func (c Config) view() *redact.View {
+	return redact.NewView("vipauth.Config").
+		Plain("ClientID", "client_id", c.ClientID).
+		Secret("ClientSecret", "client_secret", c.ClientSecret).
+		URL("RedirectURL", "redirect_url", c.RedirectURL).
+		URL("BaseURL", "base_url", c.BaseURL)
+}
+
+// String describes c with ClientSecret redacted.
+func (c Config) String() string { return c.view().String() }
+
+// GoString is used by %#v; it redacts like String.
+func (c Config) GoString() string { return c.String() }
+
+// Format prints the redacted form for every verb, so that %v, %+v and %#v never show the secret.
+func (c Config) Format(f fmt.State, verb rune) { c.view().Format(f, verb) }
+
+// LogValue implements slog.LogValuer with ClientSecret redacted.
+func (c Config) LogValue() slog.Value { return c.view().LogValue() }
 
 func (c Config) client() *httpx.Client {
 	// Token endpoints are never retried after the request may have arrived (a code is single

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,5 +81,24 @@ func TestConfig_hostileMessage(t *testing.T) {
 		require.ErrorAs(t, err, &e)
 		testkit.PrintableLine(t, "Error()", err.Error(), 1024)
 		assert.Equal(t, testkit.HostileMessage(), e.RawMessage)
+	}
+}
+
+// TestPrinted_noSecret: everything of this package that holds a secret prints and logs it
+// shortened, in every fmt verb and both slog handlers.
+func TestPrinted_noSecret(t *testing.T) {
+	cfg := vipauth.Config{ClientID: "id", ClientSecret: testSecret, RedirectURL: callbackURL + "?code=" + testCode,
+		BaseURL: vipauth.DefaultBaseURL}
+	tok := &shoptoken.Token{AccessToken: testToken, Expiry: time.Now().Add(time.Hour)}
+	src, err := vipauth.NewSource(cfg, shoptoken.WithToken(tok))
+	require.NoError(t, err)
+	defer src.Close()
+	hc := vipauth.NewClient(src, nil)
+	info := vipauth.TokenInfo{AccessToken: testToken, OpenID: "u1"}
+	for name, v := range map[string]any{
+		"Config": cfg, "*Config": &cfg, "source": src, "NewClient": hc, "its Transport": hc.Transport,
+		"token": tok, "TokenInfo": info, "*TokenInfo": &info,
+	} {
+		testkit.NoSecret(t, name, testSecrets, testkit.Printed(v)...)
 	}
 }

@@ -2,6 +2,7 @@ package vvtool
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -37,7 +38,8 @@ const (
 
 // Config holds what vv-tool issues to your account. Account and AccessKey are required.
 //
-// A Config is a value: copy it freely. It is safe for concurrent use.
+// A Config is a value: copy it freely. It is safe for concurrent use. It prints and logs with
+// AccessKey shortened, in every fmt verb and slog.
 type Config struct {
 	// Account is the vv-tool Account, sent as client_id. It appears in names and logs.
 	Account string
@@ -55,6 +57,26 @@ type Config struct {
 	// of the answer). If nil, nothing is logged. NewSource also gives it to the Cache.
 	Logger *slog.Logger
 }
+
+// view is how c prints: AccessKey shortened, TokenURL without secrets.
+func (c Config) view() *redact.View {
+	return redact.NewView("vvtool.Config").
+		Plain("Account", "account", c.Account).
+		Secret("AccessKey", "access_key", c.AccessKey).
+		URL("TokenURL", "token_url", c.TokenURL)
+}
+
+// String describes c with AccessKey redacted.
+func (c Config) String() string { return c.view().String() }
+
+// GoString is used by %#v; it redacts like String.
+func (c Config) GoString() string { return c.String() }
+
+// Format prints the redacted form for every verb, so that %v, %+v and %#v never show the key.
+func (c Config) Format(f fmt.State, verb rune) { c.view().Format(f, verb) }
+
+// LogValue implements slog.LogValuer with AccessKey redacted.
+func (c Config) LogValue() slog.Value { return c.view().LogValue() }
 
 // FetchToken makes one call to the token endpoint and returns the new token.
 //

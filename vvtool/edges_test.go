@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -82,4 +83,21 @@ func TestConfig_FetchToken_hostileMessage(t *testing.T) {
 	require.ErrorAs(t, err, &e)
 	testkit.PrintableLine(t, "Error()", err.Error(), 1024)
 	assert.Equal(t, testkit.HostileMessage(), e.RawMessage)
+}
+
+// TestPrinted_noSecret: everything of this package that holds a secret prints and logs it
+// shortened, in every fmt verb and both slog handlers.
+func TestPrinted_noSecret(t *testing.T) {
+	cfg := vvtool.Config{Account: "acct", AccessKey: edgeKey, TokenURL: "http://api.vv-tool.com/oauth/token?client_secret=" + edgeKey}
+	tok := &shoptoken.Token{AccessToken: edgeToken, Expiry: time.Now().Add(time.Hour)}
+	src, err := vvtool.NewSource(cfg, shoptoken.WithToken(tok))
+	require.NoError(t, err)
+	defer src.Close()
+	hc := vvtool.NewClient(src, nil)
+	for name, v := range map[string]any{
+		"Config": cfg, "*Config": &cfg, "source": src, "NewClient": hc, "its Transport": hc.Transport, "token": tok,
+	} {
+		testkit.NoSecret(t, name, []string{edgeKey, edgeToken}, testkit.Printed(v)...)
+	}
+	assert.Equal(t, "vvtool.Config{Account: acct, AccessKey: AKq7…(40), TokenURL: http://api.vv-tool.com/oauth/token?client_secret=AKq7…(40)}", cfg.String())
 }

@@ -33,11 +33,17 @@ type Client struct {
 	limits  map[string]*limitState // per API: the 4101 back-off sequence
 }
 
-// String describes the Client without its secrets.
-func (cl *Client) String() string { return "youzan.Client{" + cl.cfg.String() + "}" }
+// String describes the Client by its Config, without its secrets.
+func (cl *Client) String() string { return cl.cfg.view("youzan.Client").String() }
+
+// GoString is used by %#v; it redacts like String.
+func (cl *Client) GoString() string { return cl.String() }
 
 // Format prints the redacted form for every verb.
-func (cl *Client) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(cl.String())) }
+func (cl *Client) Format(f fmt.State, verb rune) { cl.cfg.view("youzan.Client").Format(f, verb) }
+
+// LogValue implements slog.LogValuer: the secret is redacted.
+func (cl *Client) LogValue() slog.Value { return cl.cfg.view("youzan.Client").LogValue() }
 
 // NewClient returns a Client that calls APIs on c.BaseURL with tokens from src (NewSource or
 // NewToolSource). Problems with c or a nil src are reported by Call.

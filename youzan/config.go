@@ -120,35 +120,26 @@ func configError(op, msg string) error {
 	return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest, Message: msg}
 }
 
-// String describes c with ClientSecret redacted.
-func (c Config) String() string {
-	var b strings.Builder
-	b.WriteString("youzan.Config{ClientID: " + c.ClientID)
-	b.WriteString(", ClientSecret: " + redact.Secret(c.ClientSecret))
-	if c.GrantID != "" {
-		b.WriteString(", GrantID: " + c.GrantID)
-	}
-	if c.BaseURL != "" {
-		b.WriteString(", BaseURL: " + redact.URL(c.BaseURL))
-	}
-	b.WriteString("}")
-	return b.String()
+// view is how c prints: ClientSecret shortened, BaseURL without secrets.
+func (c Config) view(name string) *redact.View {
+	return redact.NewView(name).
+		Plain("ClientID", "client_id", c.ClientID).
+		Secret("ClientSecret", "client_secret", c.ClientSecret).
+		Plain("GrantID", "grant_id", c.GrantID).
+		URL("BaseURL", "base_url", c.BaseURL)
 }
+
+// String describes c with ClientSecret redacted.
+func (c Config) String() string { return c.view("youzan.Config").String() }
 
 // GoString is used by %#v; it redacts like String.
 func (c Config) GoString() string { return c.String() }
 
 // Format prints the redacted form for every verb, so that %v, %+v and %#v never show the secret.
-func (c Config) Format(f fmt.State, verb rune) { redact.Format(f, verb, c.String(), c.String()) }
+func (c Config) Format(f fmt.State, verb rune) { c.view("youzan.Config").Format(f, verb) }
 
 // LogValue implements slog.LogValuer: the secret is redacted.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("client_id", c.ClientID),
-		slog.String("client_secret", redact.Secret(c.ClientSecret)),
-		slog.String("grant_id", c.GrantID),
-	)
-}
+func (c Config) LogValue() slog.Value { return c.view("youzan.Config").LogValue() }
 
 // tokenLogger returns l with the "body" attribute dropped from every record: a token answer is
 // made of secrets, and one under a name the redaction does not know (say, a bare "data" string)

@@ -84,3 +84,25 @@ func TestConfig_hostileMessage(t *testing.T) {
 		assert.Equal(t, testkit.HostileMessage(), e.RawMessage)
 	}
 }
+
+// TestPrinted_noSecret: everything of this package that holds a secret prints and logs it
+// shortened, in every fmt verb and both slog handlers.
+func TestPrinted_noSecret(t *testing.T) {
+	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152",
+		BaseURL: "https://yz.test/?client_secret=" + secretClient}
+	tok := &shoptoken.Token{AccessToken: secretAccess, RefreshToken: secretRefresh, Expiry: time.Now().Add(time.Hour)}
+	good := cfg
+	good.BaseURL = ""
+	src, err := youzan.NewSource(good, shoptoken.WithToken(tok))
+	require.NoError(t, err)
+	defer src.Close()
+	tool, err := youzan.NewToolSource(good, shoptoken.WithToken(tok))
+	require.NoError(t, err)
+	defer tool.Close()
+	cl := youzan.NewClient(cfg, src)
+	for name, v := range map[string]any{
+		"Config": cfg, "*Config": &cfg, "source": src, "tool source": tool, "Client": cl, "token": tok,
+	} {
+		testkit.NoSecret(t, name, allSecrets, testkit.Printed(v)...)
+	}
+}
