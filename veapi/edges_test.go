@@ -14,6 +14,7 @@ import (
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/defaultclient"
 	"github.com/shoptoken/shoptoken/internal/testkit"
+	"github.com/shoptoken/shoptoken/shoptokentest"
 )
 
 // TestNewClient_nilBaseHasTimeouts: a nil base is the SDK's default client, never one without a
@@ -86,4 +87,25 @@ func TestPrinted_noSecret(t *testing.T) {
 	} {
 		testkit.NoSecret(t, name, secrets, testkit.Printed(v)...)
 	}
+}
+
+// TestLogs_noSecret: a source logging at Debug through both slog handlers, taken through a
+// refresh and a rotation against the emulator, logs no piece of the vekey or any token.
+func TestLogs_noSecret(t *testing.T) {
+	emu := shoptokentest.NewVeapi(shoptokentest.WithCredentials(testVEKey, ""))
+	defer emu.Close()
+	rt := emu.NewGrant("shop-1")
+	logger, logs := testkit.BothLogger()
+	src, err := NewSource(Config{VEKey: testVEKey, BaseURL: emu.URL, Logger: logger},
+		shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt, Subject: "shop-1"}), shoptoken.WithMinInterval(0))
+	require.NoError(t, err)
+	defer src.Close()
+	ctx := context.Background()
+	first, err := src.Token(ctx)
+	require.NoError(t, err)
+	second, err := src.Invalidate(ctx, first)
+	require.NoError(t, err)
+	require.NotEqual(t, first.AccessToken, second.AccessToken)
+	require.Contains(t, logs.String(), "httpx: response")
+	testkit.NoSecret(t, "log", []string{testVEKey, rt, first.AccessToken, first.RefreshToken, second.AccessToken, second.RefreshToken}, logs.String())
 }

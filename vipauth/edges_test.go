@@ -15,6 +15,7 @@ import (
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/defaultclient"
 	"github.com/shoptoken/shoptoken/internal/testkit"
+	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/vipauth"
 )
 
@@ -101,4 +102,24 @@ func TestPrinted_noSecret(t *testing.T) {
 	} {
 		testkit.NoSecret(t, name, testSecrets, testkit.Printed(v)...)
 	}
+}
+
+// TestLogs_noSecret: a Config logging at Debug through both slog handlers, taken through an
+// exchange, token_info and revoke against the emulator, logs no piece of the secret, the code or
+// the token.
+func TestLogs_noSecret(t *testing.T) {
+	emu := shoptokentest.NewVipAuth(shoptokentest.WithCredentials("id", testSecret))
+	defer emu.Close()
+	logger, logs := testkit.BothLogger()
+	cfg := vipauth.Config{ClientID: "id", ClientSecret: testSecret, RedirectURL: callbackURL, BaseURL: emu.OAuthURL,
+		HTTPClient: emu.Client(), Logger: logger}
+	ctx := context.Background()
+	code := emu.NewCode("u1", callbackURL)
+	tok, err := cfg.Exchange(ctx, code, "203.0.113.7")
+	require.NoError(t, err)
+	_, err = cfg.TokenInfo(ctx, tok.AccessToken)
+	require.NoError(t, err)
+	require.NoError(t, cfg.Revoke(ctx, tok.AccessToken))
+	require.Contains(t, logs.String(), "vipauth: exchanged code")
+	testkit.NoSecret(t, "log", []string{testSecret, code, tok.AccessToken}, logs.String())
 }

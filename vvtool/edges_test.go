@@ -15,6 +15,7 @@ import (
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/defaultclient"
 	"github.com/shoptoken/shoptoken/internal/testkit"
+	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/vvtool"
 )
 
@@ -100,4 +101,23 @@ func TestPrinted_noSecret(t *testing.T) {
 		testkit.NoSecret(t, name, []string{edgeKey, edgeToken}, testkit.Printed(v)...)
 	}
 	assert.Equal(t, "vvtool.Config{Account: acct, AccessKey: AKq7…(40), TokenURL: http://api.vv-tool.com/oauth/token?client_secret=AKq7…(40)}", cfg.String())
+}
+
+// TestLogs_noSecret: a source logging at Debug through both slog handlers, taken through a fetch
+// and a replacement against the emulator, logs no piece of the AccessKey or any token.
+func TestLogs_noSecret(t *testing.T) {
+	emu := shoptokentest.NewVVTool(shoptokentest.WithCredentials("acct", edgeKey))
+	defer emu.Close()
+	logger, logs := testkit.BothLogger()
+	src, err := vvtool.NewSource(vvtool.Config{Account: "acct", AccessKey: edgeKey, TokenURL: emu.URL + "/oauth/token",
+		HTTPClient: emu.Client(), Logger: logger}, shoptoken.WithMinInterval(0))
+	require.NoError(t, err)
+	defer src.Close()
+	ctx := context.Background()
+	first, err := src.Token(ctx)
+	require.NoError(t, err)
+	second, err := src.Invalidate(ctx, first)
+	require.NoError(t, err)
+	require.Contains(t, logs.String(), "httpx: response")
+	testkit.NoSecret(t, "log", []string{edgeKey, first.AccessToken, second.AccessToken}, logs.String())
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/testkit"
+	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/youzan"
 )
 
@@ -105,4 +106,26 @@ func TestPrinted_noSecret(t *testing.T) {
 	} {
 		testkit.NoSecret(t, name, allSecrets, testkit.Printed(v)...)
 	}
+}
+
+// TestLogs_noSecret: a source and a Client logging at Debug through both slog handlers, taken
+// through a fetch, a forced refresh and an API call against the emulator, log no piece of the
+// secret or any token.
+func TestLogs_noSecret(t *testing.T) {
+	emu := shoptokentest.NewYouzan(shoptokentest.WithCredentials("id", secretClient))
+	defer emu.Close()
+	logger, logs := testkit.BothLogger()
+	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152", BaseURL: emu.URL,
+		HTTPClient: emu.Client(), Logger: logger}
+	src, err := youzan.NewSource(cfg, shoptoken.WithLogger(logger), shoptoken.WithMinInterval(0))
+	require.NoError(t, err)
+	defer src.Close()
+	ctx := context.Background()
+	first, err := src.Token(ctx)
+	require.NoError(t, err)
+	second, err := src.Refresh(ctx)
+	require.NoError(t, err)
+	_ = youzan.NewClient(cfg, src).Call(ctx, "youzan.shop.get", "3.0.0", nil, nil)
+	require.Contains(t, logs.String(), "httpx: response")
+	testkit.NoSecret(t, "log", []string{secretClient, first.AccessToken, first.RefreshToken, second.AccessToken, second.RefreshToken}, logs.String())
 }
