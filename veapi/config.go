@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
@@ -22,7 +23,8 @@ const DefaultBaseURL = "http://api.veapi.cn"
 // refreshPath is the renewal endpoint under BaseURL.
 const refreshPath = "/vip/refreshtoken"
 
-// Config holds what veapi.cn issues to your account. VEKey is required.
+// Config holds what veapi.cn issues to your account. VEKey is required; a value of white space only
+// counts as missing, and so does a refresh token of white space only.
 type Config struct {
 	// VEKey is the account's interface key (接口秘钥) from the veapi member centre. Required.
 	VEKey string
@@ -63,9 +65,8 @@ func (c Config) Refresh(ctx context.Context, refreshToken string) (*shoptoken.To
 
 // validate checks the fields that every call needs; op names the operation in the error.
 func (c Config) validate(op string) error {
-	if strings.TrimSpace(c.VEKey) == "" {
-		return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrCredentials,
-			Message: "Config.VEKey is empty"}
+	if err := check.Required(platform, op, shoptoken.ErrCredentials, "Config.VEKey", c.VEKey); err != nil {
+		return err
 	}
 	if c.BaseURL != "" {
 		u, err := url.Parse(c.BaseURL)

@@ -109,3 +109,26 @@ func TestLogs_noSecret(t *testing.T) {
 	require.Contains(t, logs.String(), "httpx: response")
 	testkit.NoSecret(t, "log", []string{testVEKey, rt, first.AccessToken, first.RefreshToken, second.AccessToken, second.RefreshToken}, logs.String())
 }
+
+// TestConfig_blankInput: a VEKey or refresh token of white space only is refused with a typed
+// error before anything is sent.
+func TestConfig_blankInput(t *testing.T) {
+	srv := testkit.NewCounter(t, string(fixture(t, "refresh_ok.json")))
+	ctx := context.Background()
+	for _, blank := range testkit.Blanks() {
+		_, err := Config{VEKey: blank, BaseURL: srv.URL}.Refresh(ctx, testRefresh)
+		require.ErrorIs(t, err, shoptoken.ErrCredentials, "%q", blank)
+		assert.Contains(t, err.Error(), "Config.VEKey")
+		_, err = NewSource(Config{VEKey: blank})
+		require.ErrorIs(t, err, shoptoken.ErrCredentials, "%q", blank)
+
+		_, err = Config{VEKey: testVEKey, BaseURL: srv.URL}.Refresh(ctx, blank)
+		require.ErrorIs(t, err, shoptoken.ErrReauthorize, "%q", blank)
+		src, err := NewSource(Config{VEKey: testVEKey, BaseURL: srv.URL}, shoptoken.WithToken(&shoptoken.Token{RefreshToken: blank}))
+		require.NoError(t, err)
+		_, err = src.Token(ctx)
+		require.ErrorIs(t, err, shoptoken.ErrReauthorize, "%q", blank)
+		src.Close()
+	}
+	assert.Zero(t, srv.Hits(), "nothing is sent")
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 )
 
@@ -43,7 +44,7 @@ func errNoRefreshToken() error {
 // Refresh implements shoptoken.Refresher: it renews current's refresh token and carries its
 // Subject over to the new token.
 func (r *refresher) Refresh(ctx context.Context, current *shoptoken.Token, _ shoptoken.Reason) (*shoptoken.Token, error) {
-	if current == nil || current.RefreshToken == "" {
+	if current == nil || check.Blank(current.RefreshToken) {
 		return nil, errNoRefreshToken()
 	}
 	tok, err := r.refresh(ctx, current.RefreshToken)
@@ -56,7 +57,7 @@ func (r *refresher) Refresh(ctx context.Context, current *shoptoken.Token, _ sho
 
 // refresh makes the one platform call.
 func (r *refresher) refresh(ctx context.Context, refreshToken string) (*shoptoken.Token, error) {
-	if refreshToken == "" {
+	if check.Blank(refreshToken) {
 		return nil, errNoRefreshToken()
 	}
 	secrets := []string{r.c.VEKey, refreshToken}

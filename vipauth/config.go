@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
@@ -23,7 +24,8 @@ const DefaultBaseURL = "https://auth.vip.com/oauth2"
 const platform = "vipauth"
 
 // Config holds what vip.com issues to your application. ClientID and ClientSecret are required
-// for Exchange; ClientID and RedirectURL for AuthCodeURL.
+// for Exchange; ClientID and RedirectURL for AuthCodeURL. A value of white space only counts as
+// missing, for these and for every code, IP and token passed to a method.
 //
 // A Config is a plain value: copy it freely. Its methods are safe for concurrent use. It prints
 // and logs with ClientSecret shortened, in every fmt verb and slog.
@@ -85,14 +87,9 @@ func (c Config) endpoint(name string) string {
 	return strings.TrimRight(base, "/") + "/" + name
 }
 
-// needFields returns an error naming the first empty field of fields (name, value pairs).
+// needFields returns an error naming the first empty or blank field of fields (name, value pairs).
 func needFields(op string, kind error, fields ...string) error {
-	for i := 0; i+1 < len(fields); i += 2 {
-		if fields[i+1] == "" {
-			return &shoptoken.Error{Platform: platform, Op: op, Kind: kind, Message: fields[i] + " is required"}
-		}
-	}
-	return nil
+	return check.Required(platform, op, kind, fields...)
 }
 
 // checkBaseURL reports a BaseURL that is set but is not an absolute http(s) URL, or that carries a

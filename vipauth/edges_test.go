@@ -123,3 +123,51 @@ func TestLogs_noSecret(t *testing.T) {
 	require.Contains(t, logs.String(), "vipauth: exchanged code")
 	testkit.NoSecret(t, "log", []string{testSecret, code, tok.AccessToken}, logs.String())
 }
+
+// TestConfig_blankInput: a client id, secret, redirect URL, code, client IP or access token of
+// white space only is refused with a typed error before anything is sent.
+func TestConfig_blankInput(t *testing.T) {
+	srv := testkit.NewCounter(t, `{"access_token":"`+testToken+`","expires_in":2592000,"open_id":"u1"}`)
+	ctx := context.Background()
+	good := vipauth.Config{ClientID: "id", ClientSecret: testSecret, RedirectURL: callbackURL, BaseURL: srv.URL}
+	for _, blank := range testkit.Blanks() {
+		tests := []struct {
+			what string
+			kind error
+			call func() error
+		}{
+			{"Config.ClientID", shoptoken.ErrCredentials, func() error {
+				c := good
+				c.ClientID = blank
+				_, err := c.Exchange(ctx, testCode, "203.0.113.7")
+				return err
+			}},
+			{"Config.ClientSecret", shoptoken.ErrCredentials, func() error {
+				c := good
+				c.ClientSecret = blank
+				_, err := c.Exchange(ctx, testCode, "203.0.113.7")
+				return err
+			}},
+			{"Config.RedirectURL", shoptoken.ErrBadRequest, func() error {
+				c := good
+				c.RedirectURL = blank
+				_, err := c.Exchange(ctx, testCode, "203.0.113.7")
+				return err
+			}},
+			{"code", shoptoken.ErrBadRequest, func() error { _, err := good.Exchange(ctx, blank, "203.0.113.7"); return err }},
+			{"clientIP", shoptoken.ErrBadRequest, func() error { _, err := good.Exchange(ctx, testCode, blank); return err }},
+			{"accessToken", shoptoken.ErrBadRequest, func() error { _, err := good.TokenInfo(ctx, blank); return err }},
+			{"accessToken", shoptoken.ErrBadRequest, func() error { return good.Revoke(ctx, blank) }},
+			{"Config.ClientID", shoptoken.ErrCredentials, func() error {
+				_, err := vipauth.NewSource(vipauth.Config{ClientID: blank})
+				return err
+			}},
+		}
+		for _, tt := range tests {
+			err := tt.call()
+			require.ErrorIs(t, err, tt.kind, "%s %q", tt.what, blank)
+			assert.Contains(t, err.Error(), tt.what+" is required")
+		}
+	}
+	assert.Zero(t, srv.Hits(), "nothing is sent")
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
@@ -36,7 +37,8 @@ const (
 	ExtraFetchReason = "fetch_reason"
 )
 
-// Config holds what vv-tool issues to your account. Account and AccessKey are required.
+// Config holds what vv-tool issues to your account. Account and AccessKey are required; a value of
+// white space only counts as missing.
 //
 // A Config is a value: copy it freely. It is safe for concurrent use. It prints and logs with
 // AccessKey shortened, in every fmt verb and slog.
@@ -88,7 +90,7 @@ func (c Config) LogValue() slog.Value { return c.view().LogValue() }
 // when the answer gives no positive expires_in), Subject is the Account, and Extra records the
 // host that fetched it (ExtraFetchedBy, ExtraFetchedFrom).
 //
-// Errors are *shoptoken.Error: ErrCredentials for a wrong Account or AccessKey (or an empty one),
+// Errors are *shoptoken.Error: ErrCredentials for a wrong Account or AccessKey (or an empty or blank one),
 // ErrTokenInvalid when the answer says 身份凭证无效, ErrUnavailable for network failures and 5xx,
 // ErrRateLimited, ErrBadRequest for other refusals, ErrBadResponse for answers that cannot be
 // understood.
@@ -101,13 +103,13 @@ func (c Config) FetchToken(ctx context.Context) (*shoptoken.Token, error) {
 
 // validate checks the Config and names the field at fault.
 func (c Config) validate() error {
+	if err := check.Required(platform, "token", shoptoken.ErrCredentials,
+		"Config.Account", c.Account, "Config.AccessKey", c.AccessKey); err != nil {
+		return err
+	}
 	var problem string
 	kind := shoptoken.ErrCredentials
 	switch {
-	case c.Account == "":
-		problem = "Config.Account is empty"
-	case c.AccessKey == "":
-		problem = "Config.AccessKey is empty"
 	case c.TokenURL != "":
 		u, err := url.Parse(c.TokenURL)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {

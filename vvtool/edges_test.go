@@ -121,3 +121,22 @@ func TestLogs_noSecret(t *testing.T) {
 	require.Contains(t, logs.String(), "httpx: response")
 	testkit.NoSecret(t, "log", []string{edgeKey, first.AccessToken, second.AccessToken}, logs.String())
 }
+
+// TestConfig_blankInput: an Account or AccessKey of white space only is refused with a typed
+// error before anything is sent.
+func TestConfig_blankInput(t *testing.T) {
+	srv := testkit.NewCounter(t, `{"access_token":"`+edgeToken+`","expires_in":3600}`)
+	for _, blank := range testkit.Blanks() {
+		for field, cfg := range map[string]vvtool.Config{
+			"Config.Account":   {Account: blank, AccessKey: edgeKey, TokenURL: srv.URL},
+			"Config.AccessKey": {Account: "acct", AccessKey: blank, TokenURL: srv.URL},
+		} {
+			_, err := cfg.FetchToken(context.Background())
+			require.ErrorIs(t, err, shoptoken.ErrCredentials, "%s %q", field, blank)
+			assert.Contains(t, err.Error(), field)
+			_, err = vvtool.NewSource(cfg)
+			require.ErrorIs(t, err, shoptoken.ErrCredentials, "%s %q", field, blank)
+		}
+	}
+	assert.Zero(t, srv.Hits(), "nothing is sent")
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
@@ -30,7 +31,8 @@ const (
 )
 
 // Config holds what Youzan issues to your app. ClientID and ClientSecret are always required;
-// GrantID is required for silent authorization (FetchToken, NewSource).
+// GrantID is required for silent authorization (FetchToken, NewSource). A value of white space
+// only counts as missing.
 //
 // Config prints and logs with ClientSecret redacted.
 type Config struct {
@@ -104,13 +106,14 @@ func (c Config) base(op string) (string, error) {
 
 // check reports the first missing field that op needs.
 func (c Config) check(op string, needGrant bool) error {
-	switch {
-	case c.ClientID == "":
-		return configError(op, "Config.ClientID is empty")
-	case c.ClientSecret == "":
-		return configError(op, "Config.ClientSecret is empty")
-	case needGrant && c.GrantID == "":
-		return configError(op, "Config.GrantID is empty (the shop's kdt_id)")
+	if err := check.Required(platform, op, shoptoken.ErrBadRequest,
+		"Config.ClientID", c.ClientID, "Config.ClientSecret", c.ClientSecret); err != nil {
+		return err
+	}
+	if needGrant {
+		if err := check.Required(platform, op, shoptoken.ErrBadRequest, "Config.GrantID (the shop's kdt_id)", c.GrantID); err != nil {
+			return err
+		}
 	}
 	_, err := c.base(op)
 	return err

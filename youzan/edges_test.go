@@ -129,3 +129,31 @@ func TestLogs_noSecret(t *testing.T) {
 	require.Contains(t, logs.String(), "httpx: response")
 	testkit.NoSecret(t, "log", []string{secretClient, first.AccessToken, first.RefreshToken, second.AccessToken, second.RefreshToken}, logs.String())
 }
+
+// TestConfig_blankInput: a client id, secret, grant id, code or refresh token of white space only
+// is refused with a typed error before anything is sent.
+func TestConfig_blankInput(t *testing.T) {
+	srv := testkit.NewCounter(t, string(tokenAnswer(secretAccess, secretRefresh, time.Now().Add(time.Hour))))
+	ctx := context.Background()
+	good := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152", BaseURL: srv.URL}
+	for _, blank := range testkit.Blanks() {
+		for field, set := range map[string]func(*youzan.Config){
+			"Config.ClientID":     func(c *youzan.Config) { c.ClientID = blank },
+			"Config.ClientSecret": func(c *youzan.Config) { c.ClientSecret = blank },
+			"Config.GrantID":      func(c *youzan.Config) { c.GrantID = blank },
+		} {
+			c := good
+			set(&c)
+			_, err := c.FetchToken(ctx, false)
+			require.ErrorIs(t, err, shoptoken.ErrBadRequest, "%s %q", field, blank)
+			assert.Contains(t, err.Error(), field)
+			_, err = youzan.NewSource(c)
+			require.ErrorIs(t, err, shoptoken.ErrBadRequest, "%s %q", field, blank)
+		}
+		_, err := good.ExchangeCode(ctx, blank, "https://isv.example.com/cb")
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, "code %q", blank)
+		_, err = good.Refresh(ctx, blank)
+		require.ErrorIs(t, err, shoptoken.ErrReauthorize, "refresh token %q", blank)
+	}
+	assert.Zero(t, srv.Hits(), "nothing is sent")
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/jsonx"
 )
@@ -78,8 +79,8 @@ func (c Config) ExchangeCode(ctx context.Context, code, redirectURI string) (*sh
 	if err := c.check(opExchange, false); err != nil {
 		return nil, err
 	}
-	if code == "" {
-		return nil, configError(opExchange, "authorization code is empty")
+	if err := check.Required(platform, opExchange, shoptoken.ErrBadRequest, "authorization code", code); err != nil {
+		return nil, err
 	}
 	return c.token(ctx, c.tokenHTTP(), opExchange, tokenRequest{
 		AuthorizeType: "authorization_code",
@@ -99,7 +100,7 @@ func (c Config) Refresh(ctx context.Context, refreshToken string) (*shoptoken.To
 }
 
 func (c Config) refresh(ctx context.Context, hc *httpx.Client, refreshToken string) (*shoptoken.Token, error) {
-	if refreshToken == "" {
+	if check.Blank(refreshToken) {
 		return nil, &shoptoken.Error{Platform: platform, Op: opRefresh, Kind: shoptoken.ErrReauthorize,
 			Message: "no refresh token: authorize the shop again (ExchangeCode) and start from that token"}
 	}
