@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/check"
+	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
@@ -30,7 +30,8 @@ type Config struct {
 	VEKey string
 
 	// BaseURL overrides http://api.veapi.cn, for tests and proxies. "" means DefaultBaseURL. A
-	// trailing slash is ignored.
+	// trailing slash is ignored. It must be an absolute http or https URL without user
+	// information, query or fragment.
 	BaseURL string
 	// HTTPClient sends requests. If nil, a client shared by the whole process is used, with a
 	// 5-second connect timeout, a 15-second wait for the response headers and a 30-second limit on
@@ -68,19 +69,8 @@ func (c Config) validate(op string) error {
 	if err := check.Required(platform, op, shoptoken.ErrCredentials, "Config.VEKey", c.VEKey); err != nil {
 		return err
 	}
-	if c.BaseURL != "" {
-		u, err := url.Parse(c.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			// The URL is not shown: a misplaced query could carry a key.
-			return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
-				Message: "Config.BaseURL is not an absolute http(s) URL"}
-		}
-		if u.RawQuery != "" || u.User != nil {
-			return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
-				Message: "Config.BaseURL must not carry a query or user information"}
-		}
-	}
-	return nil
+	// veapi serves plain http only ("https 暂无"): either scheme is fine.
+	return httpx.CheckBaseURL(platform, op, "Config.BaseURL", c.BaseURL, httpx.HTTPAllowed)
 }
 
 func (c Config) baseURL() string {

@@ -132,3 +132,18 @@ func TestConfig_blankInput(t *testing.T) {
 	}
 	assert.Zero(t, srv.Hits(), "nothing is sent")
 }
+
+// TestConfig_BaseURL: one rule (httpx.CheckBaseURL): no user information, query or fragment;
+// veapi serves plain http, so http is fine.
+func TestConfig_BaseURL(t *testing.T) {
+	for _, base := range []string{"http://u:" + testVEKey + "@api.veapi.cn", "http://api.veapi.cn/?vekey=" + testVEKey,
+		"http://api.veapi.cn#" + testVEKey, "api.veapi.cn"} {
+		_, err := NewSource(Config{VEKey: testVEKey, BaseURL: base})
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, base)
+		assert.Contains(t, err.Error(), "Config.BaseURL")
+		testkit.NoSecret(t, "error", []string{testVEKey}, err.Error())
+	}
+	src, err := NewSource(Config{VEKey: testVEKey, BaseURL: "http://api.veapi.cn/"})
+	require.NoError(t, err)
+	src.Close()
+}

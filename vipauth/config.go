@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 
-	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/redact"
@@ -41,8 +39,14 @@ type Config struct {
 
 	// BaseURL overrides https://auth.vip.com/oauth2 (DefaultBaseURL), for tests and proxies; the
 	// endpoints are BaseURL+"/authorize", "/token", "/token_info" and "/revoke_token". Empty means
-	// DefaultBaseURL.
+	// DefaultBaseURL. It must be an absolute https URL without user information, query or
+	// fragment; http is accepted for a loopback host (127.0.0.1, ::1, localhost: an emulator) or
+	// with AllowHTTP.
 	BaseURL string
+	// AllowHTTP accepts a BaseURL with plain http to a host that is not loopback, e.g. a proxy on
+	// a network you trust. The client secret, codes and tokens then travel unencrypted. false (the
+	// default) refuses such a BaseURL before anything is sent.
+	AllowHTTP bool
 	// HTTPClient sends the requests. If nil, a client shared by the whole process, with a
 	// 30-second overall timeout (5 s to connect, 15 s to the first response byte), is used.
 	HTTPClient *http.Client
@@ -57,7 +61,8 @@ func (c Config) view() *redact.View {
 		Plain("ClientID", "client_id", c.ClientID).
 		Secret("ClientSecret", "client_secret", c.ClientSecret).
 		URL("RedirectURL", "redirect_url", c.RedirectURL).
-		URL("BaseURL", "base_url", c.BaseURL)
+		URL("BaseURL", "base_url", c.BaseURL).
+		Flag("AllowHTTP", "allow_http", c.AllowHTTP)
 }
 
 // String describes c with ClientSecret redacted.
@@ -92,21 +97,12 @@ func needFields(op string, kind error, fields ...string) error {
 	return check.Required(platform, op, kind, fields...)
 }
 
-// checkBaseURL reports a BaseURL that is set but is not an absolute http(s) URL, or that carries a
-// query or user information (endpoint paths are appended to it, so either would break every URL,
-// and a query could carry a key into logs).
+// checkBaseURL applies httpx.CheckBaseURL to BaseURL: vip.com serves HTTPS, so plain http only
+// to a loopback host or with AllowHTTP.
 func (c Config) checkBaseURL(op string) error {
-	if c.BaseURL == "" {
-		return nil
+	plain := httpx.HTTPLoopbackOnly
+	if c.AllowHTTP {
+		plain = httpx.HTTPAllowed
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
-			Message: "Config.BaseURL must be an absolute http or https URL"}
-	}
-	if u.RawQuery != "" || u.User != nil {
-		return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
-			Message: "Config.BaseURL must not carry a query or user information"}
-	}
-	return nil
+	return httpx.CheckBaseURL(platform, op, "Config.BaseURL", c.BaseURL, plain)
 }

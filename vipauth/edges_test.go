@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,4 +171,34 @@ func TestConfig_blankInput(t *testing.T) {
 		}
 	}
 	assert.Zero(t, srv.Hits(), "nothing is sent")
+}
+
+// TestConfig_BaseURL: one rule (httpx.CheckBaseURL): no user information, query or fragment, and
+// plain http only to a loopback host or with AllowHTTP, since vip.com serves HTTPS.
+func TestConfig_BaseURL(t *testing.T) {
+	ctx := context.Background()
+	for _, base := range []string{
+		"https://user:" + testSecret + "@auth.vip.com/oauth2", "https://auth.vip.com/oauth2?x=1", "https://auth.vip.com/oauth2#f",
+		"http://auth.vip.com/oauth2", "auth.vip.com/oauth2",
+	} {
+		cfg := vipauth.Config{ClientID: "id", ClientSecret: testSecret, RedirectURL: callbackURL, BaseURL: base}
+		_, err := cfg.Exchange(ctx, testCode, "203.0.113.7")
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, base)
+		assert.Contains(t, err.Error(), "Config.BaseURL")
+		_, err = cfg.TokenInfo(ctx, testToken)
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, base)
+		require.ErrorIs(t, cfg.Revoke(ctx, testToken), shoptoken.ErrBadRequest, base)
+		testkit.NoSecret(t, "error", testSecrets, err.Error())
+	}
+	srv := testkit.NewCounter(t, `{"code":0,"msg":"success"}`)
+	for _, cfg := range []vipauth.Config{{BaseURL: srv.URL}, {BaseURL: strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)}} {
+		cfg.ClientID, cfg.ClientSecret = "id", testSecret
+		require.NoError(t, cfg.Revoke(ctx, testToken), cfg.BaseURL)
+	}
+	// AllowHTTP lets a non-loopback http BaseURL through the check (the request then fails to connect).
+	cfg := vipauth.Config{ClientID: "id", ClientSecret: testSecret, BaseURL: "http://192.0.2.1:1/oauth2", AllowHTTP: true}
+	ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	err := cfg.Revoke(ctx, testToken)
+	require.ErrorIs(t, err, shoptoken.ErrUnavailable)
 }

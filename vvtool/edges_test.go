@@ -91,7 +91,9 @@ func TestConfig_FetchToken_hostileMessage(t *testing.T) {
 func TestPrinted_noSecret(t *testing.T) {
 	cfg := vvtool.Config{Account: "acct", AccessKey: edgeKey, TokenURL: "http://api.vv-tool.com/oauth/token?client_secret=" + edgeKey}
 	tok := &shoptoken.Token{AccessToken: edgeToken, Expiry: time.Now().Add(time.Hour)}
-	src, err := vvtool.NewSource(cfg, shoptoken.WithToken(tok))
+	good := cfg
+	good.TokenURL = ""
+	src, err := vvtool.NewSource(good, shoptoken.WithToken(tok))
 	require.NoError(t, err)
 	defer src.Close()
 	hc := vvtool.NewClient(src, nil)
@@ -139,4 +141,21 @@ func TestConfig_blankInput(t *testing.T) {
 		}
 	}
 	assert.Zero(t, srv.Hits(), "nothing is sent")
+}
+
+// TestConfig_TokenURL: one rule (httpx.CheckBaseURL): no user information, query or fragment;
+// vv-tool serves plain http, so http is fine.
+func TestConfig_TokenURL(t *testing.T) {
+	for _, u := range []string{
+		"http://acct:" + edgeKey + "@api.vv-tool.com/oauth/token", "http://api.vv-tool.com/oauth/token?client_secret=" + edgeKey,
+		"http://api.vv-tool.com/oauth/token#" + edgeKey, "/oauth/token",
+	} {
+		_, err := vvtool.NewSource(vvtool.Config{Account: "acct", AccessKey: edgeKey, TokenURL: u})
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, u)
+		assert.Contains(t, err.Error(), "Config.TokenURL")
+		testkit.NoSecret(t, "error", []string{edgeKey}, err.Error())
+	}
+	src, err := vvtool.NewSource(vvtool.Config{Account: "acct", AccessKey: edgeKey, TokenURL: "http://api.vv-tool.com/api/proxy/oauth/token"})
+	require.NoError(t, err)
+	src.Close()
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -45,8 +44,14 @@ type Config struct {
 	GrantID string
 
 	// BaseURL overrides https://open.youzanyun.com, for tests and proxies. "" means
-	// DefaultBaseURL; a trailing slash is ignored.
+	// DefaultBaseURL; a trailing slash is ignored. It must be an absolute https URL without user
+	// information, query or fragment; http is accepted for a loopback host (127.0.0.1, ::1,
+	// localhost: an emulator) or with AllowHTTP.
 	BaseURL string
+	// AllowHTTP accepts a BaseURL with plain http to a host that is not loopback, e.g. a proxy on
+	// a network you trust. The client secret and tokens then travel unencrypted. false (the
+	// default) refuses such a BaseURL before anything is sent.
+	AllowHTTP bool
 	// HTTPClient sends requests. If nil, a shared client with sane timeouts is used (5 s to
 	// connect, 15 s to the response headers, 30 s in all).
 	HTTPClient *http.Client
@@ -97,9 +102,13 @@ func (c Config) base(op string) (string, error) {
 	if c.BaseURL == "" {
 		return DefaultBaseURL, nil
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		return "", configError(op, "Config.BaseURL "+redact.URL(c.BaseURL)+" is not an http(s) URL without a query")
+	// Youzan serves HTTPS: plain http only to a loopback host or with AllowHTTP.
+	plain := httpx.HTTPLoopbackOnly
+	if c.AllowHTTP {
+		plain = httpx.HTTPAllowed
+	}
+	if err := httpx.CheckBaseURL(platform, op, "Config.BaseURL", c.BaseURL, plain); err != nil {
+		return "", err
 	}
 	return strings.TrimRight(c.BaseURL, "/"), nil
 }
@@ -129,7 +138,8 @@ func (c Config) view(name string) *redact.View {
 		Plain("ClientID", "client_id", c.ClientID).
 		Secret("ClientSecret", "client_secret", c.ClientSecret).
 		Plain("GrantID", "grant_id", c.GrantID).
-		URL("BaseURL", "base_url", c.BaseURL)
+		URL("BaseURL", "base_url", c.BaseURL).
+		Flag("AllowHTTP", "allow_http", c.AllowHTTP)
 }
 
 // String describes c with ClientSecret redacted.

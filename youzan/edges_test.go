@@ -157,3 +157,27 @@ func TestConfig_blankInput(t *testing.T) {
 	}
 	assert.Zero(t, srv.Hits(), "nothing is sent")
 }
+
+// TestConfig_BaseURL: one rule (httpx.CheckBaseURL): no user information, query or fragment, and
+// plain http only to a loopback host or with AllowHTTP, since Youzan serves HTTPS.
+func TestConfig_BaseURL(t *testing.T) {
+	for _, base := range []string{
+		"https://user:" + secretClient + "@yz.test", "https://yz.test/?x=1", "https://yz.test/#f",
+		"http://open.youzanyun.com", "yz.test",
+	} {
+		cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152", BaseURL: base}
+		_, err := youzan.NewSource(cfg)
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, base)
+		assert.Contains(t, err.Error(), "Config.BaseURL")
+		testkit.NoSecret(t, "error", allSecrets, err.Error())
+	}
+	for _, cfg := range []youzan.Config{
+		{BaseURL: "http://127.0.0.1:8080"}, {BaseURL: "http://[::1]:8080"}, {BaseURL: "http://localhost"},
+		{BaseURL: "http://open.youzanyun.com", AllowHTTP: true}, {BaseURL: "https://yz.test/"},
+	} {
+		cfg.ClientID, cfg.ClientSecret, cfg.GrantID = "id", secretClient, "42587152"
+		src, err := youzan.NewSource(cfg)
+		require.NoError(t, err, cfg.BaseURL)
+		src.Close()
+	}
+}

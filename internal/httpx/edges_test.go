@@ -115,3 +115,48 @@ func TestSetMessage(t *testing.T) {
 	testkit.NoSecret(t, "error", []string{secretClient}, e.RawMessage, e.Message)
 	assert.Equal(t, "ab cd", Short("ab\ncd"))
 }
+
+func TestCheckBaseURL(t *testing.T) {
+	ok := []struct {
+		raw   string
+		plain PlainHTTP
+	}{
+		{"", HTTPLoopbackOnly},
+		{"https://open.youzanyun.com", HTTPLoopbackOnly},
+		{"https://auth.vip.com/oauth2/", HTTPLoopbackOnly},
+		{"http://127.0.0.1:8080", HTTPLoopbackOnly},
+		{"http://[::1]:8080/oauth2", HTTPLoopbackOnly},
+		{"http://localhost:9", HTTPLoopbackOnly},
+		{"http://emu.localhost", HTTPLoopbackOnly},
+		{"http://api.veapi.cn", HTTPAllowed},
+		{"http://api.vv-tool.com/oauth/token", HTTPAllowed},
+	}
+	for _, tt := range ok {
+		assert.NoError(t, CheckBaseURL("p", "op", "Config.BaseURL", tt.raw, tt.plain), tt.raw)
+	}
+	bad := []struct {
+		raw   string
+		plain PlainHTTP
+		want  string
+	}{
+		{"open.youzanyun.com", HTTPAllowed, "absolute"},
+		{"/oauth/token", HTTPAllowed, "absolute"},
+		{"ftp://h/x", HTTPAllowed, "absolute"},
+		{"https://", HTTPAllowed, "absolute"},
+		{"http:opaque", HTTPAllowed, "absolute"},
+		{"https://user:" + secretClient + "@h/x", HTTPAllowed, "user information"},
+		{"https://h/x?client_secret=" + secretClient, HTTPAllowed, "query"},
+		{"https://h/x?", HTTPAllowed, "query"},
+		{"https://h/x#" + secretClient, HTTPAllowed, "fragment"},
+		{"http://open.youzanyun.com", HTTPLoopbackOnly, "plain http"},
+		{"http://10.0.0.8:8080", HTTPLoopbackOnly, "plain http"},
+		{"http://localhost.example.com", HTTPLoopbackOnly, "plain http"},
+	}
+	for _, tt := range bad {
+		err := CheckBaseURL("p", "op", "Config.BaseURL", tt.raw, tt.plain)
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, tt.raw)
+		assert.Contains(t, err.Error(), "Config.BaseURL")
+		assert.Contains(t, err.Error(), tt.want, tt.raw)
+		testkit.NoSecret(t, "error", []string{secretClient}, err.Error())
+	}
+}

@@ -33,6 +33,14 @@ func (v *View) Plain(name, key, value string) *View {
 	return v
 }
 
+// Flag adds a boolean field, shown as "true" when on and left out otherwise.
+func (v *View) Flag(name, key string, on bool) *View {
+	if on {
+		return v.Plain(name, key, "true")
+	}
+	return v
+}
+
 // Secret adds a field holding a secret, shown as Secret(value).
 func (v *View) Secret(name, key, value string) *View { return v.Plain(name, key, Secret(value)) }
 
