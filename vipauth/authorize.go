@@ -6,10 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // AuthCodeOption adds a parameter to the authorization URL.
@@ -45,8 +47,21 @@ func SetAuthURLParam(key, value string) AuthCodeOption {
 //
 // state binds the answer to this browser: pass NewState() and keep it (in a cookie, say) for
 // ParseCallback. An empty state is left out of the URL, and ParseCallback will then refuse the
-// callback. An empty RedirectURL is left out too; vip.com requires it.
-func (c Config) AuthCodeURL(state string, opts ...AuthCodeOption) string {
+// callback.
+//
+// The error is a *shoptoken.Error, and no URL is returned, when ClientID is missing
+// (ErrCredentials), when BaseURL breaks the rule Exchange applies to it (ErrBadRequest), or when
+// the redirect_uri, RedirectURL or one set with SetAuthURLParam, is missing or is neither OOB
+// nor an absolute http or https URL without user information or fragment (ErrBadRequest): a
+// javascript: or data: URI there would have vip.com send the code to a script.
+func (c Config) AuthCodeURL(state string, opts ...AuthCodeOption) (string, error) {
+	const op = "authorize"
+	if err := needFields(op, shoptoken.ErrCredentials, "Config.ClientID", c.ClientID); err != nil {
+		return "", err
+	}
+	if err := c.checkBaseURL(op); err != nil {
+		return "", err
+	}
 	q := &authQuery{vals: map[string]string{}}
 	q.set("client_id", c.ClientID)
 	q.set("response_type", "code")
@@ -61,6 +76,9 @@ func (c Config) AuthCodeURL(state string, opts ...AuthCodeOption) string {
 			o(q)
 		}
 	}
+	if err := checkRedirectURI(op, q.vals["redirect_uri"]); err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	b.WriteString(c.endpoint("authorize"))
 	for i, k := range q.keys {
@@ -73,7 +91,25 @@ func (c Config) AuthCodeURL(state string, opts ...AuthCodeOption) string {
 		b.WriteByte('=')
 		b.WriteString(url.QueryEscape(q.vals[k]))
 	}
-	return b.String()
+	return b.String(), nil
+}
+
+// checkRedirectURI accepts OOB or an absolute http or https URL with a host and without user
+// information or fragment (RFC 6749 section 3.1.2), the only places vip.com may send a code to.
+func checkRedirectURI(op, uri string) error {
+	if err := needFields(op, shoptoken.ErrBadRequest, "Config.RedirectURL", uri); err != nil {
+		return err
+	}
+	if uri == OOB {
+		return nil
+	}
+	u, err := url.Parse(uri)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" ||
+		u.User != nil || u.Fragment != "" || strings.Contains(uri, "#") {
+		return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
+			Message: "redirect_uri " + strconv.Quote(httpx.Short(redact.URL(uri))) + " is neither vipauth.OOB nor an absolute http or https URL without user information or fragment"}
+	}
+	return nil
 }
 
 // NewState returns a fresh random state for AuthCodeURL: 256 bits from crypto/rand, encoded as

@@ -6,7 +6,8 @@
 // the grant, changes the password, or the account is frozen. So the whole life of a grant is
 //
 //	state := vipauth.NewState()                         // keep it in a cookie
-//	http.Redirect(w, r, cfg.AuthCodeURL(state), http.StatusFound)
+//	authURL, err := cfg.AuthCodeURL(state)             // refuses a redirect_uri that is no web address
+//	http.Redirect(w, r, authURL, http.StatusFound)
 //	// ... the user logs in and consents; vip.com redirects to cfg.RedirectURL:
 //	code, err := vipauth.ParseCallback(r.URL.Query(), cookie.Value)
 //	tok, err := cfg.Exchange(ctx, code, clientIP)       // tok.Subject is the user's open_id

@@ -202,3 +202,47 @@ func TestConfig_BaseURL(t *testing.T) {
 	err := cfg.Revoke(ctx, testToken)
 	require.ErrorIs(t, err, shoptoken.ErrUnavailable)
 }
+
+// TestConfig_AuthCodeURL_refuses: no URL is built from a BaseURL with a query (it made
+// ".../oauth2?x=1/authorize?..."), and none sends the code to a redirect_uri that is not OOB or an
+// absolute http(s) URL, whether it comes from RedirectURL or SetAuthURLParam.
+func TestConfig_AuthCodeURL_refuses(t *testing.T) {
+	good := vipauth.Config{ClientID: "id", RedirectURL: callbackURL}
+	tests := []struct {
+		name string
+		set  func(*vipauth.Config)
+		opts []vipauth.AuthCodeOption
+		kind error
+		want string
+	}{
+		{"BaseURL with a query", func(c *vipauth.Config) { c.BaseURL = "https://auth.vip.com/oauth2?x=1" }, nil, shoptoken.ErrBadRequest, "Config.BaseURL"},
+		{"http BaseURL", func(c *vipauth.Config) { c.BaseURL = "http://auth.vip.com/oauth2" }, nil, shoptoken.ErrBadRequest, "Config.BaseURL"},
+		{"javascript: redirect", func(c *vipauth.Config) { c.RedirectURL = "javascript:alert(document.cookie)" }, nil, shoptoken.ErrBadRequest, "redirect_uri"},
+		{"data: redirect", func(c *vipauth.Config) { c.RedirectURL = "data:text/html,<script>x</script>" }, nil, shoptoken.ErrBadRequest, "redirect_uri"},
+		{"relative redirect", func(c *vipauth.Config) { c.RedirectURL = "/vip/callback" }, nil, shoptoken.ErrBadRequest, "redirect_uri"},
+		{"redirect with user information", func(c *vipauth.Config) { c.RedirectURL = "https://u:p@isv.example.com/cb" }, nil, shoptoken.ErrBadRequest, "redirect_uri"},
+		{"redirect with a fragment", func(c *vipauth.Config) { c.RedirectURL = "https://isv.example.com/cb#x" }, nil, shoptoken.ErrBadRequest, "redirect_uri"},
+		{"no redirect", func(c *vipauth.Config) { c.RedirectURL = "" }, nil, shoptoken.ErrBadRequest, "Config.RedirectURL is required"},
+		{"javascript: through SetAuthURLParam", nil, []vipauth.AuthCodeOption{vipauth.SetAuthURLParam("redirect_uri", "javascript:alert(1)")}, shoptoken.ErrBadRequest, "redirect_uri"},
+		{"blank client id", func(c *vipauth.Config) { c.ClientID = "\u3000" }, nil, shoptoken.ErrCredentials, "Config.ClientID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := good
+			if tt.set != nil {
+				tt.set(&c)
+			}
+			u, err := c.AuthCodeURL("state", tt.opts...)
+			require.ErrorIs(t, err, tt.kind)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, u)
+		})
+	}
+	for _, redirect := range []string{vipauth.OOB, "http://127.0.0.1:8080/cb", "https://isv.example.com/cb?shop=1"} {
+		c := good
+		c.RedirectURL = redirect
+		u, err := c.AuthCodeURL("state")
+		require.NoError(t, err, redirect)
+		assert.Contains(t, u, "redirect_uri="+url.QueryEscape(redirect))
+	}
+}

@@ -55,6 +55,9 @@ func (c Config) Exchange(ctx context.Context, code, clientIP string) (*shoptoken
 	if err := c.checkBaseURL(op); err != nil {
 		return nil, err
 	}
+	if err := checkRedirectURI(op, c.RedirectURL); err != nil {
+		return nil, err
+	}
 	ip, ok := parseIP(clientIP)
 	if !ok {
 		return nil, &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
