@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,7 +52,9 @@ func NewClient(c Config, src *shoptoken.Cache) *Client {
 
 // Call invokes API api at version (e.g. "youzan.trade.get", "4.0.2"; the docs' name
 // "youzan.trade.get.4.0.2" is the two joined by a dot) with params as the JSON body, and
-// decodes the answer's data into out.
+// decodes the answer's data into out. api must be lower-case dotted words ([a-z0-9_], the first
+// starting with a letter) and version dotted numbers; anything else is an ErrBadRequest error
+// before any request is sent.
 //
 // params may be nil (the body is then {}), a []byte or json.RawMessage holding a JSON object,
 // or anything encoding/json encodes to one. out may be nil to discard the data, or any pointer
@@ -109,19 +110,32 @@ func (cl *Client) Call(ctx context.Context, api, version string, params, out any
 	return cl.finish(api, res, out)
 }
 
+// API names are lower-case dotted identifiers (youzan.trade.get, youzan.item.sku.update) and
+// versions dotted numbers (4.0.2) [public]. Anything else (say "..", which made
+// POST /api/../x?access_token=...) is refused before the token goes anywhere.
+var (
+	apiName    = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$`)
+	apiVersion = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
+)
+
+// Longest API name and version accepted: far above any the platform documents.
+const (
+	maxAPIName    = 128
+	maxAPIVersion = 16
+)
+
 func (cl *Client) endpoint(api, version string) (string, error) {
-	bad := func(s string) bool { return s == "" || strings.ContainsAny(s, "/?#% \t\r\n") }
 	switch {
-	case bad(api):
-		return "", configError(opCall, "invalid API name "+strconv.Quote(api))
-	case bad(version):
-		return "", configError(opCall, "invalid API version "+strconv.Quote(version)+` (want e.g. "3.0.0")`)
+	case len(api) > maxAPIName || !apiName.MatchString(api):
+		return "", configError(opCall, "invalid API name "+strconv.Quote(httpx.Short(api))+` (want lower-case dotted words, e.g. "youzan.trade.get")`)
+	case len(version) > maxAPIVersion || !apiVersion.MatchString(version):
+		return "", configError(opCall, "invalid API version "+strconv.Quote(httpx.Short(version))+` (want dotted numbers, e.g. "4.0.2")`)
 	}
 	base, err := cl.cfg.base(opCall)
 	if err != nil {
 		return "", err
 	}
-	return base + "/api/" + url.PathEscape(api) + "/" + url.PathEscape(version), nil
+	return base + "/api/" + api + "/" + version, nil
 }
 
 // encodeParams returns the JSON body: {} for nil.

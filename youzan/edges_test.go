@@ -181,3 +181,29 @@ func TestConfig_BaseURL(t *testing.T) {
 		src.Close()
 	}
 }
+
+// TestClient_Call_invalidNameOrVersion: API names and versions are checked strictly, so that
+// Call("..", "x") can no longer send POST /api/../x?access_token=...; nothing is sent.
+func TestClient_Call_invalidNameOrVersion(t *testing.T) {
+	srv := testkit.NewCounter(t, `{"success":true,"code":200,"data":{}}`)
+	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152", BaseURL: srv.URL}
+	src, err := youzan.NewSource(cfg, shoptoken.WithToken(&shoptoken.Token{AccessToken: secretAccess, Expiry: time.Now().Add(time.Hour)}))
+	require.NoError(t, err)
+	defer src.Close()
+	cl := youzan.NewClient(cfg, src)
+	ctx := context.Background()
+	for _, tt := range []struct{ api, version string }{
+		{"..", "x"}, {"youzan.trade.get", ".."}, {"youzan..trade", "4.0.2"}, {"youzan.trade.get.", "4.0.2"},
+		{".youzan.trade", "4.0.2"}, {"Youzan.Trade.Get", "4.0.2"}, {"youzan", "4.0.2"}, {"youzan.trade.get", "4.0.x"},
+		{"youzan.trade.get", "v4"}, {"youzan.trade.get", "4..0"}, {"youzan.trade.get", ""}, {"", "4.0.2"},
+		{"youzan.trade%2fget", "4.0.2"}, {"youzan.trade.get?x=1", "4.0.2"}, {"youzan.trade/get", "4.0.2"},
+		{"youzan.trade.get", "4.0.2/../../x"}, {"youzan.trade.get\n", "4.0.2"},
+	} {
+		err := cl.Call(ctx, tt.api, tt.version, nil, nil)
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, "%q %q", tt.api, tt.version)
+		assert.Contains(t, err.Error(), "invalid API")
+	}
+	assert.Zero(t, srv.Hits(), "nothing is sent")
+	require.NoError(t, cl.Call(ctx, "youzan.item.sku_stock.update", "3.0.1", nil, nil))
+	assert.Equal(t, int64(1), srv.Hits())
+}
