@@ -11,6 +11,7 @@ import (
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/jsonx"
+	"github.com/shoptoken/shoptoken/internal/phrase"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
@@ -191,9 +192,9 @@ func classify(status int, code, oauthErr, msg string) error {
 	switch {
 	case rejectedText(msg):
 		return shoptoken.ErrTokenInvalid
-	case status < 500 && (credentialErrors[strings.ToLower(oauthErr)] || containsAny(low, credentialPhrases)):
+	case status < 500 && (credentialErrors[strings.ToLower(oauthErr)] || phrase.Any(low, credentialPhrases...)):
 		return shoptoken.ErrCredentials
-	case containsAny(low, []string{"too many", "too frequent", "rate limit", "频繁", "限流"}):
+	case phrase.Any(low, "too many", "too frequent", "rate limit", "频繁", "限流"):
 		return shoptoken.ErrRateLimited
 	}
 	// The wrapped endpoint answers HTTP 200 with an HTTP-like status in "code".
@@ -217,21 +218,12 @@ func classify(status int, code, oauthErr, msg string) error {
 // 身份凭证无效 (or 已失效, 已过期) or its English forms. It matches phrases about the access token
 // or credential only: a Taobao session expiring (淘宝授权过期) is not vv-tool rejecting our token.
 func rejectedText(msg string) bool {
-	if strings.Contains(msg, "身份凭证") && containsAny(msg, []string{"无效", "失效", "过期"}) {
+	if strings.Contains(msg, "身份凭证") && phrase.Any(msg, "无效", "失效", "过期") {
 		return true
 	}
-	return containsAny(strings.ToLower(msg), []string{"invalid credential", "credential is invalid",
+	return phrase.Any(strings.ToLower(msg), "invalid credential", "credential is invalid",
 		"credentials are invalid", "invalid access token", "access token is invalid", "access token invalid",
-		"invalid token", "token invalid", "token is invalid"})
-}
-
-func containsAny(s string, subs []string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
+		"invalid token", "token invalid", "token is invalid")
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/phrase"
 )
 
 // Client calls Youzan APIs through the gateway with tokens from a Cache. It is safe for
@@ -318,7 +319,7 @@ func gatewayKind(code, msg string) error {
 	}
 	switch {
 	case n == 4007:
-		if ipWord.MatchString(msg) || containsAny(normalize(msg), "白名单", "whitelist", "allowlist", "allowedlist") {
+		if ipWord.MatchString(msg) || phrase.Any(normalize(msg), "白名单", "whitelist", "allowlist", "allowedlist") {
 			return shoptoken.ErrPermission
 		}
 		return shoptoken.ErrBadRequest

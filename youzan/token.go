@@ -11,6 +11,7 @@ import (
 	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/jsonx"
+	"github.com/shoptoken/shoptoken/internal/phrase"
 )
 
 // Operation names used in errors.
@@ -262,11 +263,11 @@ func tokenKind(op, code, msg string, status int) error {
 	}
 	m := normalize(msg)
 	switch {
-	case containsAny(m, "频繁", "toomany", "toofrequent", "frequently", "ratelimit", "限流"):
+	case phrase.Any(m, "频繁", "toomany", "toofrequent", "frequently", "ratelimit", "限流"):
 		return shoptoken.ErrRateLimited
-	case isSystemCode(code) || status >= 500 || containsAny(m, "系统", "繁忙", "busy", "systemerror", "timeout", "超时", "稍后"):
+	case isSystemCode(code) || status >= 500 || phrase.Any(m, "系统", "繁忙", "busy", "systemerror", "timeout", "超时", "稍后"):
 		return shoptoken.ErrUnavailable
-	case op == opRefresh && containsAny(m, "refresh_token", "refreshtoken", "刷新令牌"):
+	case op == opRefresh && phrase.Any(m, "refresh_token", "refreshtoken", "刷新令牌"):
 		return shoptoken.ErrReauthorize
 	}
 	return shoptoken.ErrBadResponse
@@ -275,7 +276,7 @@ func tokenKind(op, code, msg string, status int) error {
 // clientProblem reports whether a 1103 message is about the app (client does not exist, app
 // mismatch) rather than the shop's grant. Chinese and English wordings are both matched.
 func clientProblem(msg string) bool {
-	return containsAny(normalize(msg),
+	return phrase.Any(normalize(msg),
 		"clientdoesnotexist", "clientnotexist", "clientnotfound", "clientisnotexist", "unknownclient",
 		"invalidclient", "client不存在", "client_id不存在", "clientid不存在", "应用不存在", "应用不匹配", "app不匹配",
 		"mismatch", "不匹配", "notmatch")
@@ -291,15 +292,6 @@ func normalize(s string) string {
 		}
 		return r
 	}, strings.ToLower(s))
-}
-
-func containsAny(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
 }
 
 func isSystemCode(code string) bool {
