@@ -5,16 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/jsonx"
 )
 
 // refresher renews a veapi authorization; it implements shoptoken.Refresher for NewSource.
@@ -255,44 +254,29 @@ func str(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-// scalar reads a string, number or boolean as text; "" for anything else.
+// scalar reads a string, number or boolean as text (jsonx.String, jsonx.Bool); "" for anything
+// else.
 func scalar(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
+	if len(bytes.TrimSpace(raw)) == 0 {
 		return ""
 	}
-	if s, ok := str(raw); ok {
-		return s
+	var s jsonx.String
+	if json.Unmarshal(raw, &s) == nil {
+		return string(s)
 	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if dec.Decode(&v) != nil {
-		return ""
-	}
-	switch v := v.(type) {
-	case json.Number:
-		return v.String()
-	case bool:
-		return strconv.FormatBool(v)
+	if b, ok := boolean(raw); ok && jsonx.Kind(raw) == "bool" {
+		return strconv.FormatBool(b)
 	}
 	return ""
 }
 
-// number reads an integer given as a JSON number or a numeric string.
+// number reads an integer given as a JSON number or a numeric string (jsonx.Int).
 func number(raw json.RawMessage) (int64, bool) {
-	s := strings.TrimSpace(scalar(raw))
-	if s == "" || s == "true" || s == "false" {
+	var n jsonx.Int
+	if len(bytes.TrimSpace(raw)) == 0 || json.Unmarshal(raw, &n) != nil || !n.Set {
 		return 0, false
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
-		return 0, false
-	}
-	return int64(f), true
+	return n.N, true
 }
 
 // millis reads a positive millisecond epoch.
@@ -313,15 +297,13 @@ func seconds(raw json.RawMessage) (time.Duration, bool) {
 	return time.Duration(n) * time.Second, true
 }
 
-// boolean reads a JSON boolean or the strings "true"/"false" (and 1/0).
+// boolean reads a JSON boolean or the strings "true"/"false" (and 1/0): jsonx.Bool.
 func boolean(raw json.RawMessage) (bool, bool) {
-	switch strings.ToLower(strings.TrimSpace(scalar(raw))) {
-	case "true", "1":
-		return true, true
-	case "false", "0":
-		return false, true
+	var v jsonx.Bool
+	if len(bytes.TrimSpace(raw)) == 0 || json.Unmarshal(raw, &v) != nil || !v.Set {
+		return false, false
 	}
-	return false, false
+	return v.V, true
 }
 
 // plausible reports whether t can be the end of a fresh token's or grant's life: after now and

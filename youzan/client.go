@@ -17,6 +17,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/jsonx"
 	"github.com/shoptoken/shoptoken/internal/phrase"
 )
 
@@ -195,23 +196,23 @@ type callAnswer struct {
 	GwErrResp     json.RawMessage `json:"gw_err_resp"`
 	ErrorResponse json.RawMessage `json:"error_response"`
 	Response      json.RawMessage `json:"response"`
-	TraceID       flexString      `json:"trace_id"`
-	Code          flexString      `json:"code"`
-	Success       flexBool        `json:"success"`
+	TraceID       jsonx.String    `json:"trace_id"`
+	Code          jsonx.String    `json:"code"`
+	Success       jsonx.Bool      `json:"success"`
 	Data          json.RawMessage `json:"data"`
-	Message       flexString      `json:"message"`
+	Message       jsonx.String    `json:"message"`
 }
 
 type gwErrResp struct {
-	TraceID flexString `json:"trace_id"`
-	ErrCode flexString `json:"err_code"`
-	ErrMsg  flexString `json:"err_msg"`
+	TraceID jsonx.String `json:"trace_id"`
+	ErrCode jsonx.String `json:"err_code"`
+	ErrMsg  jsonx.String `json:"err_msg"`
 }
 
 type legacyError struct {
-	Code    flexString `json:"code"`
-	Msg     flexString `json:"msg"`
-	Message flexString `json:"message"`
+	Code    jsonx.String `json:"code"`
+	Msg     jsonx.String `json:"msg"`
+	Message jsonx.String `json:"message"`
 }
 
 // parseCall classifies a gateway answer. Errors come with HTTP 200 [public].
@@ -269,8 +270,8 @@ func parseCall(resp *httpx.Response, secrets []string) result {
 			msg = string(l.Message)
 		}
 		return fail(string(l.Code), msg, businessKind(string(l.Code), msg))
-	case a.Success.set:
-		if !a.Success.v {
+	case a.Success.Set:
+		if !a.Success.V {
 			return fail(string(a.Code), string(a.Message), businessKind(string(a.Code), string(a.Message)))
 		}
 		res.data = a.Data

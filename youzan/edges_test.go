@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -206,4 +207,17 @@ func TestClient_Call_invalidNameOrVersion(t *testing.T) {
 	assert.Zero(t, srv.Hits(), "nothing is sent")
 	require.NoError(t, cl.Call(ctx, "youzan.item.sku_stock.update", "3.0.1", nil, nil))
 	assert.Equal(t, int64(1), srv.Hits())
+}
+
+// TestConfig_FetchToken_successSpellings: the envelope's success is read by jsonx.Bool, the one
+// lenient boolean reader: a token the platform issued is taken whether success came as true,
+// "true", 1 or "1".
+func TestConfig_FetchToken_successSpellings(t *testing.T) {
+	for _, success := range []string{`true`, `"true"`, `1`, `"1"`} {
+		srv := testkit.NewCounter(t, `{"success":`+success+`,"code":200,"data":{"expires":`+
+			strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)+`,"access_token":"`+secretAccess+`","authority_id":"42587152"}}`)
+		tok, err := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152", BaseURL: srv.URL}.FetchToken(context.Background(), false)
+		require.NoError(t, err, success)
+		assert.Equal(t, secretAccess, tok.AccessToken)
+	}
 }

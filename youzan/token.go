@@ -38,20 +38,20 @@ type tokenRequest struct {
 
 // tokenAnswer is the token endpoint's envelope, success and failure alike.
 type tokenAnswer struct {
-	Success flexBool        `json:"success"`
-	Code    flexString      `json:"code"`
-	Message flexString      `json:"message"`
+	Success jsonx.Bool      `json:"success"`
+	Code    jsonx.String    `json:"code"`
+	Message jsonx.String    `json:"message"`
 	Data    json.RawMessage `json:"data"`
-	TraceID flexString      `json:"trace_id"`
+	TraceID jsonx.String    `json:"trace_id"`
 }
 
 type tokenData struct {
-	AccessToken  flexString `json:"access_token"`
-	Expires      jsonx.Int  `json:"expires"`    // absolute epoch, milliseconds [seed]
-	ExpiresIn    jsonx.Int  `json:"expires_in"` // seconds; not documented, read if ever sent
-	Scope        flexString `json:"scope"`      // space separated
-	AuthorityID  flexString `json:"authority_id"`
-	RefreshToken flexString `json:"refresh_token"`
+	AccessToken  jsonx.String `json:"access_token"`
+	Expires      jsonx.Int    `json:"expires"`    // absolute epoch, milliseconds [seed]
+	ExpiresIn    jsonx.Int    `json:"expires_in"` // seconds; not documented, read if ever sent
+	Scope        jsonx.String `json:"scope"`      // space separated
+	AuthorityID  jsonx.String `json:"authority_id"`
+	RefreshToken jsonx.String `json:"refresh_token"`
 }
 
 // FetchToken makes one silent-authorization call (authorize_type "silent") for c.GrantID.
@@ -149,9 +149,9 @@ func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*
 		}
 		secrets = append(secrets, string(d.AccessToken), string(d.RefreshToken))
 	}
-	ok := ans.Success.v || (!ans.Success.set && string(ans.Code) == "200" && hasData)
+	ok := ans.Success.V || (!ans.Success.Set && string(ans.Code) == "200" && hasData)
 	if !ok {
-		if !ans.Success.set && ans.Code == "" {
+		if !ans.Success.Set && ans.Code == "" {
 			if err := resp.StatusError(platform, op, secrets...); err != nil {
 				return nil, withRequestID(err, httpx.Short(string(ans.TraceID)))
 			}
@@ -309,11 +309,11 @@ func traceID(body []byte) string {
 	if json.Unmarshal(body, &a) != nil {
 		return ""
 	}
-	var own, gw flexString
+	var own, gw jsonx.String
 	_ = json.Unmarshal(a.TraceID, &own)
 	if obj, ok := object(a.Gw); ok {
 		var g struct {
-			TraceID flexString `json:"trace_id"`
+			TraceID jsonx.String `json:"trace_id"`
 		}
 		_ = json.Unmarshal(obj, &g)
 		gw = g.TraceID
