@@ -113,7 +113,7 @@ func TestPrinted_noSecret(t *testing.T) {
 // through a fetch, a forced refresh and an API call against the emulator, log no piece of the
 // secret or any token.
 func TestLogs_noSecret(t *testing.T) {
-	emu := shoptokentest.NewYouzan(shoptokentest.WithCredentials("id", secretClient))
+	emu := shoptokentest.NewYouzan(shoptokentest.WithCredentials("id", secretClient), shoptokentest.WithGrants("42587152"))
 	defer emu.Close()
 	logger, logs := testkit.BothLogger()
 	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152", BaseURL: emu.URL,
