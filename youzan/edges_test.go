@@ -188,7 +188,9 @@ func TestConfig_BaseURL(t *testing.T) {
 func TestClient_Call_invalidNameOrVersion(t *testing.T) {
 	srv := testkit.NewCounter(t, `{"success":true,"code":200,"data":{}}`)
 	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152", BaseURL: srv.URL}
-	src, err := youzan.NewSource(cfg, shoptoken.WithToken(&shoptoken.Token{AccessToken: secretAccess, Expiry: time.Now().Add(time.Hour)}))
+	// A token outside the early window, so that the only request is the API call's.
+	src, err := youzan.NewSource(cfg, shoptoken.WithToken(&shoptoken.Token{AccessToken: secretAccess,
+		Expiry: time.Now().Add(youzan.AccessTokenLifetime)}))
 	require.NoError(t, err)
 	defer src.Close()
 	cl := youzan.NewClient(cfg, src)
