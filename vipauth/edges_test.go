@@ -246,3 +246,16 @@ func TestConfig_AuthCodeURL_refuses(t *testing.T) {
 		assert.Contains(t, u, "redirect_uri="+url.QueryEscape(redirect))
 	}
 }
+
+// TestConfig_String_encoding: a Config shows Encoding, in fmt and slog alike, only when it is not
+// the default, as it leaves out every field at its zero value.
+func TestConfig_String_encoding(t *testing.T) {
+	cfg := vipauth.Config{ClientID: "id", ClientSecret: testSecret}
+	assert.Equal(t, "vipauth.Config{ClientID: id, ClientSecret: Qz7S…(41)}", cfg.String())
+	cfg.Encoding = vipauth.FormBody
+	assert.Equal(t, "vipauth.Config{ClientID: id, ClientSecret: Qz7S…(41), Encoding: form_body}", cfg.String())
+	logger, logs := testkit.Logger()
+	logger.Info("config", "config", cfg)
+	assert.Contains(t, logs.String(), `"encoding":"form_body"`)
+	testkit.NoSecret(t, "Config", []string{testSecret}, testkit.Printed(cfg)...)
+}

@@ -159,3 +159,16 @@ func TestConfig_TokenURL(t *testing.T) {
 	require.NoError(t, err)
 	src.Close()
 }
+
+// TestConfig_String_encoding: a Config shows Encoding, in fmt and slog alike, only when it is not
+// the default, as it leaves out every field at its zero value.
+func TestConfig_String_encoding(t *testing.T) {
+	cfg := vvtool.Config{Account: "acct", AccessKey: edgeKey}
+	assert.Equal(t, "vvtool.Config{Account: acct, AccessKey: AKq7…(40)}", cfg.String())
+	cfg.Encoding = vvtool.URLEncoded
+	assert.Equal(t, "vvtool.Config{Account: acct, AccessKey: AKq7…(40), Encoding: urlencoded}", cfg.String())
+	logger, logs := testkit.Logger()
+	logger.Info("config", "config", cfg)
+	assert.Contains(t, logs.String(), `"encoding":"urlencoded"`)
+	testkit.NoSecret(t, "Config", []string{edgeKey}, testkit.Printed(cfg)...)
+}
