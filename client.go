@@ -3,10 +3,14 @@ package shoptoken
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
+
+	"github.com/shoptoken/shoptoken/internal/defaultclient"
+	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // Invalidator is a TokenSource that can be told a token was rejected. *Cache is one.
@@ -23,7 +27,10 @@ type Invalidator interface {
 // The token is attached to a clone of the request, so the caller's *http.Request, the returned
 // Response.Request and the URL in any *url.Error never carry it. When the http.Client follows a
 // redirect to another host (scheme, host name or port differ), that request goes out without the
-// token, and a token the server echoed in a redirect's Location is removed from it.
+// token, and a token the server echoed in a redirect's Location is removed from it, in every
+// spelling (raw, URL- or JSON-escaped, escapes in either case). An error from Base is returned with
+// the tokens and Secrets shortened wherever its text shows them, since a wrapping RoundTripper may
+// quote the URL it was given, token and all.
 type Transport struct {
 	// Source supplies tokens. Required.
 	Source Invalidator
@@ -36,7 +43,7 @@ type Transport struct {
 	Rejected func(resp *http.Response) bool
 	// Secrets are other secrets that Attach puts on the request (an app key, say). Like the
 	// token, they are removed from a redirect's Location, so that neither the next hop's URL nor
-	// a *url.Error about it shows them.
+	// a *url.Error about it shows them, and a Transport prints and logs them shortened.
 	Secrets []string
 	// Settled, when set, sees how each request ended: the final answer, the tokens it was sent
 	// with in order (one, or two after a rejection and the retry), and whether Rejected matched
@@ -47,16 +54,49 @@ type Transport struct {
 	Settled func(req *http.Request, resp *http.Response, sent []*Token, rejected bool) (*http.Response, error)
 }
 
-// NewClient returns an *http.Client that sends requests through a Transport over base's transport
-// (nil base: http.DefaultClient's settings), with Bearer tokens and 401 as the rejection signal.
+// NewClient returns an *http.Client that sends requests through a Transport over base's transport,
+// with Bearer tokens and 401 as the rejection signal. A nil base means a client with the SDK's
+// timeouts (5 s to connect, 15 s to the response headers, 30 s in all), never http.DefaultClient,
+// which has none.
 func NewClient(src Invalidator, base *http.Client) *http.Client {
-	var hc http.Client
+	hc := *defaultclient.Shared()
 	if base != nil {
 		hc = *base
 	}
 	hc.Transport = &Transport{Source: src, Base: hc.Transport}
 	return &hc
 }
+
+// view is how t prints: the types of Source and Base, and Secrets shortened.
+func (t Transport) view() *redact.View {
+	v := redact.NewView("shoptoken.Transport")
+	if t.Source != nil {
+		v.Plain("Source", "source", fmt.Sprintf("%T", t.Source))
+	}
+	if t.Base != nil {
+		v.Plain("Base", "base", fmt.Sprintf("%T", t.Base))
+	}
+	if len(t.Secrets) > 0 {
+		shown := make([]string, len(t.Secrets))
+		for i, s := range t.Secrets {
+			shown[i] = redact.Secret(s)
+		}
+		v.Plain("Secrets", "secrets", "["+strings.Join(shown, " ")+"]")
+	}
+	return v
+}
+
+// String describes t with Secrets redacted.
+func (t Transport) String() string { return t.view().String() }
+
+// GoString is used by %#v; it redacts like String.
+func (t Transport) GoString() string { return t.String() }
+
+// Format prints the redacted form for every verb, so that %v, %+v and %#v never show Secrets.
+func (t Transport) Format(f fmt.State, verb rune) { t.view().Format(f, verb) }
+
+// LogValue implements slog.LogValuer with Secrets redacted.
+func (t Transport) LogValue() slog.Value { return t.view().LogValue() }
 
 // AttachBearer sets "Authorization: Bearer <token>".
 func AttachBearer(r *http.Request, t *Token) {
@@ -125,7 +165,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	attach(first, tok)
 	resp, err := base.RoundTrip(first)
 	if err != nil {
-		return nil, err
+		return nil, t.scrubErr(err, tok)
 	}
 	if !rejected(resp) {
 		return t.settle(req, resp, false, tok)
@@ -153,7 +193,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	attach(second, fresh)
 	resp, err = base.RoundTrip(second)
 	if err != nil {
-		return nil, err
+		return nil, t.scrubErr(err, fresh, tok)
 	}
 	return t.settle(req, resp, t.Settled != nil && rejected(resp), tok, fresh)
 }
@@ -186,20 +226,26 @@ func (t *Transport) scrub(resp *http.Response, req *http.Request, tok *Token) *h
 		return resp
 	}
 	if loc := resp.Header.Get("Location"); loc != "" {
-		clean := loc
-		for _, sec := range append([]string{tok.AccessToken}, t.Secrets...) {
-			if len(sec) < 4 {
-				continue // too short to remove without mangling the URL
-			}
-			clean = strings.ReplaceAll(clean, url.QueryEscape(sec), "")
-			clean = strings.ReplaceAll(clean, url.PathEscape(sec), "")
-			clean = strings.ReplaceAll(clean, sec, "")
-		}
-		if clean != loc {
+		if clean := redact.Remove(loc, t.secrets(tok)...); clean != loc {
 			resp.Header.Set("Location", clean)
 		}
 	}
 	return resp
+}
+
+// scrubErr returns the base RoundTripper's err with the tokens and Secrets shortened wherever its
+// text shows them: a wrapping transport may put the URL it was given, token and all, in its error.
+func (t *Transport) scrubErr(err error, toks ...*Token) error {
+	return redact.Err(err, t.secrets(toks...)...)
+}
+
+// secrets lists what Attach may have put on a request: the tokens' access tokens and Secrets.
+func (t *Transport) secrets(toks ...*Token) []string {
+	out := make([]string, 0, len(toks)+len(t.Secrets))
+	for _, tok := range toks {
+		out = append(out, tok.AccessToken)
+	}
+	return append(out, t.Secrets...)
 }
 
 func drain(resp *http.Response) {

@@ -41,16 +41,23 @@ var (
 	ErrCorrupt = errors.New("shoptoken: stored token is damaged")
 )
 
-// Error describes a failed platform call. Its fields never hold a secret.
+// Error describes a failed platform call. Its fields never hold a secret the SDK knows of.
 type Error struct {
 	Platform   string // "veapi", "vvtool", "vipauth", "youzan"; empty for the engine itself
 	Op         string // "token", "refresh", "exchange", "token_info", "revoke", "call"
 	StatusCode int    // HTTP status; 0 when no answer arrived
-	Code       string // the platform's own code, verbatim
-	Message    string // the platform's message, verbatim (redacted of known secrets)
-	RequestID  string // the platform's request or trace id
+	Code       string // the platform's own code: one printable line of at most 64 characters
+	Message    string // the platform's message as one printable line of at most 200 characters, or the SDK's own words
+	RequestID  string // the platform's request or trace id: one printable line of at most 64 characters
 	Kind       error  // one of the sentinels above; errors.Is(e, e.Kind) is true
 	Err        error  // the cause, when there is one (network, decode)
+
+	// RawMessage is the platform's message in full, as it arrived except that known secrets are
+	// shortened (as in Code, Message and RequestID); empty when the platform sent none. It is raw:
+	// it may be long (up to the answer's size limit) and hold line breaks, terminal escapes or
+	// other control characters, which Message never does. Error() does not show it; escape it
+	// before printing it anywhere.
+	RawMessage string
 }
 
 // Error reads like "youzan: token: 1000 应用信息错误 (request_id 5f2c…)".

@@ -16,6 +16,12 @@ import (
 // verb and slog: a secret shows as at most its first four characters, "…" and its length. Use the
 // fields directly to send a token to a platform.
 //
+// json.Marshal of a Token is its persistence format, the one the stores write and read back: it is
+// faithful, every field as it is, AccessToken and RefreshToken in full, because a store that kept
+// a shortened refresh token would lose the grant. So the JSON form is a secret: never log it or
+// put it in an error. Log the Token itself (slog.Any("token", tok)), which uses LogValue. No log
+// line of the SDK holds a Token's JSON.
+//
 // A Token handed out by a Cache is shared by every caller: treat it as read-only. Use Clone to get
 // a copy you may change.
 type Token struct {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/shoptoken/shoptoken/internal/testkit"
 )
 
 const (
@@ -29,13 +31,10 @@ func secretToken() *Token {
 	}
 }
 
+// assertNoSecret fails if any 8-character piece of either secret shows in s (testkit.NoSecret).
 func assertNoSecret(t *testing.T, s string) {
 	t.Helper()
-	assert.NotContains(t, s, secretAccess)
-	assert.NotContains(t, s, secretRefresh)
-	// Not even a long piece of one.
-	assert.NotContains(t, s, secretAccess[:8])
-	assert.NotContains(t, s, secretRefresh[:8])
+	testkit.NoSecret(t, "output", []string{secretAccess, secretRefresh}, s)
 }
 
 func TestToken_redactedInEveryVerb(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/defaultclient"
 )
 
 // NewClient returns an *http.Client for veapi API calls made with src's token. Every request it
@@ -39,7 +39,7 @@ func NewClient(c Config, src *shoptoken.Cache, base *http.Client) (*http.Client,
 	if base != nil {
 		hc = *base
 	} else {
-		hc = *httpx.DefaultHTTPClient()
+		hc = *defaultclient.Shared()
 	}
 	session := shoptoken.AttachQuery("sessionkey")
 	g := &guard{src: src}

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
@@ -23,16 +23,19 @@ const DefaultBaseURL = "http://api.veapi.cn"
 // refreshPath is the renewal endpoint under BaseURL.
 const refreshPath = "/vip/refreshtoken"
 
-// Config holds what veapi.cn issues to your account. VEKey is required.
+// Config holds what veapi.cn issues to your account. VEKey is required; a value of white space only
+// counts as missing, and so does a refresh token of white space only.
 type Config struct {
 	// VEKey is the account's interface key (接口秘钥) from the veapi member centre. Required.
 	VEKey string
 
 	// BaseURL overrides http://api.veapi.cn, for tests and proxies. "" means DefaultBaseURL. A
-	// trailing slash is ignored.
+	// trailing slash is ignored. It must be an absolute http or https URL without user
+	// information, query or fragment.
 	BaseURL string
-	// HTTPClient sends requests. If nil, a client with a 5-second connect timeout, a 15-second
-	// wait for the response headers and a 30-second limit on the whole call is used.
+	// HTTPClient sends requests. If nil, a client shared by the whole process is used, with a
+	// 5-second connect timeout, a 15-second wait for the response headers and a 30-second limit on
+	// the whole call.
 	HTTPClient *http.Client
 	// Logger receives debug records of every request (URL and body snippet redacted) and warnings
 	// about answers that had to be read leniently. If nil, nothing is logged.
@@ -58,35 +61,16 @@ func (c Config) Refresh(ctx context.Context, refreshToken string) (*shoptoken.To
 	if err := c.validate("refresh"); err != nil {
 		return nil, err
 	}
-	hc := c.HTTPClient
-	if hc == nil {
-		// Our own client for this one call: close its idle connections afterwards so that no pool
-		// outlives it.
-		hc = httpx.DefaultHTTPClient()
-		defer hc.CloseIdleConnections()
-	}
-	return newRefresher(c, hc).refresh(ctx, refreshToken)
+	return newRefresher(c).refresh(ctx, refreshToken)
 }
 
 // validate checks the fields that every call needs; op names the operation in the error.
 func (c Config) validate(op string) error {
-	if strings.TrimSpace(c.VEKey) == "" {
-		return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrCredentials,
-			Message: "Config.VEKey is empty"}
+	if err := check.Required(platform, op, shoptoken.ErrCredentials, "Config.VEKey", c.VEKey); err != nil {
+		return err
 	}
-	if c.BaseURL != "" {
-		u, err := url.Parse(c.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			// The URL is not shown: a misplaced query could carry a key.
-			return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
-				Message: "Config.BaseURL is not an absolute http(s) URL"}
-		}
-		if u.RawQuery != "" || u.User != nil {
-			return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
-				Message: "Config.BaseURL must not carry a query or user information"}
-		}
-	}
-	return nil
+	// veapi serves plain http only ("https 暂无"): either scheme is fine.
+	return httpx.CheckBaseURL(platform, op, "Config.BaseURL", c.BaseURL, httpx.HTTPAllowed)
 }
 
 func (c Config) baseURL() string {
@@ -110,22 +94,19 @@ func (c Config) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// String describes c with VEKey redacted.
-func (c Config) String() string {
-	s := "veapi.Config{VEKey: " + redact.Secret(c.VEKey)
-	if c.BaseURL != "" {
-		s += ", BaseURL: " + redact.URL(c.BaseURL)
-	}
-	return s + "}"
+// view is how c prints: VEKey shortened, BaseURL without secrets.
+func (c Config) view() *redact.View {
+	return redact.NewView("veapi.Config").Secret("VEKey", "vekey", c.VEKey).URL("BaseURL", "base_url", c.BaseURL)
 }
+
+// String describes c with VEKey redacted.
+func (c Config) String() string { return c.view().String() }
 
 // GoString is used by %#v; it redacts like String.
 func (c Config) GoString() string { return c.String() }
 
 // Format prints the redacted form for every verb, so that %v, %+v and %#v never show the vekey.
-func (c Config) Format(f fmt.State, verb rune) { redact.Format(f, verb, c.String(), c.String()) }
+func (c Config) Format(f fmt.State, verb rune) { c.view().Format(f, verb) }
 
 // LogValue implements slog.LogValuer with VEKey redacted.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("vekey", redact.Secret(c.VEKey)), slog.String("base_url", redact.URL(c.baseURL())))
-}
+func (c Config) LogValue() slog.Value { return c.view().LogValue() }

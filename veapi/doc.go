@@ -62,8 +62,9 @@
 //
 // # Errors
 //
-// Every error is a *shoptoken.Error with Platform "veapi", the platform's code verbatim in Code,
-// its msg in Message and its request_id in RequestID. An answer is a success only when its error
+// Every error is a *shoptoken.Error with Platform "veapi", the platform's code in Code, its msg
+// in Message and its request_id in RequestID, each shown as one printable line of bounded length
+// with known secrets shortened; the whole msg is in RawMessage. An answer is a success only when its error
 // member is the string "0" (or, leniently, the number 0) and its data member is an object with a
 // non-empty access_token and refresh_token; a missing error member, any other code, or a success
 // without both tokens is an error. A success without a refresh_token is ErrBadResponse: the chain

@@ -1,22 +1,17 @@
 package veapi
 
 import (
-	"bytes"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jarcoal/httpmock"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 )
 
@@ -36,11 +31,10 @@ const (
 // seedNow is the create_at of the seed's example answer: fixtures are read as of that moment.
 var seedNow = time.UnixMilli(1673427493000)
 
+// fixture is testkit.Fixture.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	return b
+	return testkit.Fixture(t, name)
 }
 
 // mockConfig returns a Config whose requests go to a fresh per-test mock transport.
@@ -54,56 +48,25 @@ func mockConfig(mock *httpmock.MockTransport, log *slog.Logger) Config {
 	}
 }
 
-// logBuffer is a concurrency-safe buffer for a JSON slog handler at Debug level.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// newLogger is testkit.Logger: JSON at Debug level into a locked buffer.
+func newLogger() (*slog.Logger, *testkit.LogBuffer) { return testkit.Logger() }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newLogger() (*slog.Logger, *logBuffer) {
-	b := &logBuffer{}
-	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
-}
-
-// assertNoSecret fails if any of secrets shows in any of the texts.
+// assertNoSecret fails if any 8-character piece of any of secrets shows in any of the texts
+// (testkit.NoSecret).
 func assertNoSecret(t *testing.T, secrets []string, texts ...string) {
 	t.Helper()
-	for _, s := range secrets {
-		if len(s) < 8 {
-			continue
-		}
-		for _, txt := range texts {
-			assert.NotContains(t, txt, s, "secret %s… leaked", s[:4])
-		}
-	}
+	testkit.NoSecret(t, "output", secrets, texts...)
 }
 
-// errTexts returns what an error shows in the usual formats.
-func errTexts(err error) []string {
-	if err == nil {
-		return nil
-	}
-	return []string{err.Error(), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err), fmt.Sprintf("%q", err)}
-}
+// errTexts returns what an error shows (testkit.ErrorTexts).
+func errTexts(err error) []string { return testkit.ErrorTexts(err) }
 
-// tokTexts returns what a token shows in the usual formats.
+// tokTexts returns what a token shows in every fmt verb and slog (testkit.Printed).
 func tokTexts(tok *shoptoken.Token) []string {
 	if tok == nil {
 		return nil
 	}
-	return []string{tok.String(), fmt.Sprintf("%v", tok), fmt.Sprintf("%+v", tok), fmt.Sprintf("%#v", *tok), fmt.Sprint(*tok)}
+	return append(testkit.Printed(tok), testkit.Printed(*tok)...)
 }
 
 // newEmu starts a veapi emulator that the test closes.

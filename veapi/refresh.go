@@ -5,18 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/jsonx"
 	"github.com/shoptoken/shoptoken/internal/lifetime"
-	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // refresher renews a veapi authorization; it implements shoptoken.Refresher for NewSource.
@@ -27,11 +25,11 @@ type refresher struct {
 	now func() time.Time
 }
 
-func newRefresher(c Config, hc *http.Client) *refresher {
+func newRefresher(c Config) *refresher {
 	log := c.logger()
 	return &refresher{
 		c:   c,
-		hx:  httpx.New(httpx.Config{Platform: platform, HTTPClient: hc, Logger: log}),
+		hx:  httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: log}),
 		log: log,
 		now: c.clock(),
 	}
@@ -46,7 +44,7 @@ func errNoRefreshToken() error {
 // Refresh implements shoptoken.Refresher: it renews current's refresh token and carries its
 // Subject over to the new token.
 func (r *refresher) Refresh(ctx context.Context, current *shoptoken.Token, _ shoptoken.Reason) (*shoptoken.Token, error) {
-	if current == nil || current.RefreshToken == "" {
+	if current == nil || check.Blank(current.RefreshToken) {
 		return nil, errNoRefreshToken()
 	}
 	tok, err := r.refresh(ctx, current.RefreshToken)
@@ -59,7 +57,7 @@ func (r *refresher) Refresh(ctx context.Context, current *shoptoken.Token, _ sho
 
 // refresh makes the one platform call.
 func (r *refresher) refresh(ctx context.Context, refreshToken string) (*shoptoken.Token, error) {
-	if refreshToken == "" {
+	if check.Blank(refreshToken) {
 		return nil, errNoRefreshToken()
 	}
 	secrets := []string{r.c.VEKey, refreshToken}
@@ -91,9 +89,6 @@ type envelope struct {
 	RequestID json.RawMessage `json:"request_id"`
 }
 
-// maxMessage caps the platform message kept in an error, in characters.
-const maxMessage = 200
-
 // maxIssueSkew is how far ahead of our clock a create_at may lie and still be taken as the
 // token's issue time: clocks disagree, but not by more than a day.
 const maxIssueSkew = 24 * time.Hour
@@ -107,8 +102,10 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 	if err := resp.DecodeJSON(platform, "refresh", &env, secrets...); err != nil {
 		return nil, err
 	}
-	// The request id is shown like the platform's other strings: clipped, less any secret it echoes.
-	requestID := clip(redact.Known(scalar(env.RequestID), secrets...))
+	// The request id is shown like the platform's other strings: one short line, less any secret
+	// it echoes.
+	rawID := scalar(env.RequestID)
+	requestID := httpx.Short(rawID, secrets...)
 	bad := func(what string) error {
 		msg := what
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -135,16 +132,17 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 		return nil, bad("error field is neither a string nor a number")
 	}
 	if code != "0" {
-		msg := clip(redact.Known(scalar(env.Msg), secrets...))
-		return nil, &shoptoken.Error{
+		e := httpx.SetMessage(&shoptoken.Error{
 			Platform:   platform,
 			Op:         "refresh",
 			StatusCode: resp.StatusCode,
-			Code:       clip(redact.Known(code, secrets...)),
-			Message:    msg,
+			Code:       httpx.Short(code, secrets...),
 			RequestID:  requestID,
-			Kind:       classify(msg, resp.StatusCode),
-		}
+		}, scalar(env.Msg), secrets...)
+		// Classified on the whole message (a keyword past the shown part counts), secrets
+		// shortened (a secret's letters are not the platform's words).
+		e.Kind = classify(e.RawMessage, resp.StatusCode)
+		return nil, e
 	}
 
 	// Success. A success answer is accepted whatever the HTTP status: it carries the only copy of
@@ -164,7 +162,7 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 		return nil, bad("success answer without a refresh_token: the authorization chain cannot continue")
 	}
 	secrets = append(secrets[:len(secrets):len(secrets)], access, refresh)
-	requestID = redact.Known(requestID, access, refresh)
+	requestID = httpx.Short(rawID, secrets...)
 
 	tok := &shoptoken.Token{AccessToken: access, RefreshToken: refresh, Extra: map[string]string{}}
 	createAt, hasCreate := millis(data["create_at"])
@@ -222,7 +220,7 @@ func decodeRefresh(resp *httpx.Response, now time.Time, log *slog.Logger, secret
 		tok.Extra["is_expired"] = strconv.FormatBool(b)
 	}
 	if s := scalar(data["status"]); s != "" {
-		tok.Extra["status"] = clip(redact.Known(s, secrets...))
+		tok.Extra["status"] = httpx.Short(s, secrets...)
 	}
 	if requestID != "" {
 		tok.Extra["request_id"] = requestID
@@ -269,44 +267,20 @@ func str(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-// scalar reads a string, number or boolean as text; "" for anything else.
+// scalar reads a string, number or boolean as text; "" for anything else (jsonx.Text).
 func scalar(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return ""
-	}
-	if s, ok := str(raw); ok {
-		return s
-	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if dec.Decode(&v) != nil {
-		return ""
-	}
-	switch v := v.(type) {
-	case json.Number:
-		return v.String()
-	case bool:
-		return strconv.FormatBool(v)
-	}
-	return ""
+	var t jsonx.Text
+	_ = t.UnmarshalJSON(raw) // never fails
+	return string(t)
 }
 
-// number reads an integer given as a JSON number or a numeric string.
+// number reads an integer given as a JSON number or a numeric string (jsonx.Int).
 func number(raw json.RawMessage) (int64, bool) {
-	s := strings.TrimSpace(scalar(raw))
-	if s == "" || s == "true" || s == "false" {
+	var n jsonx.Int
+	if len(bytes.TrimSpace(raw)) == 0 || json.Unmarshal(raw, &n) != nil || !n.Set {
 		return 0, false
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
-		return 0, false
-	}
-	return int64(f), true
+	return n.N, true
 }
 
 // millis reads a positive millisecond epoch within years 1 to 9999.
@@ -327,28 +301,11 @@ func seconds(raw json.RawMessage) (time.Duration, bool) {
 	return lifetime.Seconds(n)
 }
 
-// boolean reads a JSON boolean or the strings "true"/"false" (and 1/0).
+// boolean reads a JSON boolean or the strings "true"/"false" (and 1/0): jsonx.Bool.
 func boolean(raw json.RawMessage) (bool, bool) {
-	switch strings.ToLower(strings.TrimSpace(scalar(raw))) {
-	case "true", "1":
-		return true, true
-	case "false", "0":
-		return false, true
+	var v jsonx.Bool
+	if len(bytes.TrimSpace(raw)) == 0 || json.Unmarshal(raw, &v) != nil || !v.Set {
+		return false, false
 	}
-	return false, false
-}
-
-// clip shortens a platform string for an error message.
-func clip(s string) string {
-	if utf8.RuneCountInString(s) <= maxMessage {
-		return s
-	}
-	n := 0
-	for i := range s {
-		if n == maxMessage-1 {
-			return s[:i] + "…"
-		}
-		n++
-	}
-	return s
+	return v.V, true
 }

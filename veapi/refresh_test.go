@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -382,14 +381,6 @@ func TestErrorCode(t *testing.T) {
 			assert.Equal(t, tt.raw == `"0"` || tt.raw == `0`, ok && got == "0", "only 0 is success")
 		})
 	}
-}
-
-func TestClip(t *testing.T) {
-	long := strings.Repeat("失", 300)
-	got := clip(long)
-	assert.Equal(t, maxMessage, len([]rune(got)))
-	assert.True(t, strings.HasSuffix(got, "…"))
-	assert.Equal(t, "short", clip("short"))
 }
 
 func TestConfig_String_redacts(t *testing.T) {

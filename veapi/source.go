@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/internal/httpx"
 )
 
 // DefaultTokenLifetime is the access token's lifetime when an answer gives none that can be
@@ -49,11 +48,7 @@ func NewSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
 	if err := c.validate("new_source"); err != nil {
 		return nil, err
 	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = httpx.DefaultHTTPClient()
-	}
-	return shoptoken.NewCache(newRefresher(c, hc), append(defaults(c), opts...)...)
+	return shoptoken.NewCache(newRefresher(c), append(defaults(c), opts...)...)
 }
 
 func defaults(c Config) []shoptoken.Option {

@@ -6,7 +6,6 @@ import (
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/jsonx"
-	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // answer is every shape the OAuth2 endpoints answer with: a token, token information, the
@@ -49,7 +48,7 @@ func decode(resp *httpx.Response, op string, secrets []string) (*answer, error) 
 }
 
 // failure turns an answer that is not a success into an error, keeping the platform's code and
-// message verbatim (less any secret they echo).
+// message (less any secret they echo; see httpx.SetMessage).
 func (a *answer) failure(resp *httpx.Response, op string, secrets []string) error {
 	e := &shoptoken.Error{
 		Platform:   platform,
@@ -57,13 +56,14 @@ func (a *answer) failure(resp *httpx.Response, op string, secrets []string) erro
 		StatusCode: resp.StatusCode,
 		RequestID:  a.requestID(resp, secrets),
 	}
+	var code, msg string
 	switch {
 	case a.code() != "":
-		e.Code, e.Message = a.code(), string(a.Msg)
+		code, msg = a.code(), string(a.Msg)
 	case a.Error != "":
-		e.Code, e.Message = string(a.Error), string(a.ErrorDescription)
+		code, msg = string(a.Error), string(a.ErrorDescription)
 	case a.Msg != "":
-		e.Message = string(a.Msg)
+		msg = string(a.Msg)
 	default:
 		// JSON, but no envelope we know. The request id, if any, still helps the operator.
 		if err := resp.StatusError(platform, op, secrets...); err != nil {
@@ -78,9 +78,9 @@ func (a *answer) failure(resp *httpx.Response, op string, secrets []string) erro
 		}
 		return a.bad(resp, op, what, secrets)
 	}
-	e.Code = clip(redact.Known(e.Code, secrets...), 64)
-	e.Message = clip(redact.Known(e.Message, secrets...), maxDescription)
-	e.Kind = classify(op, resp.StatusCode, e.Code, e.Message)
+	e.Code = httpx.Short(code, secrets...)
+	httpx.SetMessage(e, msg, secrets...)
+	e.Kind = classify(op, resp.StatusCode, e.Code, e.RawMessage)
 	return e
 }
 
@@ -94,14 +94,14 @@ func (a *answer) bad(resp *httpx.Response, op, what string, secrets []string) er
 		RequestID: a.requestID(resp, secrets), Kind: shoptoken.ErrBadResponse, Message: msg}
 }
 
-// requestID is the answer's request_id, else the X-Request-Id header, clipped and less any secret
-// it echoes.
+// requestID is the answer's request_id, else the X-Request-Id header, made short and safe to show
+// (httpx.Short).
 func (a *answer) requestID(resp *httpx.Response, secrets []string) string {
 	id := string(a.RequestID)
 	if id == "" {
 		id = resp.Header.Get("X-Request-Id")
 	}
-	return clip(redact.Known(id, secrets...), 64)
+	return httpx.Short(id, secrets...)
 }
 
 // classify maps a platform error to a kind. Only 30111 (access token invalid) and the revoked

@@ -6,10 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
@@ -46,8 +47,21 @@ func SetAuthURLParam(key, value string) AuthCodeOption {
 //
 // state binds the answer to this browser: pass NewState() and keep it (in a cookie, say) for
 // ParseCallback. An empty state is left out of the URL, and ParseCallback will then refuse the
-// callback. An empty RedirectURL is left out too; vip.com requires it.
-func (c Config) AuthCodeURL(state string, opts ...AuthCodeOption) string {
+// callback.
+//
+// The error is a *shoptoken.Error, and no URL is returned, when ClientID is missing
+// (ErrCredentials), when BaseURL breaks the rule Exchange applies to it (ErrBadRequest), or when
+// the redirect_uri, RedirectURL or one set with SetAuthURLParam, is missing or is neither OOB
+// nor an absolute http or https URL without user information or fragment (ErrBadRequest): a
+// javascript: or data: URI there would have vip.com send the code to a script.
+func (c Config) AuthCodeURL(state string, opts ...AuthCodeOption) (string, error) {
+	const op = "authorize"
+	if err := needFields(op, shoptoken.ErrCredentials, "Config.ClientID", c.ClientID); err != nil {
+		return "", err
+	}
+	if err := c.checkBaseURL(op); err != nil {
+		return "", err
+	}
 	q := &authQuery{vals: map[string]string{}}
 	q.set("client_id", c.ClientID)
 	q.set("response_type", "code")
@@ -62,6 +76,9 @@ func (c Config) AuthCodeURL(state string, opts ...AuthCodeOption) string {
 			o(q)
 		}
 	}
+	if err := checkRedirectURI(op, q.vals["redirect_uri"]); err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	b.WriteString(c.endpoint("authorize"))
 	for i, k := range q.keys {
@@ -74,7 +91,25 @@ func (c Config) AuthCodeURL(state string, opts ...AuthCodeOption) string {
 		b.WriteByte('=')
 		b.WriteString(url.QueryEscape(q.vals[k]))
 	}
-	return b.String()
+	return b.String(), nil
+}
+
+// checkRedirectURI accepts OOB or an absolute http or https URL with a host and without user
+// information or fragment (RFC 6749 section 3.1.2), the only places vip.com may send a code to.
+func checkRedirectURI(op, uri string) error {
+	if err := needFields(op, shoptoken.ErrBadRequest, "Config.RedirectURL", uri); err != nil {
+		return err
+	}
+	if uri == OOB {
+		return nil
+	}
+	u, err := url.Parse(uri)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" ||
+		u.User != nil || u.Fragment != "" || strings.Contains(uri, "#") {
+		return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
+			Message: "redirect_uri " + strconv.Quote(httpx.Short(redact.URL(uri))) + " is neither vipauth.OOB nor an absolute http or https URL without user information or fragment"}
+	}
+	return nil
 }
 
 // NewState returns a fresh random state for AuthCodeURL: 256 bits from crypto/rand, encoded as
@@ -97,10 +132,6 @@ var (
 	ErrDenied = errors.New("the user did not authorize the application")
 )
 
-// maxDescription caps how much of a callback's error_description is kept: it arrives in a URL,
-// and an error message should stay one line.
-const maxDescription = 200
-
 // ParseCallback checks the query of the request that vip.com's redirect sent to RedirectURL and
 // returns the authorization code, to pass to Exchange.
 //
@@ -122,9 +153,8 @@ func ParseCallback(query url.Values, wantState string) (code string, err error) 
 	if e := query.Get("error"); e != "" {
 		// The description is the platform's free text: shorten the state and any code it repeats.
 		secrets := []string{got, query.Get("code")}
-		cerr := &shoptoken.Error{Platform: platform, Op: "authorize",
-			Code:    clip(redact.Known(e, secrets...), 64),
-			Message: clip(redact.Known(query.Get("error_description"), secrets...), maxDescription)}
+		cerr := httpx.SetMessage(&shoptoken.Error{Platform: platform, Op: "authorize", Code: httpx.Short(e, secrets...)},
+			query.Get("error_description"), secrets...)
 		switch e {
 		case "unauthorized_client":
 			cerr.Kind = shoptoken.ErrCredentials
@@ -145,20 +175,4 @@ func ParseCallback(query url.Values, wantState string) (code string, err error) 
 			Message: "callback carries neither code nor error"}
 	}
 	return code, nil
-}
-
-// clip returns s cut to at most n runes, one line.
-func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i := 0
-	for j := range s {
-		if i == n-1 {
-			return s[:j] + "…"
-		}
-		i++
-	}
-	return s
 }

@@ -47,18 +47,14 @@ func TestConfig_AuthCodeURL(t *testing.T) {
 			opts:  []vipauth.AuthCodeOption{vipauth.SetAuthURLParam("scope", "a b"), vipauth.SetAuthURLParam("state", "other"), nil},
 			want:  "https://auth.vip.com/oauth2/authorize?client_id=id&response_type=code&redirect_uri=https%3A%2F%2Fa.example%2Fcb&state=other&scope=a+b",
 		},
-		{
-			name: "no redirect URL",
-			cfg:  vipauth.Config{ClientID: "id"},
-			want: "https://auth.vip.com/oauth2/authorize?client_id=id&response_type=code",
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := tt.cfg.AuthCodeURL(tt.state, tt.opts...)
+			got, err := tt.cfg.AuthCodeURL(tt.state, tt.opts...)
+			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
-			_, err := url.Parse(got)
+			_, err = url.Parse(got)
 			require.NoError(t, err)
 		})
 	}
@@ -158,7 +154,9 @@ func TestConfig_AuthCodeURL_emulatorRoundTrip(t *testing.T) {
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 	state := vipauth.NewState()
-	resp, err := hc.Get(cfg.AuthCodeURL(state, vipauth.Mobile()))
+	authURL, err := cfg.AuthCodeURL(state, vipauth.Mobile())
+	require.NoError(t, err)
+	resp, err := hc.Get(authURL)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -170,7 +168,9 @@ func TestConfig_AuthCodeURL_emulatorRoundTrip(t *testing.T) {
 	assert.NotEmpty(t, code)
 
 	emu.DenyNext()
-	resp, err = hc.Get(cfg.AuthCodeURL(state))
+	authURL, err = cfg.AuthCodeURL(state)
+	require.NoError(t, err)
+	resp, err = hc.Get(authURL)
 	require.NoError(t, err)
 	resp.Body.Close()
 	loc, err = url.Parse(resp.Header.Get("Location"))

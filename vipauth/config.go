@@ -1,15 +1,17 @@
 package vipauth
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
 // OOB is the redirect URI of vip.com's native-application flow: with it as Config.RedirectURL the
@@ -23,9 +25,11 @@ const DefaultBaseURL = "https://auth.vip.com/oauth2"
 const platform = "vipauth"
 
 // Config holds what vip.com issues to your application. ClientID and ClientSecret are required
-// for Exchange; ClientID and RedirectURL for AuthCodeURL.
+// for Exchange; ClientID and RedirectURL for AuthCodeURL. A value of white space only counts as
+// missing, for these and for every code, IP and token passed to a method.
 //
-// A Config is a plain value: copy it freely. Its methods are safe for concurrent use.
+// A Config is a plain value: copy it freely. Its methods are safe for concurrent use. It prints
+// and logs with ClientSecret shortened, in every fmt verb and slog.
 type Config struct {
 	// ClientID is the application's key on the vip.com open platform (vop.vip.com).
 	ClientID string
@@ -39,15 +43,21 @@ type Config struct {
 
 	// Encoding is where Exchange, TokenInfo and Revoke put their parameters. The zero value,
 	// Query, is what every example in vip.com's documentation does; FormBody is an option (see
-	// the package documentation).
+	// the package documentation). Any other value is refused before anything is sent.
 	Encoding Encoding
 
 	// BaseURL overrides https://auth.vip.com/oauth2 (DefaultBaseURL), for tests and proxies; the
 	// endpoints are BaseURL+"/authorize", "/token", "/token_info" and "/revoke_token". Empty means
-	// DefaultBaseURL.
+	// DefaultBaseURL. It must be an absolute https URL without user information, query or
+	// fragment; http is accepted for a loopback host (127.0.0.1, ::1, localhost: an emulator) or
+	// with AllowHTTP.
 	BaseURL string
-	// HTTPClient sends the requests. If nil, a shared client with a 30-second overall timeout
-	// (5 s to connect, 15 s to the first response byte) is used.
+	// AllowHTTP accepts a BaseURL with plain http to a host that is not loopback, e.g. a proxy on
+	// a network you trust. The client secret, codes and tokens then travel unencrypted. false (the
+	// default) refuses such a BaseURL before anything is sent.
+	AllowHTTP bool
+	// HTTPClient sends the requests. If nil, a client shared by the whole process, with a
+	// 30-second overall timeout (5 s to connect, 15 s to the first response byte), is used.
 	HTTPClient *http.Client
 	// Logger receives a Debug record per request (method, redacted URL, status, duration). If
 	// nil, nothing is logged. NewSource also gives it to the Cache (shoptoken.WithLogger).
@@ -79,6 +89,14 @@ func (e Encoding) String() string {
 	return "Encoding(" + strconv.Itoa(int(e)) + ")"
 }
 
+// shown is e as a Config prints it: "" (left out) for the default, Query.
+func (e Encoding) shown() string {
+	if e == Query {
+		return ""
+	}
+	return e.String()
+}
+
 // post returns the POST of op to the endpoint name, its params placed as c.Encoding says.
 func (c Config) post(op, name string, params url.Values, idempotent bool, secrets []string) (httpx.Request, error) {
 	req := httpx.Request{Op: op, Method: http.MethodPost, URL: c.endpoint(name), Idempotent: idempotent, Secrets: secrets}
@@ -94,18 +112,33 @@ func (c Config) post(op, name string, params url.Values, idempotent bool, secret
 	return req, nil
 }
 
-// sharedHTTPClient is the client used when Config.HTTPClient is nil. It is shared so that every
-// call reuses one connection pool: Config methods have value receivers and keep no state.
-var sharedHTTPClient = sync.OnceValue(httpx.DefaultHTTPClient)
+// view is how c prints: ClientSecret shortened, URLs without secrets.
+func (c Config) view() *redact.View {
+	return redact.NewView("vipauth.Config").
+		Plain("ClientID", "client_id", c.ClientID).
+		Secret("ClientSecret", "client_secret", c.ClientSecret).
+		URL("RedirectURL", "redirect_url", c.RedirectURL).
+		Plain("Encoding", "encoding", c.Encoding.shown()).
+		URL("BaseURL", "base_url", c.BaseURL).
+		Flag("AllowHTTP", "allow_http", c.AllowHTTP)
+}
+
+// String describes c with ClientSecret redacted.
+func (c Config) String() string { return c.view().String() }
+
+// GoString is used by %#v; it redacts like String.
+func (c Config) GoString() string { return c.String() }
+
+// Format prints the redacted form for every verb, so that %v, %+v and %#v never show the secret.
+func (c Config) Format(f fmt.State, verb rune) { c.view().Format(f, verb) }
+
+// LogValue implements slog.LogValuer with ClientSecret redacted.
+func (c Config) LogValue() slog.Value { return c.view().LogValue() }
 
 func (c Config) client() *httpx.Client {
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = sharedHTTPClient()
-	}
 	// Token endpoints are never retried after the request may have arrived (a code is single
 	// use); httpx retries only failures to connect for non-idempotent requests.
-	return httpx.New(httpx.Config{Platform: platform, HTTPClient: hc, Logger: c.Logger})
+	return httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger})
 }
 
 // endpoint returns BaseURL (or the default) joined with name.
@@ -117,31 +150,17 @@ func (c Config) endpoint(name string) string {
 	return strings.TrimRight(base, "/") + "/" + name
 }
 
-// needFields returns an error naming the first empty field of fields (name, value pairs).
+// needFields returns an error naming the first empty or blank field of fields (name, value pairs).
 func needFields(op string, kind error, fields ...string) error {
-	for i := 0; i+1 < len(fields); i += 2 {
-		if fields[i+1] == "" {
-			return &shoptoken.Error{Platform: platform, Op: op, Kind: kind, Message: fields[i] + " is required"}
-		}
-	}
-	return nil
+	return check.Required(platform, op, kind, fields...)
 }
 
-// checkBaseURL reports a BaseURL that is set but is not an absolute http(s) URL, or that carries a
-// query or user information (endpoint paths are appended to it, so either would break every URL,
-// and a query could carry a key into logs).
+// checkBaseURL applies httpx.CheckBaseURL to BaseURL: vip.com serves HTTPS, so plain http only
+// to a loopback host or with AllowHTTP.
 func (c Config) checkBaseURL(op string) error {
-	if c.BaseURL == "" {
-		return nil
+	plain := httpx.HTTPLoopbackOnly
+	if c.AllowHTTP {
+		plain = httpx.HTTPAllowed
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
-			Message: "Config.BaseURL must be an absolute http or https URL"}
-	}
-	if u.RawQuery != "" || u.User != nil {
-		return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
-			Message: "Config.BaseURL must not carry a query or user information"}
-	}
-	return nil
+	return httpx.CheckBaseURL(platform, op, "Config.BaseURL", c.BaseURL, plain)
 }

@@ -6,7 +6,8 @@
 // the grant, changes the password, or the account is frozen. So the whole life of a grant is
 //
 //	state := vipauth.NewState()                         // keep it in a cookie
-//	http.Redirect(w, r, cfg.AuthCodeURL(state), http.StatusFound)
+//	authURL, err := cfg.AuthCodeURL(state)             // refuses a redirect_uri that is no web address
+//	http.Redirect(w, r, authURL, http.StatusFound)
 //	// ... the user logs in and consents; vip.com redirects to cfg.RedirectURL:
 //	code, err := vipauth.ParseCallback(r.URL.Query(), cookie.Value)
 //	tok, err := cfg.Exchange(ctx, code, clientIP)       // tok.Subject is the user's open_id
@@ -52,7 +53,8 @@
 //
 // Every error is a *shoptoken.Error with Platform "vipauth", Op "authorize", "callback",
 // "exchange", "token_info", "revoke", "refresh" or "source", the platform's code and message
-// verbatim (less any secret they echo), and a Kind:
+// (less any secret they echo, each one printable line of bounded length; the whole message is in
+// RawMessage), and a Kind:
 //
 //   - shoptoken.ErrReauthorize: the user refused (ParseCallback, Err ErrDenied), the code is
 //     invalid or used (Exchange), the token was revoked (TokenInfo), or the Cache's token expired

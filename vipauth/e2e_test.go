@@ -23,7 +23,9 @@ func authorize(t testing.TB, cfg vipauth.Config, emu *shoptokentest.VipAuth) str
 	hc := *emu.Client()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	state := vipauth.NewState()
-	resp, err := hc.Get(cfg.AuthCodeURL(state))
+	authURL, err := cfg.AuthCodeURL(state)
+	require.NoError(t, err)
+	resp, err := hc.Get(authURL)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusFound, resp.StatusCode)

@@ -15,14 +15,22 @@ import (
 
 func ExampleConfig_AuthCodeURL() {
 	cfg := vipauth.Config{ClientID: "0123456789", RedirectURL: "https://isv.example.com/vip/callback"}
-	fmt.Println(cfg.AuthCodeURL("Q2xhcmEK"))
+	u, err := cfg.AuthCodeURL("Q2xhcmEK")
+	fmt.Println(u, err)
 
 	// A native application: vip.com shows the code on its page.
 	native := vipauth.Config{ClientID: "0123456789", RedirectURL: vipauth.OOB}
-	fmt.Println(native.AuthCodeURL("1212", vipauth.Mobile()))
+	u, err = native.AuthCodeURL("1212", vipauth.Mobile())
+	fmt.Println(u, err)
+
+	// A redirect_uri that is not a web address would hand the code to a script.
+	bad := vipauth.Config{ClientID: "0123456789", RedirectURL: "javascript:alert(1)"}
+	_, err = bad.AuthCodeURL("1212")
+	fmt.Println(errors.Is(err, shoptoken.ErrBadRequest))
 	// Output:
-	// https://auth.vip.com/oauth2/authorize?client_id=0123456789&response_type=code&redirect_uri=https%3A%2F%2Fisv.example.com%2Fvip%2Fcallback&state=Q2xhcmEK
-	// https://auth.vip.com/oauth2/authorize?client_id=0123456789&response_type=code&redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob&state=1212&display=mobile
+	// https://auth.vip.com/oauth2/authorize?client_id=0123456789&response_type=code&redirect_uri=https%3A%2F%2Fisv.example.com%2Fvip%2Fcallback&state=Q2xhcmEK <nil>
+	// https://auth.vip.com/oauth2/authorize?client_id=0123456789&response_type=code&redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob&state=1212&display=mobile <nil>
+	// true
 }
 
 func ExampleParseCallback() {

@@ -1,14 +1,9 @@
 package vipauth_test
 
 import (
-	"bytes"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jarcoal/httpmock"
@@ -16,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/vipauth"
 )
@@ -37,12 +33,10 @@ const (
 	callbackURL  = "https://isv.example.com/vip/callback"
 )
 
-// fixture returns testdata/name.
+// fixture returns testdata/name (testkit.Fixture).
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	return b
+	return testkit.Fixture(t, name)
 }
 
 // mockConfig returns a Config whose requests go to a fresh httpmock transport (never the global
@@ -81,53 +75,26 @@ func jsonResponder(status int, body []byte) httpmock.Responder {
 	}
 }
 
-// logBuffer is a goroutine-safe buffer for a JSON slog handler.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// debugLogger is testkit.Logger: JSON at Debug level into a locked buffer.
+func debugLogger() (*slog.Logger, *testkit.LogBuffer) { return testkit.Logger() }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func debugLogger() (*slog.Logger, *logBuffer) {
-	var b logBuffer
-	return slog.New(slog.NewJSONHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug})), &b
-}
-
-// assertNoSecret fails if any 8-character piece of a secret appears in out.
+// assertNoSecret fails if any 8-character piece of a secret (testSecrets when none are given)
+// appears in out (testkit.NoSecret).
 func assertNoSecret(t testing.TB, what, out string, secrets ...string) {
 	t.Helper()
 	if len(secrets) == 0 {
 		secrets = testSecrets
 	}
-	for _, s := range secrets {
-		for i := 0; i+8 <= len(s); i++ {
-			if strings.Contains(out, s[i:i+8]) {
-				assert.Failf(t, "secret leaked", "%s shows %q (part of a secret): %s", what, s[i:i+8], out)
-				return
-			}
-		}
-	}
+	testkit.NoSecret(t, what, secrets, out)
 }
 
-// assertErrorClean checks every printed form of err for secrets.
+// assertErrorClean checks every printed form of err for secrets (testkit.ErrorTexts).
 func assertErrorClean(t testing.TB, err error, secrets ...string) {
 	t.Helper()
-	if err == nil {
-		return
+	if len(secrets) == 0 {
+		secrets = testSecrets
 	}
-	assertNoSecret(t, "err.Error()", err.Error(), secrets...)
-	assertNoSecret(t, "%+v", fmtAll(err), secrets...)
+	testkit.NoSecret(t, "error", secrets, testkit.ErrorTexts(err)...)
 }
 
 // requirePlatformError checks that err is a *shoptoken.Error of this package with kind.
@@ -141,7 +108,7 @@ func requirePlatformError(t testing.TB, err error, kind error) *shoptoken.Error 
 	return e
 }
 
-// fmtAll prints v with every common verb.
+// fmtAll prints v with every fmt verb and both slog handlers (testkit.Printed).
 func fmtAll(v any) string {
-	return fmt.Sprintf("%v|%+v|%#v|%s|%q", v, v, v, v, v)
+	return strings.Join(testkit.Printed(v), "|")
 }

@@ -28,7 +28,9 @@ func TestConfig_secretsNeverLeak_emulator(t *testing.T) {
 	hc := *emu.Client()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	state := vipauth.NewState()
-	resp, err := hc.Get(cfg.AuthCodeURL(state))
+	authURL, err := cfg.AuthCodeURL(state)
+	require.NoError(t, err)
+	resp, err := hc.Get(authURL)
 	require.NoError(t, err)
 	resp.Body.Close()
 	loc, err := url.Parse(resp.Header.Get("Location"))

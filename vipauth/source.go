@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/defaultclient"
 	"github.com/shoptoken/shoptoken/internal/jsonx"
 )
 
@@ -75,9 +76,10 @@ func (refresher) Refresh(context.Context, *shoptoken.Token, shoptoken.Reason) (*
 // (errors.Is sees through the *url.Error), unless another process has meanwhile stored a new
 // token, in which case the request is sent once more with it.
 //
-// base supplies the timeouts, redirect policy and transport; nil means http.DefaultClient's.
+// base supplies the timeouts, redirect policy and transport; nil means a client with the SDK's
+// timeouts (5 s to connect, 15 s to the response headers, 30 s in all).
 func NewClient(src *shoptoken.Cache, base *http.Client) *http.Client {
-	var hc http.Client
+	hc := *defaultclient.Shared()
 	if base != nil {
 		hc = *base
 	}

@@ -58,10 +58,13 @@ func (c Config) Exchange(ctx context.Context, code, clientIP string) (*shoptoken
 	if err := c.checkBaseURL(op); err != nil {
 		return nil, err
 	}
+	if err := checkRedirectURI(op, c.RedirectURL); err != nil {
+		return nil, err
+	}
 	ip, ok := parseIP(clientIP)
 	if !ok {
 		return nil, &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
-			Message: fmt.Sprintf("clientIP %q is not an IP address", clip(clientIP, 64))}
+			Message: fmt.Sprintf("clientIP %q is not an IP address", httpx.Short(clientIP))}
 	}
 	secrets := []string{c.ClientSecret, code}
 	req, err := c.post(op, "token", url.Values{

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/defaultclient"
 )
 
 // NewClient returns an *http.Client that calls vv-tool APIs with tokens from src: each request
@@ -21,8 +22,8 @@ import (
 // bytes, strings and their readers). It never sends a request more than twice. Answers that are
 // not rejections, whatever their status, are returned as they are.
 //
-// base supplies the transport, timeout, cookies and redirect policy; nil means
-// http.DefaultClient's. src must not be nil.
+// base supplies the transport, timeout, cookies and redirect policy; nil means a client with the
+// SDK's timeouts (5 s to connect, 15 s to the response headers, 30 s in all). src must not be nil.
 //
 // IP binding: vv-tool invalidates a token used from an IP other than the one that fetched it. If
 // the token that replaced a rejected one is rejected too, the client does not fetch token after
@@ -37,7 +38,7 @@ func NewClient(src *shoptoken.Cache, base *http.Client) *http.Client {
 	if src == nil {
 		panic("vvtool: NewClient: nil source")
 	}
-	var hc http.Client
+	hc := *defaultclient.Shared()
 	if base != nil {
 		hc = *base
 	}

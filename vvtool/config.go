@@ -2,6 +2,7 @@ package vvtool
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -9,11 +10,11 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
@@ -41,9 +42,11 @@ const (
 	ExtraFetchReason = "fetch_reason"
 )
 
-// Config holds what vv-tool issues to your account. Account and AccessKey are required.
+// Config holds what vv-tool issues to your account. Account and AccessKey are required; a value of
+// white space only counts as missing.
 //
-// A Config is a value: copy it freely. It is safe for concurrent use.
+// A Config is a value: copy it freely. It is safe for concurrent use. It prints and logs with
+// AccessKey shortened, in every fmt verb and slog.
 type Config struct {
 	// Account is the vv-tool Account, sent as client_id. It appears in names and logs.
 	Account string
@@ -53,11 +56,13 @@ type Config struct {
 
 	// Encoding is how the token request's form is encoded. The zero value, Multipart, is what
 	// every example in the platform's documentation sends; URLEncoded is an option for a
-	// gateway or proxy that wants the OAuth 2.0 encoding (see the package documentation).
+	// gateway or proxy that wants the OAuth 2.0 encoding (see the package documentation). Any
+	// other value is refused before anything is sent.
 	Encoding Encoding
 
 	// TokenURL is the token endpoint. If empty, DefaultTokenURL. Either endpoint shape works
-	// (classic or wrapped answer); tests point it at a shoptokentest emulator.
+	// (classic or wrapped answer); tests point it at a shoptokentest emulator. It must be an
+	// absolute http or https URL without user information, query or fragment.
 	TokenURL string
 	// HTTPClient sends token requests. If nil, a shared client with the SDK's timeouts is used (5 s
 	// to connect, 15 s to the response headers, 30 s in all).
@@ -91,6 +96,35 @@ func (e Encoding) String() string {
 	return "Encoding(" + strconv.Itoa(int(e)) + ")"
 }
 
+// shown is e as a Config prints it: "" (left out) for the default, Multipart.
+func (e Encoding) shown() string {
+	if e == Multipart {
+		return ""
+	}
+	return e.String()
+}
+
+// view is how c prints: AccessKey shortened, TokenURL without secrets.
+func (c Config) view() *redact.View {
+	return redact.NewView("vvtool.Config").
+		Plain("Account", "account", c.Account).
+		Secret("AccessKey", "access_key", c.AccessKey).
+		Plain("Encoding", "encoding", c.Encoding.shown()).
+		URL("TokenURL", "token_url", c.TokenURL)
+}
+
+// String describes c with AccessKey redacted.
+func (c Config) String() string { return c.view().String() }
+
+// GoString is used by %#v; it redacts like String.
+func (c Config) GoString() string { return c.String() }
+
+// Format prints the redacted form for every verb, so that %v, %+v and %#v never show the key.
+func (c Config) Format(f fmt.State, verb rune) { c.view().Format(f, verb) }
+
+// LogValue implements slog.LogValuer with AccessKey redacted.
+func (c Config) LogValue() slog.Value { return c.view().LogValue() }
+
 // FetchToken makes one call to the token endpoint and returns the new token.
 //
 // Every call kills the token the Account held before, on every server that uses it: call it only
@@ -102,10 +136,11 @@ func (e Encoding) String() string {
 // Subject is the Account, and Extra records the host that fetched it (ExtraFetchedBy,
 // ExtraFetchedFrom).
 //
-// Errors are *shoptoken.Error: ErrCredentials for a wrong Account or AccessKey (or an empty one, or
-// any HTTP 401), ErrTokenInvalid when an answer that is not a 401 says 身份凭证无效, ErrUnavailable for network failures and 5xx,
-// ErrRateLimited, ErrBadRequest for other refusals, ErrBadResponse for answers that cannot be
-// understood.
+// Errors are *shoptoken.Error: ErrCredentials for a wrong Account or AccessKey (or an empty or blank
+// one, or any HTTP 401), ErrTokenInvalid when an answer that is not a 401 says 身份凭证无效,
+// ErrUnavailable for network failures and 5xx, ErrRateLimited, ErrBadRequest for other refusals
+// (and for an Encoding or TokenURL that breaks its rule), ErrBadResponse for answers that cannot
+// be understood.
 func (c Config) FetchToken(ctx context.Context) (*shoptoken.Token, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -115,25 +150,16 @@ func (c Config) FetchToken(ctx context.Context) (*shoptoken.Token, error) {
 
 // validate checks the Config and names the field at fault.
 func (c Config) validate() error {
-	var problem string
-	kind := shoptoken.ErrCredentials
-	switch {
-	case c.Account == "":
-		problem = "Config.Account is empty"
-	case c.AccessKey == "":
-		problem = "Config.AccessKey is empty"
-	case c.Encoding != Multipart && c.Encoding != URLEncoded:
-		problem, kind = "Config.Encoding is neither Multipart nor URLEncoded: "+c.Encoding.String(), shoptoken.ErrBadRequest
-	case c.TokenURL != "":
-		u, err := url.Parse(c.TokenURL)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			problem, kind = "Config.TokenURL is not an absolute http(s) URL: "+redact.URL(c.TokenURL), shoptoken.ErrBadRequest
-		}
+	if err := check.Required(platform, "token", shoptoken.ErrCredentials,
+		"Config.Account", c.Account, "Config.AccessKey", c.AccessKey); err != nil {
+		return err
 	}
-	if problem == "" {
-		return nil
+	if c.Encoding != Multipart && c.Encoding != URLEncoded {
+		return &shoptoken.Error{Platform: platform, Op: "token", Kind: shoptoken.ErrBadRequest,
+			Message: "Config.Encoding is neither Multipart nor URLEncoded: " + c.Encoding.String()}
 	}
-	return &shoptoken.Error{Platform: platform, Op: "token", Kind: kind, Message: problem}
+	// vv-tool serves plain http: either scheme is fine.
+	return httpx.CheckBaseURL(platform, "token", "Config.TokenURL", c.TokenURL, httpx.HTTPAllowed)
 }
 
 func (c Config) tokenURL() string {
@@ -143,10 +169,6 @@ func (c Config) tokenURL() string {
 	return c.TokenURL
 }
 
-// defaultHTTPClient is shared by every Config without an HTTPClient, so one-off FetchToken calls
-// do not each leave a connection pool behind.
-var defaultHTTPClient = sync.OnceValue(httpx.DefaultHTTPClient)
-
 // fetcher sends token requests for one Config.
 type fetcher struct {
 	cfg Config
@@ -155,13 +177,9 @@ type fetcher struct {
 }
 
 func (c Config) newFetcher() *fetcher {
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = defaultHTTPClient()
-	}
 	return &fetcher{
 		cfg: c,
-		hc:  httpx.New(httpx.Config{Platform: platform, HTTPClient: hc, Logger: c.Logger}),
+		hc:  httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger}),
 		now: time.Now,
 	}
 }

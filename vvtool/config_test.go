@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/vvtool"
 )
@@ -77,14 +78,7 @@ func mockConfig(t *testing.T, status int, body []byte, header ...string) (vvtool
 // assertNoSecret checks every rendering of err for the AccessKey and the given tokens.
 func assertNoSecret(t *testing.T, err error, secrets ...string) {
 	t.Helper()
-	if err == nil {
-		return
-	}
-	for _, s := range append([]string{secretKey}, secrets...) {
-		for _, out := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err), fmt.Sprint(err)} {
-			assert.NotContains(t, out, s)
-		}
-	}
+	testkit.NoSecret(t, "error", append([]string{secretKey}, secrets...), testkit.ErrorTexts(err)...)
 }
 
 func TestConfig_FetchToken(t *testing.T) {

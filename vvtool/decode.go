@@ -12,6 +12,7 @@ import (
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/jsonx"
 	"github.com/shoptoken/shoptoken/internal/lifetime"
+	"github.com/shoptoken/shoptoken/internal/phrase"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
@@ -130,15 +131,14 @@ func parseToken(resp *httpx.Response, secrets []string) (*tokenFields, error) {
 func tokenError(resp *httpx.Response, env *envelope, secrets []string) error {
 	msg := firstNonEmpty(string(env.Msg), string(env.Message), string(env.ErrorDescription))
 	code := firstNonEmpty(string(env.Code), string(env.Error))
-	e := &shoptoken.Error{
+	e := httpx.SetMessage(&shoptoken.Error{
 		Platform:   platform,
 		Op:         "token",
 		StatusCode: resp.StatusCode,
-		Code:       redact.Known(code, secrets...),
-		Message:    redact.Known(msg, secrets...),
-		RequestID:  firstNonEmpty(string(env.RequestID), resp.Header.Get("X-Request-Id")),
-		Kind:       classify(resp.StatusCode, string(env.Code), string(env.Error), msg),
-	}
+		Code:       httpx.Short(code, secrets...),
+		RequestID:  httpx.Short(firstNonEmpty(string(env.RequestID), resp.Header.Get("X-Request-Id")), secrets...),
+	}, msg, secrets...)
+	e.Kind = classify(resp.StatusCode, string(env.Code), string(env.Error), redact.Known(msg, secrets...))
 	if e.Kind != nil && e.Message == "" {
 		e.Message = httpx.Snippet(resp.Body, secrets...)
 	}
@@ -170,7 +170,7 @@ func notJSONError(resp *httpx.Response, err error) error {
 		e.Kind = shoptoken.ErrCredentials
 	}
 	if e.RequestID == "" {
-		e.RequestID = resp.Header.Get("X-Request-Id")
+		e.RequestID = httpx.Short(resp.Header.Get("X-Request-Id"))
 	}
 	return e
 }
@@ -189,9 +189,9 @@ func classify(status int, code, oauthErr, msg string) error {
 	switch {
 	case rejectedText(msg):
 		return shoptoken.ErrTokenInvalid
-	case status < 500 && (credentialErrors[strings.ToLower(oauthErr)] || containsAny(low, credentialPhrases)):
+	case status < 500 && (credentialErrors[strings.ToLower(oauthErr)] || phrase.Any(low, credentialPhrases...)):
 		return shoptoken.ErrCredentials
-	case containsAny(low, []string{"too many", "too frequent", "rate limit", "频繁", "限流"}):
+	case phrase.Any(low, "too many", "too frequent", "rate limit", "频繁", "限流"):
 		return shoptoken.ErrRateLimited
 	}
 	// The wrapped endpoint answers HTTP 200 with an HTTP-like status in "code".
@@ -215,21 +215,12 @@ func classify(status int, code, oauthErr, msg string) error {
 // 身份凭证无效 (or 已失效, 已过期) or its English forms. It matches phrases about the access token
 // or credential only: a Taobao session expiring (淘宝授权过期) is not vv-tool rejecting our token.
 func rejectedText(msg string) bool {
-	if strings.Contains(msg, "身份凭证") && containsAny(msg, []string{"无效", "失效", "过期"}) {
+	if strings.Contains(msg, "身份凭证") && phrase.Any(msg, "无效", "失效", "过期") {
 		return true
 	}
-	return containsAny(strings.ToLower(msg), []string{"invalid credential", "credential is invalid",
+	return phrase.Any(strings.ToLower(msg), "invalid credential", "credential is invalid",
 		"credentials are invalid", "invalid access token", "access token is invalid", "access token invalid",
-		"invalid token", "token invalid", "token is invalid"})
-}
-
-func containsAny(s string, subs []string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
+		"invalid token", "token invalid", "token is invalid")
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -58,7 +58,8 @@
 // # Errors
 //
 // Every error this package makes is a *shoptoken.Error with Platform "vvtool", the HTTP status,
-// the platform's code and message verbatim (secrets removed) and a Kind to match with errors.Is.
+// the platform's code and message (secrets removed, each one printable line of bounded length;
+// the whole message in RawMessage) and a Kind to match with errors.Is.
 // The Cache's own refusals (its minimum interval, a wait given up) are *shoptoken.Error with an
 // empty Platform, and the client from NewClient returns every error inside net/http's *url.Error,
 // so match with errors.Is and errors.As rather than a type assertion:

@@ -11,14 +11,14 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
-	"github.com/shoptoken/shoptoken/internal/redact"
+	"github.com/shoptoken/shoptoken/internal/jsonx"
+	"github.com/shoptoken/shoptoken/internal/phrase"
 )
 
 // Client calls Youzan APIs through the gateway with tokens from a Cache. It is safe for
@@ -34,11 +34,17 @@ type Client struct {
 	limits  map[string]*limitState // per API: the 4101 back-off sequence
 }
 
-// String describes the Client without its secrets.
-func (cl *Client) String() string { return "youzan.Client{" + cl.cfg.String() + "}" }
+// String describes the Client by its Config, without its secrets.
+func (cl *Client) String() string { return cl.cfg.view("youzan.Client").String() }
+
+// GoString is used by %#v; it redacts like String.
+func (cl *Client) GoString() string { return cl.String() }
 
 // Format prints the redacted form for every verb.
-func (cl *Client) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(cl.String())) }
+func (cl *Client) Format(f fmt.State, verb rune) { cl.cfg.view("youzan.Client").Format(f, verb) }
+
+// LogValue implements slog.LogValuer: the secret is redacted.
+func (cl *Client) LogValue() slog.Value { return cl.cfg.view("youzan.Client").LogValue() }
 
 // NewClient returns a Client that calls APIs on c.BaseURL with tokens from src (NewSource or
 // NewToolSource). Problems with c or a nil src are reported by Call.
@@ -48,7 +54,9 @@ func NewClient(c Config, src *shoptoken.Cache) *Client {
 
 // Call invokes API api at version (e.g. "youzan.trade.get", "4.0.2"; the docs' name
 // "youzan.trade.get.4.0.2" is the two joined by a dot) with params as the JSON body, and
-// decodes the answer's data into out.
+// decodes the answer's data into out. api must be lower-case dotted words ([a-z0-9_], the first
+// starting with a letter) and version dotted numbers; anything else is an ErrBadRequest error
+// before any request is sent.
 //
 // params may be nil (the body is then {}), a []byte or json.RawMessage holding a JSON object,
 // or anything encoding/json encodes to one. out may be nil to discard the data, or any pointer
@@ -104,19 +112,32 @@ func (cl *Client) Call(ctx context.Context, api, version string, params, out any
 	return cl.finish(api, res, out)
 }
 
+// API names are lower-case dotted identifiers (youzan.trade.get, youzan.item.sku.update) and
+// versions dotted numbers (4.0.2) [public]. Anything else (say "..", which made
+// POST /api/../x?access_token=...) is refused before the token goes anywhere.
+var (
+	apiName    = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$`)
+	apiVersion = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
+)
+
+// Longest API name and version accepted: far above any the platform documents.
+const (
+	maxAPIName    = 128
+	maxAPIVersion = 16
+)
+
 func (cl *Client) endpoint(api, version string) (string, error) {
-	bad := func(s string) bool { return s == "" || strings.ContainsAny(s, "/?#% \t\r\n") }
 	switch {
-	case bad(api):
-		return "", configError(opCall, "invalid API name "+strconv.Quote(api))
-	case bad(version):
-		return "", configError(opCall, "invalid API version "+strconv.Quote(version)+` (want e.g. "3.0.0")`)
+	case len(api) > maxAPIName || !apiName.MatchString(api):
+		return "", configError(opCall, "invalid API name "+strconv.Quote(httpx.Short(api))+` (want lower-case dotted words, e.g. "youzan.trade.get")`)
+	case len(version) > maxAPIVersion || !apiVersion.MatchString(version):
+		return "", configError(opCall, "invalid API version "+strconv.Quote(httpx.Short(version))+` (want dotted numbers, e.g. "4.0.2")`)
 	}
 	base, err := cl.cfg.base(opCall)
 	if err != nil {
 		return "", err
 	}
-	return base + "/api/" + url.PathEscape(api) + "/" + url.PathEscape(version), nil
+	return base + "/api/" + api + "/" + version, nil
 }
 
 // encodeParams returns the JSON body: {} for nil.
@@ -175,23 +196,23 @@ type callAnswer struct {
 	GwErrResp     json.RawMessage `json:"gw_err_resp"`
 	ErrorResponse json.RawMessage `json:"error_response"`
 	Response      json.RawMessage `json:"response"`
-	TraceID       flexString      `json:"trace_id"`
-	Code          flexString      `json:"code"`
-	Success       flexBool        `json:"success"`
+	TraceID       jsonx.String    `json:"trace_id"`
+	Code          jsonx.String    `json:"code"`
+	Success       jsonx.Bool      `json:"success"`
 	Data          json.RawMessage `json:"data"`
-	Message       flexString      `json:"message"`
+	Message       jsonx.String    `json:"message"`
 }
 
 type gwErrResp struct {
-	TraceID flexString `json:"trace_id"`
-	ErrCode flexString `json:"err_code"`
-	ErrMsg  flexString `json:"err_msg"`
+	TraceID jsonx.String `json:"trace_id"`
+	ErrCode jsonx.String `json:"err_code"`
+	ErrMsg  jsonx.String `json:"err_msg"`
 }
 
 type legacyError struct {
-	Code    flexString `json:"code"`
-	Msg     flexString `json:"msg"`
-	Message flexString `json:"message"`
+	Code    jsonx.String `json:"code"`
+	Msg     jsonx.String `json:"msg"`
+	Message jsonx.String `json:"message"`
 }
 
 // parseCall classifies a gateway answer. Errors come with HTTP 200 [public].
@@ -200,20 +221,19 @@ func parseCall(resp *httpx.Response, secrets []string) result {
 	if err := resp.DecodeJSON(platform, opCall, &a, secrets...); err != nil {
 		return result{err: withRequestID(err, traceID(resp.Body)), status: resp.StatusCode}
 	}
-	res := result{traceID: string(a.TraceID), status: resp.StatusCode}
+	res := result{traceID: httpx.Short(string(a.TraceID), secrets...), status: resp.StatusCode}
 	fail := func(code, msg string, kind error) result {
 		if n, _ := strconv.Atoi(code); n >= 4201 && n <= 4203 {
 			res.rejected = n
 		}
-		res.err = &shoptoken.Error{
+		res.err = httpx.SetMessage(&shoptoken.Error{
 			Platform:   platform,
 			Op:         opCall,
 			StatusCode: resp.StatusCode,
-			Code:       code,
-			Message:    redact.Known(msg, secrets...),
+			Code:       httpx.Short(code, secrets...),
 			RequestID:  res.traceID,
 			Kind:       kind,
-		}
+		}, msg, secrets...)
 		return res
 	}
 	sub := func(raw json.RawMessage, v any) error {
@@ -236,7 +256,7 @@ func parseCall(resp *httpx.Response, secrets []string) result {
 			return res
 		}
 		if g.TraceID != "" {
-			res.traceID = string(g.TraceID)
+			res.traceID = httpx.Short(string(g.TraceID), secrets...)
 		}
 		return fail(string(g.ErrCode), string(g.ErrMsg), gatewayKind(string(g.ErrCode), string(g.ErrMsg)))
 	case present(a.ErrorResponse):
@@ -250,8 +270,8 @@ func parseCall(resp *httpx.Response, secrets []string) result {
 			msg = string(l.Message)
 		}
 		return fail(string(l.Code), msg, businessKind(string(l.Code), msg))
-	case a.Success.set:
-		if !a.Success.v {
+	case a.Success.Set:
+		if !a.Success.V {
 			return fail(string(a.Code), string(a.Message), businessKind(string(a.Code), string(a.Message)))
 		}
 		res.data = a.Data
@@ -300,7 +320,7 @@ func gatewayKind(code, msg string) error {
 	}
 	switch {
 	case n == 4007:
-		if ipWord.MatchString(msg) || containsAny(normalize(msg), "白名单", "whitelist", "allowlist", "allowedlist") {
+		if ipWord.MatchString(msg) || phrase.Any(normalize(msg), "白名单", "whitelist", "allowlist", "allowedlist") {
 			return shoptoken.ErrPermission
 		}
 		return shoptoken.ErrBadRequest

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
@@ -31,7 +30,8 @@ const (
 )
 
 // Config holds what Youzan issues to your app. ClientID and ClientSecret are always required;
-// GrantID is required for silent authorization (FetchToken, NewSource).
+// GrantID is required for silent authorization (FetchToken, NewSource). A value of white space
+// only counts as missing.
 //
 // Config prints and logs with ClientSecret redacted.
 type Config struct {
@@ -44,8 +44,14 @@ type Config struct {
 	GrantID string
 
 	// BaseURL overrides https://open.youzanyun.com, for tests and proxies. "" means
-	// DefaultBaseURL; a trailing slash is ignored.
+	// DefaultBaseURL; a trailing slash is ignored. It must be an absolute https URL without user
+	// information, query or fragment; http is accepted for a loopback host (127.0.0.1, ::1,
+	// localhost: an emulator) or with AllowHTTP.
 	BaseURL string
+	// AllowHTTP accepts a BaseURL with plain http to a host that is not loopback, e.g. a proxy on
+	// a network you trust. The client secret and tokens then travel unencrypted. false (the
+	// default) refuses such a BaseURL before anything is sent.
+	AllowHTTP bool
 	// HTTPClient sends requests. If nil, a shared client with sane timeouts is used (5 s to
 	// connect, 15 s to the response headers, 30 s in all).
 	HTTPClient *http.Client
@@ -62,10 +68,6 @@ const (
 	tokenMaxBody = 1 << 20
 	callMaxBody  = 16 << 20
 )
-
-// defaultHTTPClient is shared by every Config without an HTTPClient, so that one-off calls such
-// as FetchToken do not each build a connection pool.
-var defaultHTTPClient = sync.OnceValue(httpx.DefaultHTTPClient)
 
 func (c Config) now() time.Time {
 	if c.Now != nil {
@@ -92,11 +94,7 @@ func (c Config) callHTTP() *httpx.Client {
 }
 
 func (c Config) newHTTP(maxBody int64, log *slog.Logger) *httpx.Client {
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = defaultHTTPClient()
-	}
-	return httpx.New(httpx.Config{Platform: platform, HTTPClient: hc, Logger: log, MaxBody: maxBody})
+	return httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: log, MaxBody: maxBody})
 }
 
 // base returns the validated base URL without a trailing slash.
@@ -104,22 +102,27 @@ func (c Config) base(op string) (string, error) {
 	if c.BaseURL == "" {
 		return DefaultBaseURL, nil
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		return "", configError(op, "Config.BaseURL "+redact.URL(c.BaseURL)+" is not an http(s) URL without a query")
+	// Youzan serves HTTPS: plain http only to a loopback host or with AllowHTTP.
+	plain := httpx.HTTPLoopbackOnly
+	if c.AllowHTTP {
+		plain = httpx.HTTPAllowed
+	}
+	if err := httpx.CheckBaseURL(platform, op, "Config.BaseURL", c.BaseURL, plain); err != nil {
+		return "", err
 	}
 	return strings.TrimRight(c.BaseURL, "/"), nil
 }
 
 // check reports the first missing field that op needs.
 func (c Config) check(op string, needGrant bool) error {
-	switch {
-	case c.ClientID == "":
-		return configError(op, "Config.ClientID is empty")
-	case c.ClientSecret == "":
-		return configError(op, "Config.ClientSecret is empty")
-	case needGrant && c.GrantID == "":
-		return configError(op, "Config.GrantID is empty (the shop's kdt_id)")
+	if err := check.Required(platform, op, shoptoken.ErrBadRequest,
+		"Config.ClientID", c.ClientID, "Config.ClientSecret", c.ClientSecret); err != nil {
+		return err
+	}
+	if needGrant {
+		if err := check.Required(platform, op, shoptoken.ErrBadRequest, "Config.GrantID (the shop's kdt_id)", c.GrantID); err != nil {
+			return err
+		}
 	}
 	_, err := c.base(op)
 	return err
@@ -129,35 +132,27 @@ func configError(op, msg string) error {
 	return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest, Message: msg}
 }
 
-// String describes c with ClientSecret redacted.
-func (c Config) String() string {
-	var b strings.Builder
-	b.WriteString("youzan.Config{ClientID: " + c.ClientID)
-	b.WriteString(", ClientSecret: " + redact.Secret(c.ClientSecret))
-	if c.GrantID != "" {
-		b.WriteString(", GrantID: " + c.GrantID)
-	}
-	if c.BaseURL != "" {
-		b.WriteString(", BaseURL: " + redact.URL(c.BaseURL))
-	}
-	b.WriteString("}")
-	return b.String()
+// view is how c prints: ClientSecret shortened, BaseURL without secrets.
+func (c Config) view(name string) *redact.View {
+	return redact.NewView(name).
+		Plain("ClientID", "client_id", c.ClientID).
+		Secret("ClientSecret", "client_secret", c.ClientSecret).
+		Plain("GrantID", "grant_id", c.GrantID).
+		URL("BaseURL", "base_url", c.BaseURL).
+		Flag("AllowHTTP", "allow_http", c.AllowHTTP)
 }
+
+// String describes c with ClientSecret redacted.
+func (c Config) String() string { return c.view("youzan.Config").String() }
 
 // GoString is used by %#v; it redacts like String.
 func (c Config) GoString() string { return c.String() }
 
 // Format prints the redacted form for every verb, so that %v, %+v and %#v never show the secret.
-func (c Config) Format(f fmt.State, verb rune) { redact.Format(f, verb, c.String(), c.String()) }
+func (c Config) Format(f fmt.State, verb rune) { c.view("youzan.Config").Format(f, verb) }
 
 // LogValue implements slog.LogValuer: the secret is redacted.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("client_id", c.ClientID),
-		slog.String("client_secret", redact.Secret(c.ClientSecret)),
-		slog.String("grant_id", c.GrantID),
-	)
-}
+func (c Config) LogValue() slog.Value { return c.view("youzan.Config").LogValue() }
 
 // tokenLogger returns l with the "body" attribute dropped from every record: a token answer is
 // made of secrets, and one under a name the redaction does not know (say, a bare "data" string)

@@ -67,8 +67,9 @@
 //
 // Every error this package makes is a *shoptoken.Error with Platform "youzan", Op "token"
 // (silent), "exchange", "refresh" (refresh_token grant) or "call", the platform's code and
-// message (any known secret in it shortened), the trace_id as RequestID whenever it can be read
-// from the answer, and a Kind.
+// message (any known secret in it shortened; one printable line of bounded length, the whole
+// message in RawMessage), the trace_id as RequestID whenever it can be read from the answer, and
+// a Kind.
 // Errors of the Cache itself, which Call passes on (a wait given up, the minimum interval between
 // token calls), are *shoptoken.Error with an empty Platform. The Kinds:
 //

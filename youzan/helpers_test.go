@@ -7,15 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jarcoal/httpmock"
-	"github.com/stretchr/testify/require"
 
+	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/youzan"
 )
 
@@ -38,11 +37,10 @@ const (
 
 var allSecrets = []string{secretClient, secretAccess, secretAccess2, secretRefresh, secretCode}
 
+// fixture is testkit.Fixture.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	return b
+	return testkit.Fixture(t, name)
 }
 
 // tokenAnswer is a success answer of /auth/token in the platform's shape.
@@ -111,44 +109,22 @@ func (r *recorder) refreshFlags() []any {
 	return out
 }
 
-// logBuffer is a JSON slog handler at Debug level writing to a buffer.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// newLogger is testkit.Logger: JSON at Debug level into a locked buffer.
+func newLogger() (*slog.Logger, *testkit.LogBuffer) { return testkit.Logger() }
 
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func newLogger() (*slog.Logger, *logBuffer) {
-	lb := &logBuffer{}
-	return slog.New(slog.NewJSONHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
-}
-
-// requireNoSecret fails if any of the secrets appears whole in s.
+// requireNoSecret fails the test at once if any 8-character piece of any of the secrets (all of
+// allSecrets when none are given) appears in s (testkit.Leak).
 func requireNoSecret(t testing.TB, s string, secrets ...string) {
 	t.Helper()
 	if len(secrets) == 0 {
 		secrets = allSecrets
 	}
-	for _, sec := range secrets {
-		require.NotContains(t, s, sec)
+	if p := testkit.Leak(s, secrets...); p != "" {
+		t.Fatalf("output shows %q, a piece of a secret, in: %s", p, s)
 	}
 }
 
-// errText is everything an error shows: Error(), %v, %+v and %#v.
+// errText is everything an error shows (testkit.ErrorTexts), one rendering per line.
 func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error() + "\n" + fmt.Sprintf("%v\n%+v\n%#v", err, err, err)
+	return strings.Join(testkit.ErrorTexts(err), "\n")
 }

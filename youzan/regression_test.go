@@ -79,14 +79,14 @@ func TestRegression_forcedGuardIsPerProcess(t *testing.T) {
 }
 
 // TestRegression_tokenErrorSnippetLeaksEscapedData: a token answer whose data is a JSON string (a
-// shape parseToken accepts, see object()) and whose envelope has a scalar of a type flexBool does
-// not read ("success":1) fails to decode; the error's body snippet then shows the access and
+// shape parseToken accepts, see object()) and whose envelope has a member of a type jsonx.Bool does
+// not read ("success":[1]) fails to decode; the error's body snippet then shows the access and
 // refresh tokens whole, because the snippet's redaction does not see member names inside an
 // escaped JSON string.
 func TestRegression_tokenErrorSnippetLeaksEscapedData(t *testing.T) {
 	cfg, mock := mockConfig(t)
 	mock.RegisterResponder("POST", tokenURL, httpmock.NewStringResponder(200,
-		`{"success":1,"code":200,"data":"{\"access_token\":\"`+secretAccess+`\",\"refresh_token\":\"`+secretRefresh+`\"}"}`))
+		`{"success":[1],"code":200,"data":"{\"access_token\":\"`+secretAccess+`\",\"refresh_token\":\"`+secretRefresh+`\"}"}`))
 	_, err := cfg.FetchToken(context.Background(), false)
 	require.Error(t, err)
 	var e *shoptoken.Error

@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/check"
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/jsonx"
 	"github.com/shoptoken/shoptoken/internal/lifetime"
-	"github.com/shoptoken/shoptoken/internal/redact"
+	"github.com/shoptoken/shoptoken/internal/phrase"
 )
 
 // Operation names used in errors.
@@ -39,20 +40,20 @@ type tokenRequest struct {
 
 // tokenAnswer is the token endpoint's envelope, success and failure alike.
 type tokenAnswer struct {
-	Success flexBool        `json:"success"`
-	Code    flexString      `json:"code"`
-	Message flexString      `json:"message"`
+	Success jsonx.Bool      `json:"success"`
+	Code    jsonx.String    `json:"code"`
+	Message jsonx.String    `json:"message"`
 	Data    json.RawMessage `json:"data"`
-	TraceID flexString      `json:"trace_id"`
+	TraceID jsonx.String    `json:"trace_id"`
 }
 
 type tokenData struct {
-	AccessToken  flexString     `json:"access_token"`
+	AccessToken  jsonx.String   `json:"access_token"`
 	Expires      jsonx.MaybeInt `json:"expires"`    // absolute epoch, milliseconds [seed]
 	ExpiresIn    jsonx.MaybeInt `json:"expires_in"` // seconds; not documented, read if ever sent
-	Scope        flexString     `json:"scope"`      // space separated
-	AuthorityID  flexString     `json:"authority_id"`
-	RefreshToken flexString     `json:"refresh_token"`
+	Scope        jsonx.String   `json:"scope"`      // space separated
+	AuthorityID  jsonx.String   `json:"authority_id"`
+	RefreshToken jsonx.String   `json:"refresh_token"`
 }
 
 // FetchToken makes one silent-authorization call (authorize_type "silent") for c.GrantID.
@@ -81,8 +82,8 @@ func (c Config) ExchangeCode(ctx context.Context, code, redirectURI string) (*sh
 	if err := c.check(opExchange, false); err != nil {
 		return nil, err
 	}
-	if code == "" {
-		return nil, configError(opExchange, "authorization code is empty")
+	if err := check.Required(platform, opExchange, shoptoken.ErrBadRequest, "authorization code", code); err != nil {
+		return nil, err
 	}
 	return c.token(ctx, c.tokenHTTP(), opExchange, tokenRequest{
 		AuthorizeType: "authorization_code",
@@ -102,7 +103,7 @@ func (c Config) Refresh(ctx context.Context, refreshToken string) (*shoptoken.To
 }
 
 func (c Config) refresh(ctx context.Context, hc *httpx.Client, refreshToken string) (*shoptoken.Token, error) {
-	if refreshToken == "" {
+	if check.Blank(refreshToken) {
 		return nil, &shoptoken.Error{Platform: platform, Op: opRefresh, Kind: shoptoken.ErrReauthorize,
 			Message: "no refresh token: authorize the shop again (ExchangeCode) and start from that token"}
 	}
@@ -147,34 +148,33 @@ func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*
 	var d tokenData
 	if hasData {
 		if err := (&httpx.Response{StatusCode: resp.StatusCode, Body: data}).DecodeJSON(platform, op, &d, secrets...); err != nil {
-			return nil, withRequestID(err, string(ans.TraceID))
+			return nil, withRequestID(err, httpx.Short(string(ans.TraceID)))
 		}
 		secrets = append(secrets, string(d.AccessToken), string(d.RefreshToken))
 	}
-	ok := ans.Success.v || (!ans.Success.set && string(ans.Code) == "200" && hasData)
+	ok := ans.Success.V || (!ans.Success.Set && string(ans.Code) == "200" && hasData)
 	if !ok {
-		if !ans.Success.set && ans.Code == "" {
+		if !ans.Success.Set && ans.Code == "" {
 			if err := resp.StatusError(platform, op, secrets...); err != nil {
-				return nil, withRequestID(err, string(ans.TraceID))
+				return nil, withRequestID(err, httpx.Short(string(ans.TraceID)))
 			}
 			// No snippet: an unknown token answer may hold a secret under a name we do not know.
 			return nil, &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse,
-				RequestID: string(ans.TraceID), Message: "unknown answer: no success, code or data"}
+				RequestID: httpx.Short(string(ans.TraceID)), Message: "unknown answer: no success, code or data"}
 		}
-		msg := redact.Known(string(ans.Message), secrets...)
-		return nil, &shoptoken.Error{
+		e := httpx.SetMessage(&shoptoken.Error{
 			Platform:   platform,
 			Op:         op,
 			StatusCode: resp.StatusCode,
-			Code:       string(ans.Code),
-			Message:    msg,
-			RequestID:  string(ans.TraceID),
-			Kind:       tokenKind(op, string(ans.Code), msg, resp.StatusCode),
-		}
+			Code:       httpx.Short(string(ans.Code), secrets...),
+			RequestID:  httpx.Short(string(ans.TraceID), secrets...),
+		}, string(ans.Message), secrets...)
+		e.Kind = tokenKind(op, string(ans.Code), e.RawMessage, resp.StatusCode)
+		return nil, e
 	}
 	if d.AccessToken == "" {
 		return nil, &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse,
-			RequestID: string(ans.TraceID), Message: "success without an access_token"}
+			RequestID: httpx.Short(string(ans.TraceID)), Message: "success without an access_token"}
 	}
 	now := c.now()
 	tok := &shoptoken.Token{
@@ -191,7 +191,7 @@ func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*
 		tok.Expiry = exp
 	case said && !exp.After(now) && !rotated:
 		return nil, &shoptoken.Error{Platform: platform, Op: op, StatusCode: resp.StatusCode, Kind: shoptoken.ErrBadResponse,
-			RequestID: string(ans.TraceID), Message: "token expired on arrival (expires " + exp.UTC().Format(time.RFC3339) + ")"}
+			RequestID: httpx.Short(string(ans.TraceID), secrets...), Message: "token expired on arrival (expires " + exp.UTC().Format(time.RFC3339) + ")"}
 	default:
 		// No expiry, one past the horizon (or past year 9999, which no store could write), or an
 		// expired one on an answer that carries the grant's new refresh token (the old one, or
@@ -200,7 +200,7 @@ func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*
 		if said || d.Expires.Invalid || d.ExpiresIn.Invalid {
 			c.logger().Warn("youzan: expires is not plausible; the documented 7-day lifetime is assumed",
 				slog.String("op", op), slog.Int64("expires", d.Expires.N), slog.Int64("expires_in", d.ExpiresIn.N),
-				slog.String("trace_id", string(ans.TraceID)))
+				slog.String("trace_id", httpx.Short(string(ans.TraceID), secrets...)))
 		}
 		tok.Expiry = now.Add(AccessTokenLifetime)
 	}
@@ -284,11 +284,11 @@ func tokenKind(op, code, msg string, status int) error {
 	}
 	m := normalize(msg)
 	switch {
-	case containsAny(m, "频繁", "toomany", "toofrequent", "frequently", "ratelimit", "限流"):
+	case phrase.Any(m, "频繁", "toomany", "toofrequent", "frequently", "ratelimit", "限流"):
 		return shoptoken.ErrRateLimited
-	case isSystemCode(code) || status >= 500 || containsAny(m, "系统", "繁忙", "busy", "systemerror", "timeout", "超时", "稍后"):
+	case isSystemCode(code) || status >= 500 || phrase.Any(m, "系统", "繁忙", "busy", "systemerror", "timeout", "超时", "稍后"):
 		return shoptoken.ErrUnavailable
-	case op == opRefresh && containsAny(m, "refresh_token", "refreshtoken", "刷新令牌"):
+	case op == opRefresh && phrase.Any(m, "refresh_token", "refreshtoken", "刷新令牌"):
 		return shoptoken.ErrReauthorize
 	}
 	return shoptoken.ErrBadResponse
@@ -297,7 +297,7 @@ func tokenKind(op, code, msg string, status int) error {
 // clientProblem reports whether a 1103 message is about the app (client does not exist, app
 // mismatch) rather than the shop's grant. Chinese and English wordings are both matched.
 func clientProblem(msg string) bool {
-	return containsAny(normalize(msg),
+	return phrase.Any(normalize(msg),
 		"clientdoesnotexist", "clientnotexist", "clientnotfound", "clientisnotexist", "unknownclient",
 		"invalidclient", "client不存在", "client_id不存在", "clientid不存在", "应用不存在", "应用不匹配", "app不匹配",
 		"mismatch", "不匹配", "notmatch")
@@ -315,15 +315,6 @@ func normalize(s string) string {
 	}, strings.ToLower(s))
 }
 
-func containsAny(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
-}
-
 func isSystemCode(code string) bool {
 	return len(code) == 3 && code[0] == '5'
 }
@@ -339,16 +330,16 @@ func traceID(body []byte) string {
 	if json.Unmarshal(body, &a) != nil {
 		return ""
 	}
-	var own, gw flexString
+	var own, gw jsonx.String
 	_ = json.Unmarshal(a.TraceID, &own)
 	if obj, ok := object(a.Gw); ok {
 		var g struct {
-			TraceID flexString `json:"trace_id"`
+			TraceID jsonx.String `json:"trace_id"`
 		}
 		_ = json.Unmarshal(obj, &g)
 		gw = g.TraceID
 	}
-	return string(cmp.Or(gw, own))
+	return httpx.Short(string(cmp.Or(gw, own)))
 }
 
 // withRequestID fills in the request id of an error made without one (decoding, HTTP status).

@@ -81,7 +81,12 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, Secure: a.secure,
 		SameSite: http.SameSiteLaxMode, // sent on the top-level redirect back from vip.com
 	})
-	http.Redirect(w, r, a.cfg.AuthCodeURL(state), http.StatusFound)
+	authURL, err := a.cfg.AuthCodeURL(state)
+	if err != nil {
+		http.Error(w, "misconfigured: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	http.Redirect(w, r, authURL, http.StatusFound)
 }
 
 // callback checks the state, exchanges the code and shows who authorized.
@@ -250,7 +255,11 @@ func online(ctx context.Context) error {
 // native runs the out-of-band flow: vip.com shows the code, the user pastes it here.
 func native(ctx context.Context, cfg vipauth.Config) error {
 	fmt.Println("open this URL, authorize, and paste the code vip.com shows:")
-	fmt.Println(cfg.AuthCodeURL(vipauth.NewState(), vipauth.Mobile()))
+	authURL, err := cfg.AuthCodeURL(vipauth.NewState(), vipauth.Mobile())
+	if err != nil {
+		return err
+	}
+	fmt.Println(authURL)
 	fmt.Print("code: ")
 	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
 	if err != nil && line == "" {

@@ -21,6 +21,7 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/defaultclient"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
@@ -41,9 +42,10 @@ const (
 type Config struct {
 	// Platform names the platform ("youzan", "vvtool", "vipauth", "veapi") in every *shoptoken.Error.
 	Platform string
-	// HTTPClient sends the requests. If nil, DefaultHTTPClient() is used. The Client works on a
-	// shallow copy, so the caller's value is never modified; its Transport, Timeout, Jar and
-	// CheckRedirect are used as they are.
+	// HTTPClient sends the requests. If nil, defaultclient.Shared() (5 s to connect, 15 s to the
+	// response headers, 30 s in all). The Client works on a shallow copy, so the caller's value is
+	// never modified; its Transport, Timeout and Jar are used as they are, its CheckRedirect only
+	// for the redirects FollowSameOrigin allows (see the package documentation).
 	HTTPClient *http.Client
 	// Logger receives a Debug record for every attempt (method, redacted URL, status, duration,
 	// attempt). If nil, nothing is logged.
@@ -55,25 +57,11 @@ type Config struct {
 	// BackoffBase and BackoffMax shape the wait between attempts: a random duration between zero
 	// and min(BackoffMax, BackoffBase<<n) before retry n+1. If 0, 200ms and 2s.
 	BackoffBase, BackoffMax time.Duration
-}
-
-// DefaultHTTPClient returns a new *http.Client with the SDK's timeouts: 5s to connect, 5s for the
-// TLS handshake, 15s to the response headers and 30s in all, with a small idle connection pool and
-// the proxy taken from the environment.
-func DefaultHTTPClient() *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: 15 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		MaxIdleConns:          32,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       90 * time.Second,
-	}
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	// FollowSameOrigin lets a redirect to the same scheme, host and port as the request be
+	// followed (up to 10 in a row, or as HTTPClient.CheckRedirect decides). Set it only for a
+	// platform known to redirect its own endpoints: none of the four is, so no provider sets it.
+	// A redirect to another origin is never followed, whatever this says.
+	FollowSameOrigin bool
 }
 
 // Client sends the requests of one platform. It is safe for concurrent use.
@@ -95,11 +83,12 @@ func New(cfg Config) *Client {
 		// (possibly shared) client is never written to.
 		hc = *cfg.HTTPClient
 	} else {
-		hc = *DefaultHTTPClient()
+		hc = *defaultclient.Shared()
 	}
 	if hc.Transport == nil {
 		hc.Transport = http.DefaultTransport
 	}
+	hc.CheckRedirect = redirectPolicy(cfg.FollowSameOrigin, hc.CheckRedirect)
 	rc := resty.NewWithClient(&hc).
 		SetLogger(quietLogger{}).
 		SetDoNotParseResponse(true). // the body is read here, through a limit
@@ -344,6 +333,10 @@ func (c *Client) attempt(ctx context.Context, p *prepared, n int) (resp *Respons
 			Kind:       shoptoken.ErrBadResponse,
 			Message:    "response body exceeds " + strconv.FormatInt(c.maxBody, 10) + " bytes",
 		}
+		c.logAttempt(ctx, p, n, time.Since(start), nil, err, false)
+		return nil, wait, false, err
+	}
+	if err = c.redirectError(p, raw); err != nil {
 		c.logAttempt(ctx, p, n, time.Since(start), nil, err, false)
 		return nil, wait, false, err
 	}

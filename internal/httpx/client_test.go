@@ -618,16 +618,3 @@ func TestNew_doesNotModifyCallerClient(t *testing.T) {
 	_ = New(Config{HTTPClient: hc})
 	assert.Nil(t, hc.Transport)
 }
-
-func TestDefaultHTTPClient(t *testing.T) {
-	hc := DefaultHTTPClient()
-	assert.Equal(t, 30*time.Second, hc.Timeout)
-	tr, ok := hc.Transport.(*http.Transport)
-	require.True(t, ok)
-	assert.Equal(t, 5*time.Second, tr.TLSHandshakeTimeout)
-	assert.Equal(t, 15*time.Second, tr.ResponseHeaderTimeout)
-	assert.NotNil(t, tr.DialContext)
-	assert.Positive(t, tr.MaxIdleConnsPerHost)
-	assert.Positive(t, tr.IdleConnTimeout)
-	assert.NotSame(t, hc, DefaultHTTPClient(), "each call returns a new client")
-}

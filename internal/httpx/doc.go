@@ -31,6 +31,17 @@
 // No wait outlives the context's deadline: when the deadline would pass first, the last answer is
 // returned at once.
 //
+// # Redirects
+//
+// Every request the Client sends carries a secret (an app secret, a refresh token, an
+// authorization code, an access token) in its body or its query, so a redirect to another scheme,
+// host or port is never followed: net/http would send a 307 or 308's body again to wherever
+// Location points, and after a 301, 302 or 303 it would GET that place and hand back its answer as
+// the platform's. Such an answer is a *shoptoken.Error of Kind ErrBadResponse naming the status
+// and the other origin (scheme and host, never the Location's path or query). A redirect to the
+// same origin is followed only when [Config.FollowSameOrigin] is set, for a platform known to use
+// one; none of the four is, so by default none is followed either.
+//
 // # Redaction
 //
 // Error strings, debug logs and body snippets never show a secret: query parameters whose names

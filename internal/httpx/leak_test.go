@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 )
 
 // Distinctive 40-character secrets: if any of them shows up in output, something leaked.
@@ -165,22 +165,19 @@ func TestClient_Do_noSecretLeak(t *testing.T) {
 	}
 }
 
+// assertNoSecretInError checks every rendering of err and of each error in its chain.
 func assertNoSecretInError(t *testing.T, err error) {
 	t.Helper()
-	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
-		assertNoSecret(t, "error "+format, fmt.Sprintf(format, err))
-	}
+	testkit.NoSecret(t, "error", allSecrets, testkit.ErrorTexts(err)...)
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		assertNoSecret(t, "error chain", e.Error())
 	}
 }
 
+// assertNoSecret fails if any 8-character piece of any secret shows in s (testkit.NoSecret).
 func assertNoSecret(t *testing.T, where, s string) {
 	t.Helper()
-	for _, sec := range allSecrets {
-		// A prefix of 12 characters is more than redaction ever shows (4).
-		assert.NotContains(t, s, sec[:12], "%s leaks a secret: %s", where, s)
-	}
+	testkit.NoSecret(t, where, allSecrets, s)
 }
 
 func TestClient_Do_logsAttempts(t *testing.T) {

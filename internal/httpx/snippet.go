@@ -2,7 +2,9 @@ package httpx
 
 import (
 	"bytes"
+	"encoding/json"
 	"html"
+	"net/url"
 	"regexp"
 	"strings"
 	"unicode"
@@ -24,10 +26,12 @@ var (
 	// below.
 	jsonUnescaper = strings.NewReplacer(`\u0026`, "&", `\u003d`, "=", `\u003D`, "=", `\u003c`, "<",
 		`\u003C`, "<", `\u003e`, ">", `\u003E`, ">")
-	// A JSON string member; the closing quote is optional so a value cut short is caught too.
-	jsonMemberRe = regexp.MustCompile(`"([A-Za-z_][A-Za-z0-9_-]*)"\s*:\s*"((?:[^"\\]|\\.)*)`)
-	// A query or form parameter, also inside a URL quoted in a page or a JSON string.
-	queryParamRe = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_-]*)=([^&\s"'<>#;,]*)`)
+	// A JSON string member; the closing quote is optional so a value cut short is caught too. The
+	// name is any JSON string: a decoder reads "access\u005ftoken" as access_token (see memberName).
+	jsonMemberRe = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)`)
+	// A query or form parameter, also inside a URL quoted in a page or a JSON string. The name may
+	// be percent-escaped (access%5Ftoken), as a query parser reads it (see paramName).
+	queryParamRe = regexp.MustCompile(`([A-Za-z_%][A-Za-z0-9_%-]*)=([^&\s"'<>#;,]*)`)
 	// A member of a JSON document carried inside a JSON string: its quotes are escaped.
 	embeddedMemberRe = regexp.MustCompile(`\\"\s*:`)
 	// An XML element's text.
@@ -40,7 +44,9 @@ var (
 // characters, secrets removed. Each of secrets is shortened by redact.Known wherever it appears
 // (also URL- or JSON-escaped); the string values of JSON members, query or form parameters and XML
 // elements whose names are secret (redact.IsSecretParam, e.g. access_token, refresh_token,
-// client_secret, code, vekey) are shortened by redact.Secret. Markup is reduced to its text, and
+// client_secret, code, vekey) are shortened by redact.Secret. Names are read as a decoder reads
+// them: a JSON member written "access\u005ftoken" or "ACCESS_TOKEN" and a parameter written
+// access%5Ftoken count as access_token. Markup is reduced to its text, and
 // whitespace and control characters to single spaces.
 func Snippet(body []byte, secrets ...string) string {
 	body = bytes.TrimPrefix(body, utf8BOM)
@@ -55,49 +61,31 @@ func Snippet(body []byte, secrets ...string) string {
 	// of secret parameters are seen below. The snippet is a preview, so showing them so is fine.
 	s = jsonUnescaper.Replace(s)
 	s = redact.Known(s, secrets...)
-	s = redactValues(s, jsonMemberRe)
-	s = redactValues(s, queryParamRe)
+	s = redactValues(s, jsonMemberRe, memberName)
+	s = redactValues(s, queryParamRe, paramName)
 	if embeddedMemberRe.MatchString(s) {
 		// A JSON document carried inside a JSON string: its members have escaped quotes, and the
 		// outer member swallowed them. Unescape the quotes (values are shortened already) and look
 		// again.
 		s = strings.ReplaceAll(s, `\"`, `"`)
-		s = redactValues(s, jsonMemberRe)
+		s = redactValues(s, jsonMemberRe, memberName)
 	}
 	if t := strings.TrimLeftFunc(s, unicode.IsSpace); strings.HasPrefix(t, "<") {
-		s = redactValues(s, xmlElementRe)
+		s = redactValues(s, xmlElementRe, nil)
 		s = markupRe.ReplaceAllString(s, " ")
 		s = html.UnescapeString(s)
 		// Entities may have spelled out a secret, a JSON member or a parameter: look again.
 		s = jsonUnescaper.Replace(s)
 		s = redact.Known(s, secrets...)
-		s = redactValues(s, jsonMemberRe)
-		s = redactValues(s, queryParamRe)
+		s = redactValues(s, jsonMemberRe, memberName)
+		s = redactValues(s, queryParamRe, paramName)
 	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) > snippetMax {
-		n := 0
-		for i := range s {
-			if n == snippetMax-1 {
-				s = s[:i] + "…"
-				break
-			}
-			n++
-		}
-	}
-	return s
+	return Line(s, snippetMax)
 }
 
-// redactValues shortens the second submatch of every match of re whose first submatch names a
-// secret parameter. A value already shortened (by scrub) is left alone.
-func redactValues(s string, re *regexp.Regexp) string {
+// redactValues shortens the second submatch of every match of re whose first submatch, as decode
+// reads it (nil: as written), names a secret parameter. A value already shortened is left alone.
+func redactValues(s string, re *regexp.Regexp, decode func(string) string) string {
 	idx := re.FindAllStringSubmatchIndex(s, -1)
 	if idx == nil {
 		return s
@@ -106,6 +94,9 @@ func redactValues(s string, re *regexp.Regexp) string {
 	last := 0
 	for _, m := range idx {
 		name, vs, ve := s[m[2]:m[3]], m[4], m[5]
+		if decode != nil {
+			name = decode(name)
+		}
 		val := s[vs:ve]
 		if val == "" || !redact.IsSecretParam(name) || keepValue(name, val) || strings.Contains(val, "…(") {
 			continue
@@ -119,6 +110,36 @@ func redactValues(s string, re *regexp.Regexp) string {
 	}
 	b.WriteString(s[last:])
 	return b.String()
+}
+
+// memberName reads a JSON member name as a decoder does: escapes such as \u005f spelled out. A
+// name that was escaped twice (a JSON document inside a JSON string) is read twice. A name that
+// does not decode is taken as written.
+func memberName(raw string) string {
+	name := raw
+	for range 3 {
+		if !strings.Contains(name, `\`) {
+			break
+		}
+		var s string
+		if json.Unmarshal([]byte(`"`+name+`"`), &s) != nil {
+			break
+		}
+		name = s
+	}
+	return name
+}
+
+// paramName reads a query or form parameter name as a query parser does: access%5Ftoken is
+// access_token.
+func paramName(raw string) string {
+	if !strings.Contains(raw, "%") {
+		return raw
+	}
+	if name, err := url.QueryUnescape(raw); err == nil {
+		return name
+	}
+	return raw
 }
 
 // keepValue spares a short number in a "code" member: that is a platform's status code
@@ -142,23 +163,5 @@ func isTokenRune(r rune) bool {
 		strings.ContainsRune("-._~+/=%\\", r))
 }
 
-// scrubError returns err, or when its text shows a secret, an error with the same chain and the
-// secret shortened in its text.
-func scrubError(err error, secrets []string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if s := redact.Known(msg, secrets...); s != msg {
-		return &scrubbedError{msg: s, err: err}
-	}
-	return err
-}
-
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
+// scrubError is redact.Err for a list of secrets.
+func scrubError(err error, secrets []string) error { return redact.Err(err, secrets...) }

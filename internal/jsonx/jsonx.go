@@ -4,8 +4,10 @@
 // here accept every reasonable spelling and report the rest as *json.UnmarshalTypeError naming
 // only the JSON kind, never the value, which may sit where a secret was expected.
 //
-// Text and MaybeInt are for members an answer must never be dropped over (an id, a message, a
-// lifetime next to a token the platform has just issued): they never fail to decode.
+// Int, String and Bool read a member of a documented type in every reasonable spelling and fail on
+// the rest. MaybeInt and Text are their forms that never fail to decode, for members an answer
+// must never be dropped over (an id, a message, a lifetime next to a token the platform has just
+// issued).
 package jsonx
 
 import (

@@ -1,27 +1,23 @@
 package jsonx
 
-import (
-	"bytes"
-	"encoding/json"
-)
+import "bytes"
 
-// Text is a member that only informs (an id, a message, a code, a subject): a string as it is, a
-// number or a boolean as its JSON literal, and null, an object or an array as "". It never fails
-// to decode: an answer that carries a token the platform has just issued (and paid for with a
-// code, or with the token it replaced) must not be thrown away over a member like this.
+// Text is a String for a member that only informs (an id, a message, a code, a subject): a string
+// as it is, a number or a boolean as its JSON literal, and null, an object or an array as "". It
+// never fails to decode: an answer that carries a token the platform has just issued (and paid
+// for with a code, or with the token it replaced) must not be thrown away over a member like this.
+// Use String where the platform documents a string and another type means a broken answer.
 type Text string
 
 // UnmarshalJSON implements json.Unmarshaler; it never returns an error.
 func (t *Text) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	*t = ""
-	switch Kind(b) {
-	case "string":
-		var s string
-		if json.Unmarshal(b, &s) == nil {
-			*t = Text(s)
-		}
-	case "number", "bool":
+	var s String
+	switch {
+	case s.UnmarshalJSON(b) == nil:
+		*t = Text(s)
+	case Kind(b) == "bool":
 		*t = Text(b)
 	}
 	return nil

@@ -1,10 +1,13 @@
 package redact
 
 import (
+	"errors"
+	"fmt"
 	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestSecret(t *testing.T) {
@@ -40,4 +43,53 @@ func TestKnown(t *testing.T) {
 		assert.NotContains(t, got, spelled[4:], spelled)
 		assert.Equal(t, "x "+Secret(spelled)+" y", got, spelled)
 	}
+}
+
+func TestKnown_escapesInEitherCase(t *testing.T) {
+	const sec = "ab/cd+ef=gh<ij"
+	for _, spelled := range []string{
+		"ab%2fcd%2bef%3dgh%3cij", // lower-case percent escapes, as some encoders write them
+		"ab%2Fcd%2bef%3Dgh%3cij", // mixed
+		`ab/cd+ef=gh\u003Cij`,    // upper-case JSON escape
+	} {
+		got := Known("x "+spelled+" y", sec)
+		assert.Equal(t, "x "+Secret(spelled)+" y", got, spelled)
+	}
+	assert.Equal(t, "ab%2Xcd", Known("ab%2Xcd", "ab%2Xcd-not-this"), "not an escape: nothing to fold")
+}
+
+func TestRemove(t *testing.T) {
+	const sec = "ab/cd+ef=gh<ij"
+	loc := "https://h/x?access_token=ab%2fcd%2bef%3dgh%3cij&id=1&again=" + url.QueryEscape(sec)
+	assert.Equal(t, "https://h/x?access_token=&id=1&again=", Remove(loc, sec))
+	assert.Equal(t, "abc", Remove("abc", "abc"), "secrets under four bytes are not searched")
+}
+
+func TestIsSecretParam_foldsLikeEncodingJSON(t *testing.T) {
+	// encoding/json matches member names with bytes.EqualFold: these all fill an access_token field.
+	for _, name := range []string{"access_token", "ACCESS_TOKEN", "acceſs_token", "Access-Token"} {
+		assert.True(t, IsSecretParam(name), name)
+	}
+	assert.True(t, IsSecretParam("ve\u212Aey"), "Kelvin sign folds to k")
+	assert.False(t, IsSecretParam("expires_in"))
+}
+
+func TestURL_keepsPathAsWritten(t *testing.T) {
+	once := URL("https://h/shop/ATKN…(40)/orders?access_token=2F5A520D12AA3E70337058A00C4B6F864BDC6704#f")
+	assert.Equal(t, "https://h/shop/ATKN…(40)/orders?access_token=2F5A…(40)", once)
+	assert.Equal(t, once, URL(once), "URL of URL's result is that result")
+}
+
+func TestErr(t *testing.T) {
+	const sec = "2F5A520D12AA3E70337058A00C4B6F864BDC6704"
+	base := errors.New("reset")
+	err := Err(&url.Error{Op: "Get", URL: "https://h/x/" + sec + "?vekey=V123M56789abcdef", Err: fmt.Errorf("proxy %s: %w", sec, base)}, sec)
+	assert.NotContains(t, err.Error(), sec[:8])
+	assert.NotContains(t, err.Error(), "V123M567")
+	require.ErrorIs(t, err, base)
+	var ue *url.Error
+	require.ErrorAs(t, err, &ue)
+	assert.NotContains(t, ue.URL, sec[:8], "the *url.Error errors.As finds is clean too")
+	assert.Same(t, base, Err(base, sec), "an error without secrets is returned as is")
+	assert.NoError(t, Err(nil, sec))
 }

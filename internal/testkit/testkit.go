@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -158,4 +159,35 @@ func clip(s string) string {
 		return s[:400] + "…"
 	}
 	return s
+}
+
+// BothLogger returns a Debug-level logger that writes every record twice into one buffer, through
+// slog's JSON handler and through its text handler: the two ways a record can reach a log line.
+func BothLogger() (*slog.Logger, *LogBuffer) {
+	b := &LogBuffer{}
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+	return slog.New(teeHandler{slog.NewJSONHandler(b, opts), slog.NewTextHandler(b, opts)}), b
+}
+
+// teeHandler hands every record to both of its handlers.
+type teeHandler [2]slog.Handler
+
+func (h teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h[0].Enabled(ctx, l) || h[1].Enabled(ctx, l)
+}
+
+func (h teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	err := h[0].Handle(ctx, r.Clone())
+	if err2 := h[1].Handle(ctx, r.Clone()); err == nil {
+		err = err2
+	}
+	return err
+}
+
+func (h teeHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return teeHandler{h[0].WithAttrs(attrs), h[1].WithAttrs(attrs)}
+}
+
+func (h teeHandler) WithGroup(name string) slog.Handler {
+	return teeHandler{h[0].WithGroup(name), h[1].WithGroup(name)}
 }
