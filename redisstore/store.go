@@ -16,8 +16,8 @@ import (
 	"github.com/shoptoken/shoptoken"
 )
 
-// Store is a shoptoken.Store, shoptoken.Locker, shoptoken.Watcher and shoptoken.DueIndex on
-// Redis. It is safe for concurrent use. Create it with New; the zero value is not usable.
+// Store is a shoptoken.Store, shoptoken.Locker, shoptoken.LeaseLoader, shoptoken.Watcher,
+// shoptoken.DueIndex and shoptoken.BulkLoader on Redis. It is safe for concurrent use. Create it with New; the zero value is not usable.
 type Store struct {
 	rdb redis.UniversalClient
 	cfg config
@@ -27,10 +27,12 @@ type Store struct {
 }
 
 var (
-	_ shoptoken.Store    = (*Store)(nil)
-	_ shoptoken.Locker   = (*Store)(nil)
-	_ shoptoken.Watcher  = (*Store)(nil)
-	_ shoptoken.DueIndex = (*Store)(nil)
+	_ shoptoken.Store       = (*Store)(nil)
+	_ shoptoken.Locker      = (*Store)(nil)
+	_ shoptoken.LeaseLoader = (*Store)(nil)
+	_ shoptoken.Watcher     = (*Store)(nil)
+	_ shoptoken.DueIndex    = (*Store)(nil)
+	_ shoptoken.BulkLoader  = (*Store)(nil)
 )
 
 // Option configures a Store.
@@ -91,7 +93,6 @@ func (s *Store) Close() error {
 func (s *Store) tokKey(key string) string   { return s.cfg.prefix + "{" + key + "}:tok" }
 func (s *Store) leaseKey(key string) string { return s.cfg.prefix + "{" + key + "}:lease" }
 func (s *Store) channel(key string) string  { return s.cfg.prefix + "{" + key + "}:chg" }
-func (s *Store) dueKey() string             { return s.cfg.prefix + "keeper:due" }
 
 // stateLua is the part the scripts share: how a key's token hash reads. A stored version is a
 // decimal integer in 1..MaxVersion without sign or leading zeros, as the scripts write it;
@@ -297,12 +298,6 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Loaded is one result of LoadMany.
-type Loaded struct {
-	Token   *shoptoken.Token // the stored token, a copy the caller owns
-	Version int64            // its version, to pass to Save as prev
-}
-
 // loadBatch is how many keys LoadMany sends in one pipeline, and loadWorkers how many pipelines
 // it keeps in flight, so that decoding one batch overlaps the round trip of the next.
 const (
@@ -316,8 +311,8 @@ const (
 // shoptoken.ErrCorrupt and naming the key, never the value: Load that key to get the version that
 // replaces it. If a pipeline fails, LoadMany stops sending and returns what it loaded so far with
 // an error wrapping the cause. The error joins every such failure.
-func (s *Store) LoadMany(ctx context.Context, keys []string) (map[string]Loaded, error) {
-	res := make([]Loaded, len(keys))
+func (s *Store) LoadMany(ctx context.Context, keys []string) (map[string]shoptoken.Loaded, error) {
+	res := make([]shoptoken.Loaded, len(keys))
 	found := make([]bool, len(keys))
 	batches := (len(keys) + loadBatch - 1) / loadBatch
 	errs := make([][]error, batches)
@@ -363,7 +358,7 @@ func (s *Store) LoadMany(ctx context.Context, keys []string) (map[string]Loaded,
 					}
 					switch {
 					case err == nil:
-						res[lo+i], found[lo+i] = Loaded{Token: tok, Version: v}, true
+						res[lo+i], found[lo+i] = shoptoken.Loaded{Token: tok, Version: v}, true
 					case !errors.Is(err, shoptoken.ErrNotFound):
 						errs[b] = append(errs[b], err)
 					}
@@ -372,7 +367,7 @@ func (s *Store) LoadMany(ctx context.Context, keys []string) (map[string]Loaded,
 		}()
 	}
 	wg.Wait()
-	out := make(map[string]Loaded, len(keys))
+	out := make(map[string]shoptoken.Loaded, len(keys))
 	for i, ok := range found {
 		if ok {
 			out[keys[i]] = res[i]
