@@ -86,7 +86,7 @@ func (s *Store) chunked(ctx context.Context, n int, add func(p redis.Cmdable, lo
 }
 
 // Due implements shoptoken.DueIndex: the keys of namespace ns due at or before now, earliest
-// first (ties in key order), up to limit; limit <= 0 means no limit. It is one ZRANGE BYSCORE and
+// first (ties in key order), up to limit; limit <= 0 means no limit. It is one ZRANGEBYSCORE and
 // costs O(log n + returned keys) in Redis. Due does not remove the keys: Schedule them again once
 // refreshed, or Unschedule them.
 func (s *Store) Due(ctx context.Context, ns string, now time.Time, limit int) ([]string, error) {

@@ -105,12 +105,32 @@ func TestStore_roundTrips(t *testing.T) {
 	}
 	// Scripts are loaded on first use (EVALSHA, NOSCRIPT, EVAL): warm them up, as every process
 	// does once.
-	_, err := s.TryLockLoad(ctx, "warm", time.Minute)
+	ll, err := s.TryLockLoad(ctx, "warm", time.Minute)
 	require.NoError(t, err)
+	ll.Unlock()
 	_, err = s.Save(ctx, "k", &shoptoken.Token{AccessToken: "t"}, 0)
 	require.NoError(t, err)
+	require.NoError(t, s.Delete(ctx, "warm"))
+	unlock, err := s.Lock(ctx, "warm", time.Minute)
+	require.NoError(t, err)
+	unlock()
 	c.take()
 
+	t.Run("Store", func(t *testing.T) {
+		_, v, err := s.Load(ctx, "k")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"hmget"}, trips(t, 1, "Load"))
+		v, err = s.Save(ctx, "k", &shoptoken.Token{AccessToken: "t"}, v)
+		require.NoError(t, err)
+		trips(t, 1, "Save")
+		require.NoError(t, s.Delete(ctx, "gone"))
+		trips(t, 1, "Delete")
+		unlock, err := s.Lock(ctx, "k", time.Minute)
+		require.NoError(t, err)
+		trips(t, 1, "Lock of a free lease")
+		unlock()
+		trips(t, 1, "unlock")
+	})
 	t.Run("TryLockLoad", func(t *testing.T) {
 		ll, err := s.TryLockLoad(ctx, "k", time.Minute)
 		require.NoError(t, err)
