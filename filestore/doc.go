@@ -1,6 +1,6 @@
 // Package filestore keeps shoptoken tokens in files of a local directory and coordinates the
-// processes of one host that share it: a Store is a shoptoken.Store, shoptoken.Locker and
-// shoptoken.Watcher.
+// processes of one host that share it: a Store is a shoptoken.Store, shoptoken.Locker,
+// shoptoken.LeaseLoader and shoptoken.Watcher. It is not a shoptoken.DueIndex.
 //
 // # Layout
 //
@@ -48,7 +48,9 @@
 // # Locking
 //
 // Locks are flock(2) locks, which the kernel drops when the holding process exits or crashes;
-// leases therefore need no renewal and the ttl passed to Lock is not used. flock coordinates the
+// leases therefore need no renewal and the ttl passed to Lock is not used. TryLockLoad takes the
+// lease with one non-blocking flock and reads the token file, never waiting; it costs what Lock
+// and Load cost when the lease is free, without Lock's retries when it is not. flock coordinates the
 // processes of one host only: do not share a directory between hosts over NFS or another network
 // file system; use redisstore for a fleet. On systems without flock (Windows, Plan 9, wasm), New
 // returns an error.

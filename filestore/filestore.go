@@ -32,9 +32,10 @@ import (
 var ErrCorrupt = shoptoken.ErrCorrupt
 
 var (
-	_ shoptoken.Store   = (*Store)(nil)
-	_ shoptoken.Locker  = (*Store)(nil)
-	_ shoptoken.Watcher = (*Store)(nil)
+	_ shoptoken.Store       = (*Store)(nil)
+	_ shoptoken.Locker      = (*Store)(nil)
+	_ shoptoken.LeaseLoader = (*Store)(nil)
+	_ shoptoken.Watcher     = (*Store)(nil)
 )
 
 const (
@@ -48,9 +49,9 @@ const (
 	maxPlainKey = 100
 )
 
-// Store is a shoptoken.Store, shoptoken.Locker and shoptoken.Watcher on files in one directory. It
-// is safe for concurrent use by goroutines and by processes on the same host that open the same
-// directory. Create it with New; the zero value is not usable.
+// Store is a shoptoken.Store, shoptoken.Locker, shoptoken.LeaseLoader and shoptoken.Watcher on
+// files in one directory. It is safe for concurrent use by goroutines and by processes on the
+// same host that open the same directory. Create it with New; the zero value is not usable.
 type Store struct {
 	dir  string
 	aead cipher.AEAD // nil: tokens are stored in the clear

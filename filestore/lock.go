@@ -2,11 +2,14 @@ package filestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/shoptoken/shoptoken"
 )
 
 // Pauses between attempts to take the write lock: it is held only while one file is written.
@@ -49,6 +52,42 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 	}
 	var once sync.Once
 	return func() { once.Do(func() { release(f) }) }, nil
+}
+
+// TryLockLoad implements shoptoken.LeaseLoader without waiting: one non-blocking flock of the
+// key's lease file, then a read of its data file, as Load does. When another holder (a process,
+// or another Lock or TryLockLoad of this one) has the lease, Unlock is nil and the token is read
+// all the same. A lease taken is Lock's: released by Unlock or the end of the process; ttl is not
+// used. An error means neither could be done (ctx ended, the directory is unreadable) and no
+// lease is held.
+func (s *Store) TryLockLoad(ctx context.Context, key string, ttl time.Duration) (shoptoken.LeaseLoad, error) {
+	if err := ctx.Err(); err != nil {
+		return shoptoken.LeaseLoad{}, err
+	}
+	f, err := os.OpenFile(s.path(key, ".lease"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return shoptoken.LeaseLoad{}, fmt.Errorf("filestore: lease %q: %w", key, err)
+	}
+	taken, err := tryLock(f)
+	if err != nil {
+		_ = f.Close()
+		return shoptoken.LeaseLoad{}, fmt.Errorf("filestore: lease %q: %w", key, err)
+	}
+	var unlock func()
+	if taken {
+		var once sync.Once
+		unlock = func() { once.Do(func() { release(f) }) }
+	} else {
+		_ = f.Close()
+	}
+	tok, v, err := s.Load(ctx, key)
+	if err != nil && !errors.Is(err, shoptoken.ErrNotFound) && !errors.Is(err, shoptoken.ErrCorrupt) {
+		if unlock != nil {
+			unlock()
+		}
+		return shoptoken.LeaseLoad{}, err
+	}
+	return shoptoken.LeaseLoad{Token: tok, Version: v, LoadErr: err, Unlock: unlock}, nil
 }
 
 // acquire opens (creating with mode 0600) the lock file at path and takes an exclusive flock on

@@ -26,8 +26,9 @@ const (
 )
 
 // TestStore_multiProcess runs helperProcs copies of the test binary as separate processes; each
-// does helperCycles rounds of Lock, Load, Save(version+1), unlock on one key. The lease must
-// serialise them: no Save may conflict and no increment may be lost.
+// does helperCycles rounds of Lock and Load (or TryLockLoad until it gets the lease, every other
+// round), Save(version+1), unlock on one key. The lease must serialise them: no Save may conflict
+// and no increment may be lost.
 func TestStore_multiProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -74,10 +75,29 @@ func TestHelperProcess(t *testing.T) {
 	require.NoError(t, err)
 	saves := 0
 	for i := range helperCycles {
-		unlock, err := s.Lock(ctx, helperKey, time.Minute)
-		require.NoError(t, err)
-		tok, v, err := s.Load(ctx, helperKey)
-		require.NoError(t, err)
+		var (
+			unlock func()
+			tok    *shoptoken.Token
+			v      int64
+			err    error
+		)
+		if i%2 == 0 {
+			unlock, err = s.Lock(ctx, helperKey, time.Minute)
+			require.NoError(t, err)
+			tok, v, err = s.Load(ctx, helperKey)
+			require.NoError(t, err)
+		} else {
+			for unlock == nil { // TryLockLoad never waits: try again
+				ll, err := s.TryLockLoad(ctx, helperKey, time.Minute)
+				require.NoError(t, err)
+				require.NoError(t, ll.LoadErr)
+				require.NotNil(t, ll.Token)
+				tok, v, unlock = ll.Token, ll.Version, ll.Unlock
+				if unlock == nil {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}
 		n, err := strconv.Atoi(tok.Extra["n"])
 		require.NoError(t, err)
 		next := tok.Clone()

@@ -1,24 +1,49 @@
 // Package redisstore keeps shoptoken tokens in Redis, so that a fleet of processes shares one token
 // per key and one process at a time refreshes it. Its Store implements shoptoken.Store,
-// shoptoken.Locker, shoptoken.Watcher and (for a shoptoken.Keeper) shoptoken.DueIndex on a go-redis
-// v9 UniversalClient: a single node, a Sentinel-backed failover client or a Cluster client.
+// shoptoken.Locker, shoptoken.LeaseLoader, shoptoken.Watcher, shoptoken.BulkLoader and
+// shoptoken.DueIndex on a go-redis v9 UniversalClient: a single node, a Sentinel-backed failover
+// client or a Cluster client.
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
 //	store := redisstore.New(rdb, redisstore.WithPrefix("myapp:"))
 //	defer store.Close()
-//	cache, err := shoptoken.NewCache(refresher, shoptoken.WithStore(store, "youzan:88888"))
+//	cache, err := shoptoken.NewCache(refresher,
+//		shoptoken.WithKey(shoptoken.Key{Platform: "youzan", App: clientID, Shop: "88888"}),
+//		shoptoken.WithStore(store))
 //
 // # Key layout
 //
-// For a key K and the prefix P (default "shoptoken:"):
+// For a store key K (shoptoken.Key.String, "platform/app/shop"), a namespace N
+// (shoptoken.Key.Namespace, "platform/app") and the prefix P (default "shoptoken:"):
 //
 //	P{K}:tok     hash: v (version) and tok (the token as JSON, every field verbatim)
 //	P{K}:lease   string: the random id of the lease holder, with a TTL
 //	P{K}:chg     pub/sub channel: the new version after a change, "unlock" after an unlock
-//	Pkeeper:due  sorted set: keys scored by when they are due for refresh (Schedule, Due)
+//	Pdue:{N}     sorted set: the full store keys of namespace N, scored by when they are due
+//	             (Unix milliseconds; Schedule, Unschedule, Due)
 //
-// The braces are a Redis Cluster hash tag: one key's data lives in one slot. Every script touches
-// one Redis key only, and the due index is a single key, so the Store works on Cluster unchanged.
+// The braces are Redis Cluster hash tags. A key's token, lease and channel share the slot of
+// {K}, so that TryLockLoad's script may touch both its lease and its token; every other script
+// touches one Redis key. Each namespace's due index is one sorted set in the slot of {N}: every
+// due-index command touches that one key, and the indexes of different apps spread over the
+// cluster instead of piling into one slot. Namespaces never share a set, so a Keeper of one app
+// never sees another app's keys, whatever shares the Redis and the prefix. (Key.Namespace
+// escapes braces, so the whole namespace is the tag. Versions before namespaces kept one
+// "Pkeeper:due" set; nothing reads it any more, and it may be deleted.)
+//
+// # Round trips
+//
+// Counted at the client (TestStore_roundTrips), once the scripts are cached in Redis (the first
+// run of a script after Redis starts costs one more: EVALSHA, then EVAL):
+//
+//	Load, Save, Delete, Lock of a free lease, unlock   1 each
+//	TryLockLoad                                       1 (one script: the lease if free, the token)
+//	Schedule or Unschedule of N keys                  1 (a ZADD or ZREM per 1000 keys, pipelined)
+//	Due                                               1 (ZRANGEBYSCORE with LIMIT)
+//	LoadMany of N keys                                ceil(N/1000) pipelines of HMGET, 4 in flight
+//
+// Lock of a lease held by another costs one round trip per attempt (it waits for the unlock
+// message, or the lease's expiry, in between); the holder renews it with one every ttl/3.
 //
 // # Versions and compare-and-swap
 //
@@ -45,7 +70,17 @@
 // while, the version is unreadable or out of range: the replacement clears the hash and starts again
 // at version 1. The first writer to replace damage wins; the others find version 1, not the damage,
 // and get shoptoken.ErrConflict. Delete turns damage into a tombstone. LoadMany reports damaged
-// keys in its error the same way, leaving them out of its map.
+// keys in its error the same way, leaving them out of its map, and TryLockLoad reports them in
+// its LeaseLoad as Load would.
+//
+// # Decoding
+//
+// Tokens are stored as encoding/json writes them, and are read with a decoder of that one shape
+// (its fields in order, strings without escapes, RFC 3339 times), four to seven times faster than
+// encoding/json, with two allocations for a token without Scope and Extra; anything else, such as
+// a token written by hand or with escaped characters, is decoded by encoding/json. The results are the same either
+// way (FuzzDecodeToken), so every token written before loads, and processes of earlier versions
+// read the tokens this one writes.
 //
 // # Leases
 //
@@ -53,7 +88,9 @@
 // extends it every ttl/3 with a compare-and-PEXPIRE script, so a live holder keeps it however long
 // it works, and a dead one loses it after ttl. unlock stops the renewal, deletes the lease with a
 // compare-and-delete script (never another holder's lease) and publishes "unlock" to wake waiters,
-// who otherwise retry when the lease would lapse or every poll interval.
+// who otherwise retry when the lease would lapse or every poll interval. TryLockLoad takes the
+// lease the same way, in the script that reads the token, and never waits; a lease it takes is
+// renewed and released as Lock's.
 //
 // A lease cannot stop a holder that stalls past its ttl (a GC pause, a frozen VM) from waking up
 // and writing. The version is the fence: the stalled holder's Save carries the version it read,
@@ -69,9 +106,10 @@
 //
 // # When Redis is down
 //
-// Load, Save, Delete, LoadMany, Lock and the due index return the go-redis error wrapped with the
-// operation and key ("redisstore: load \"k\": dial tcp ...: connection refused"). It is never
-// shoptoken.ErrNotFound or shoptoken.ErrConflict, errors.Is and errors.As reach the cause, and
+// Load, Save, Delete, LoadMany, Lock, TryLockLoad and the due index return the go-redis error
+// wrapped with the operation and key ("redisstore: load \"k\": dial tcp ...: connection
+// refused"). It is never shoptoken.ErrNotFound or shoptoken.ErrConflict, errors.Is and errors.As
+// reach the cause, and
 // shoptoken.KindOf reports network failures and timeouts as shoptoken.ErrUnavailable. A Save that
 // failed this way may or may not have been applied; Load before retrying. go-redis's own retries
 // (Options.MaxRetries and DialerRetries) run first, so the error takes as long as they do.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shoptoken/shoptoken"
 )
 
 // unlockPayload is published on a key's channel when its lease is released. Changes publish the
@@ -113,6 +115,68 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 		}
 		t.Stop()
 	}
+}
+
+// tryLockLoadScript takes the lease KEYS[1] for owner ARGV[1] for ARGV[2] ms if it is free, and
+// reads the token hash KEYS[2] either way: {taken, foreign, v, tok}, taken 1 when the lease is now
+// ARGV[1]'s, foreign 1 when KEYS[2] is a key of another Redis type (read as damage, as Load's
+// WRONGTYPE), v and tok as Load's HMGET returns them (false: absent). Both keys carry the same
+// hash tag, so they share a Cluster slot. The type is checked first because a failed HMGET would
+// abort the script after the SET, holding a lease its caller never learns of.
+var tryLockLoadScript = redis.NewScript(`
+local taken = 0
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+	taken = 1
+end
+local kind = redis.call('TYPE', KEYS[2])['ok']
+if kind ~= 'hash' and kind ~= 'none' then
+	return {taken, 1, false, false}
+end
+local cur = redis.call('HMGET', KEYS[2], 'v', 'tok')
+return {taken, 0, cur[1], cur[2]}
+`)
+
+// TryLockLoad implements shoptoken.LeaseLoader in one round trip: one Lua script sets the lease
+// with SET NX PX ttl if it is free and reads the token hash as Load does, so the LeaseLoad holds
+// what Load would have returned (ErrNotFound, or ErrCorrupt with the version that replaces the
+// damage). It never waits for a lease another holder has: Unlock is then nil. A lease it takes
+// is renewed and released exactly as Lock's.
+//
+// An error means the round trip failed (ctx ended, Redis unreachable) and no lease was handed
+// out; if the script ran nonetheless, the lease it took lapses after ttl.
+func (s *Store) TryLockLoad(ctx context.Context, key string, ttl time.Duration) (shoptoken.LeaseLoad, error) {
+	if err := ctx.Err(); err != nil {
+		return shoptoken.LeaseLoad{}, fmt.Errorf("redisstore: try lock %q: %w", key, err)
+	}
+	if ttl < time.Millisecond {
+		return shoptoken.LeaseLoad{}, fmt.Errorf("redisstore: try lock %q: ttl %v is shorter than a millisecond", key, ttl)
+	}
+	owner := rand.Text()
+	res, err := tryLockLoadScript.Run(ctx, s.rdb, []string{s.leaseKey(key), s.tokKey(key)}, owner, ttl.Milliseconds()).Slice()
+	if err != nil {
+		return shoptoken.LeaseLoad{}, fmt.Errorf("redisstore: try lock %q: %w", key, err)
+	}
+	var taken, foreign int64
+	ok := len(res) == 4
+	if ok {
+		taken, ok = res[0].(int64)
+	}
+	if ok {
+		foreign, ok = res[1].(int64)
+	}
+	if !ok {
+		return shoptoken.LeaseLoad{}, fmt.Errorf("redisstore: try lock %q: unexpected script reply", key)
+	}
+	var ll shoptoken.LeaseLoad
+	if taken == 1 {
+		ll.Unlock = s.hold(key, owner, ttl)
+	}
+	if foreign == 1 {
+		ll.LoadErr = corrupt(key, "the key holds another Redis type")
+	} else {
+		ll.Token, ll.Version, ll.LoadErr = decode(key, res[2:4])
+	}
+	return ll, nil
 }
 
 // hold starts renewing a lease just taken and returns its unlock.

@@ -188,8 +188,12 @@ func TestStore_redisDown(t *testing.T) {
 	check(t, err)
 	_, err = s.Lock(ctx, "k", time.Second)
 	check(t, err)
-	_, err = s.Due(ctx, time.Now(), 1)
+	_, err = s.TryLockLoad(ctx, "k", time.Second)
 	check(t, err)
+	_, err = s.Due(ctx, "p/a", time.Now(), 1)
+	check(t, err)
+	check(t, s.Schedule(ctx, "p/a", shoptoken.Due{Key: "p/a/k", At: time.Now()}))
+	check(t, s.Unschedule(ctx, "p/a", "p/a/k"))
 
 	// Watch still works (it polls); it is woken only when Redis answers.
 	ch, stop, err := s.Watch(ctx, "k")

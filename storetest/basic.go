@@ -315,12 +315,13 @@ func testContext(t *testing.T, e *env) {
 	k := e.key("k")
 	v := save(t, ctx, e.Store, k, token("kept"), 0)
 	idx := e.dueIndex()
-	due := e.key("due")
+	ns := e.ns("ns")
+	due := nsKey(ns, "due")
 	if idx != nil {
-		if err := idx.Schedule(ctx, due, time.Unix(1, 0)); err != nil {
+		if err := idx.Schedule(ctx, ns, shoptoken.Due{Key: due, At: time.Unix(1, 0)}); err != nil {
 			t.Fatalf("Schedule: %v", err)
 		}
-		t.Cleanup(func() { _ = idx.Unschedule(context.Background(), due) })
+		t.Cleanup(func() { _ = idx.Unschedule(context.Background(), ns, due) })
 	}
 	ended, cancel := context.WithCancel(ctx)
 	cancel()
@@ -359,10 +360,26 @@ func testContext(t *testing.T, e *env) {
 				stop()
 			}
 		}
+		if ll, ok := e.Store.(shoptoken.LeaseLoader); ok {
+			got, err := ll.TryLockLoad(c.ctx, k, time.Minute)
+			is("TryLockLoad", err)
+			if got.Unlock != nil {
+				t.Errorf("TryLockLoad with an ended context returned an Unlock")
+				got.Unlock()
+			}
+		}
+		if bl, ok := e.Store.(shoptoken.BulkLoader); ok {
+			got, err := bl.LoadMany(c.ctx, []string{k})
+			is("LoadMany", err)
+			if len(got) != 0 {
+				t.Errorf("LoadMany with an ended context returned %d tokens", len(got))
+			}
+		}
 		if idx != nil {
-			is("Schedule", idx.Schedule(c.ctx, k, time.Unix(1, 0)))
-			is("Unschedule", idx.Unschedule(c.ctx, due))
-			_, err := idx.Due(c.ctx, time.Unix(2, 0), 0)
+			is("Schedule", idx.Schedule(c.ctx, ns, shoptoken.Due{Key: nsKey(ns, "new"), At: time.Unix(1, 0)}))
+			is("Schedule of a known key", idx.Schedule(c.ctx, ns, shoptoken.Due{Key: due, At: time.Unix(3, 0)}))
+			is("Unschedule", idx.Unschedule(c.ctx, ns, due))
+			_, err := idx.Due(c.ctx, ns, time.Unix(2, 0), 0)
 			is("Due", err)
 		}
 	}
@@ -371,7 +388,7 @@ func testContext(t *testing.T, e *env) {
 	holds(t, ctx, e.Store, k, "kept", v)
 	absent(t, ctx, e.Store, e.key("new"), "after a Save with an ended context")
 	if idx != nil {
-		got, err := idx.Due(ctx, time.Unix(2, 0), 0)
+		got, err := idx.Due(ctx, ns, time.Unix(2, 0), 0)
 		if err != nil || len(got) != 1 || got[0] != due {
 			t.Errorf("Due after Schedule and Unschedule with ended contexts: %q, %v; want only %q", got, err, due)
 		}
@@ -381,7 +398,7 @@ func testContext(t *testing.T, e *env) {
 		defer cancel()
 		unlock, err := lk.Lock(short, k, time.Minute)
 		if err != nil {
-			t.Errorf("Lock after Locks with ended contexts: %v (did one of them take the lease?)", err)
+			t.Errorf("Lock after Locks and TryLockLoads with ended contexts: %v (did one of them take the lease?)", err)
 		} else {
 			unlock()
 		}

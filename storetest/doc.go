@@ -1,5 +1,6 @@
-// Package storetest checks that a shoptoken.Store, and the shoptoken.Locker, shoptoken.Watcher
-// and shoptoken.DueIndex it may also be, keeps the contracts stated in package shoptoken, as
+// Package storetest checks that a shoptoken.Store, and the shoptoken.Locker,
+// shoptoken.LeaseLoader, shoptoken.Watcher, shoptoken.BulkLoader and shoptoken.DueIndex it may
+// also be, keeps the contracts stated in package shoptoken, as
 // testing/fstest.TestFS does for an fs.FS. MemoryStore, filestore and redisstore run it; so
 // should any store you write yourself:
 //
@@ -40,15 +41,21 @@
 //
 // A Locker: leases exclude each other across Store and Peer, a held lease is renewed past its
 // ttl, unlock may be called twice and never frees another holder's lease, and (with
-// Harness.Stall) an abandoned lease lapses after its ttl. A Watcher: a Save or Delete through Peer
-// wakes a watcher on Store. A DueIndex: schedule, move, unschedule, earliest-first order and
-// limit.
+// Harness.Stall) an abandoned lease lapses after its ttl. A LeaseLoader: TryLockLoad reads what
+// Load reads (a token, shoptoken.ErrNotFound, or shoptoken.ErrCorrupt with the version that
+// replaces the damage), takes a free lease (of many concurrent callers, exactly one) and never one
+// that Lock or another TryLockLoad holds, and its lease is renewed, released and lapses as Lock's.
+// A Watcher: a Save or Delete through Peer wakes a watcher on Store. A BulkLoader: LoadMany of
+// thousands of keys returns what Load returns for each stored one, leaves out keys never saved or
+// deleted, and leaves out damaged ones, naming each in an error wrapping shoptoken.ErrCorrupt that
+// shows no stored secret. A DueIndex: schedule, move, unschedule, earliest-first order (ties by
+// key) and limit; batches of thousands of keys in one Schedule or Unschedule; and namespaces that
+// never see each other's keys, however alike their names.
 //
 // # Running it
 //
-// Run calls the harness function once per subtest, and the subtests run in parallel: give each
-// Harness its own store (a new directory, key prefix, table or database), or at least its own due
-// index, since Due sees every scheduled key. Keys carry a random prefix per Run, so a store that
-// keeps data between runs does not trip the suite, but a due index must start empty. The lease
-// and watch subtests take a few seconds each.
+// Run calls the harness function once per subtest, and the subtests run in parallel. Keys and
+// due-index namespaces carry a random prefix per Run and subtest, so subtests may share one store,
+// and a store that keeps data between runs does not trip the suite; the suite unschedules what it
+// scheduled, but leaves its tokens behind. The lease and watch subtests take a few seconds each.
 package storetest

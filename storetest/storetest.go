@@ -15,15 +15,17 @@ import (
 // Harness is the store under test and the hooks the suite needs to reach behind its API. Only
 // Store is required; every nil hook skips the subtests that need it, saying why.
 type Harness struct {
-	// Store is the store under test. If it is also a shoptoken.Locker or shoptoken.Watcher, those
-	// are tested too, as a Cache would use them.
+	// Store is the store under test. If it is also a shoptoken.Locker, shoptoken.LeaseLoader,
+	// shoptoken.Watcher, shoptoken.BulkLoader or shoptoken.DueIndex, those are tested too, as a
+	// Cache and a Keeper would use them.
 	Store shoptoken.Store
 	// Peer is a second Store on the same data, opened as another process would open it (a Store on
 	// its own client, or on the same directory). The suite writes through one and reads through
 	// the other, and spreads concurrent writers and lease holders over both. nil: Store.
 	Peer shoptoken.Store
-	// DueIndex is the due index to test; nil: Store, if it is a shoptoken.DueIndex. It must start
-	// empty.
+	// DueIndex is the due index to test; nil: Store, if it is a shoptoken.DueIndex. The suite
+	// schedules keys only in namespaces of its own, so the index need not start empty, and
+	// unschedules them when done.
 	DueIndex shoptoken.DueIndex
 
 	// Damage replaces what is stored under key with a value damaged as d describes, and returns
@@ -119,7 +121,14 @@ var suite = []struct {
 	{"LeaseLapse", testLeaseLapse},
 	{"Unlock", testUnlock},
 	{"Watch", testWatch},
+	{"LeaseLoad", testLeaseLoad},
+	{"LeaseLoadDamage", testLeaseLoadDamage},
+	{"LeaseLoadRenewal", testLeaseLoadRenewal},
+	{"LeaseLoadLapse", testLeaseLoadLapse},
+	{"BulkLoad", testBulkLoad},
 	{"DueIndex", testDueIndex},
+	{"DueNamespaces", testDueNamespaces},
+	{"DueBatch", testDueBatch},
 }
 
 // env is one subtest's view of the harness.

@@ -139,6 +139,67 @@ func (s *bytesStore) Lock(ctx context.Context, key string, ttl time.Duration) (f
 	return s.lk.Lock(ctx, key, ttl)
 }
 
+// TryLockLoad takes the lease as Lock does, without waiting, then loads: two steps, which a
+// store in one process may take.
+func (s *bytesStore) TryLockLoad(ctx context.Context, key string, ttl time.Duration) (shoptoken.LeaseLoad, error) {
+	var unlock func()
+	if s.flaw == "lease load ignores the holder" {
+		unlock = func() {}
+	} else {
+		ll, err := s.lk.TryLockLoad(ctx, key, ttl) // the lease only: s.lk holds no tokens
+		if err != nil {
+			return shoptoken.LeaseLoad{}, err
+		}
+		unlock = ll.Unlock
+	}
+	tok, v, err := s.Load(ctx, key)
+	if err != nil && !errors.Is(err, shoptoken.ErrNotFound) && !errors.Is(err, shoptoken.ErrCorrupt) {
+		if unlock != nil {
+			unlock()
+		}
+		return shoptoken.LeaseLoad{}, err
+	}
+	return shoptoken.LeaseLoad{Token: tok, Version: v, LoadErr: err, Unlock: unlock}, nil
+}
+
+func (s *bytesStore) LoadMany(ctx context.Context, keys []string) (map[string]shoptoken.Loaded, error) {
+	out := map[string]shoptoken.Loaded{}
+	var errs []error
+	for _, k := range keys {
+		tok, v, err := s.Load(ctx, k)
+		switch {
+		case err == nil:
+			out[k] = shoptoken.Loaded{Token: tok, Version: v}
+		case errors.Is(err, shoptoken.ErrCorrupt) && s.flaw == "bulk load hides damage":
+		case !errors.Is(err, shoptoken.ErrNotFound):
+			errs = append(errs, err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// flatDue is a due index that ignores namespaces: every Keeper would sweep every app's keys.
+type flatDue struct{ m *shoptoken.MemoryStore }
+
+func (f flatDue) Schedule(ctx context.Context, _ string, dues ...shoptoken.Due) error {
+	return f.m.Schedule(ctx, "", dues...)
+}
+
+func (f flatDue) Unschedule(ctx context.Context, _ string, keys ...string) error {
+	return f.m.Unschedule(ctx, "", keys...)
+}
+
+func (f flatDue) Due(ctx context.Context, _ string, now time.Time, limit int) ([]string, error) {
+	return f.m.Due(ctx, "", now, limit)
+}
+
+// firstDue schedules only the first key of a batch.
+type firstDue struct{ *shoptoken.MemoryStore }
+
+func (f firstDue) Schedule(ctx context.Context, ns string, dues ...shoptoken.Due) error {
+	return f.MemoryStore.Schedule(ctx, ns, dues[:min(len(dues), 1)]...)
+}
+
 // damage writes d under key.
 func (s *bytesStore) damage(_ context.Context, key string, d storetest.Damage, secret string) error {
 	s.mu.Lock()
@@ -174,7 +235,14 @@ func (s *bytesStore) put(_ context.Context, key string, tok *shoptoken.Token, ve
 func harness(flaw string) func(t *testing.T) *storetest.Harness {
 	return func(t *testing.T) *storetest.Harness {
 		s := newBytesStore(flaw)
-		return &storetest.Harness{Store: s, DueIndex: shoptoken.NewMemoryStore(), Damage: s.damage, Put: s.put}
+		var due shoptoken.DueIndex = shoptoken.NewMemoryStore()
+		switch flaw {
+		case "one due index for all namespaces":
+			due = flatDue{shoptoken.NewMemoryStore()}
+		case "schedules one key per batch":
+			due = firstDue{shoptoken.NewMemoryStore()}
+		}
+		return &storetest.Harness{Store: s, DueIndex: due, Damage: s.damage, Put: s.put}
 	}
 }
 
@@ -197,6 +265,10 @@ func TestRun_catchesFlaws(t *testing.T) {
 		{"overflows", "VersionRange"},
 		{"ignores ctx", "Context"},
 		{"shared leases", "LeaseExclusion"},
+		{"lease load ignores the holder", "LeaseLoad"},
+		{"bulk load hides damage", "BulkLoad"},
+		{"one due index for all namespaces", "DueNamespaces"},
+		{"schedules one key per batch", "DueBatch"},
 	} {
 		t.Run(tt.flaw, func(t *testing.T) {
 			t.Parallel()
