@@ -556,9 +556,9 @@ func (c *Cache) refresh(ctx context.Context, why Reason) (*Token, error) {
 	tok, err := c.r.Refresh(callCtx, cur, why)
 	cancelCall()
 	took := c.cfg.clock.Now().Sub(start)
-	// What follows the call has budgets of its own: the preparation's may be spent by now.
-	after, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.storeTimeout)
-	defer cancel()
+	// What follows the call has budgets of its own (each store round trip its store timeout): the
+	// preparation's may be spent by now.
+	after := context.WithoutCancel(ctx)
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = &Error{Op: "refresh", Kind: ErrBadResponse, Message: "refresher returned no access token"}
 	}
@@ -962,8 +962,10 @@ func (c *Cache) persist(ctx context.Context, tok *Token, base int64) *Token {
 		err error = errStoreDown
 	)
 	if c.storeUp() {
+		wctx, cancel := context.WithTimeout(ctx, c.cfg.storeTimeout)
 		start := time.Now()
-		won, ver, err = c.write(ctx, tok, base, true)
+		won, ver, err = c.write(wctx, tok, base, true)
+		cancel()
 		c.noteStore(ctx, err, time.Since(start))
 	}
 	if won != nil {

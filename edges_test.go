@@ -36,6 +36,16 @@ func (s *slowLockStore) Lock(ctx context.Context, key string, ttl time.Duration)
 	return s.MemoryStore.Lock(ctx, key, ttl)
 }
 
+func (s *slowLockStore) TryLockLoad(ctx context.Context, key string, ttl time.Duration) (LeaseLoad, error) {
+	s.ttl.Store(int64(ttl))
+	select {
+	case <-time.After(s.hold):
+	case <-ctx.Done():
+		return LeaseLoad{}, ctx.Err()
+	}
+	return s.MemoryStore.TryLockLoad(ctx, key, ttl)
+}
+
 // TestCache_refresh_platformCallHasItsWholeBudget: the wait for the lease used most of the refresh
 // timeout; the platform call still starts with the whole timeout ahead of it (a destructive call is
 // never given up for lack of time), and the lease TTL is the one configured, not stretched to the
@@ -240,6 +250,13 @@ func (s *partitionedStore) Save(ctx context.Context, key string, tok *Token, pre
 		return 0, err
 	}
 	return s.MemoryStore.Save(ctx, key, tok, prev)
+}
+
+func (s *partitionedStore) TryLockLoad(ctx context.Context, key string, ttl time.Duration) (LeaseLoad, error) {
+	if err := s.wait(ctx); err != nil {
+		return LeaseLoad{}, err
+	}
+	return s.MemoryStore.TryLockLoad(ctx, key, ttl)
 }
 
 func (s *partitionedStore) Lock(ctx context.Context, key string, ttl time.Duration) (func(), error) {

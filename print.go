@@ -11,11 +11,11 @@ import (
 // pointer fields one level deep for verbs such as %s and %q, which would reach them; so a Cache
 // prints as its key alone, like every other type of the module that holds a secret.
 
-// view is how c prints: its key (the store key, or the WithName name).
+// view is how c prints: its Key.
 func (c *Cache) view() *redact.View {
 	v := redact.NewView("shoptoken.Cache")
 	if c != nil && c.cfg != nil {
-		v.Plain("Key", "key", c.cfg.key)
+		v.Plain("Key", "key", c.id.String())
 	}
 	return v
 }

@@ -36,7 +36,7 @@ func TestCache_logsNeverShowTokens(t *testing.T) {
 	})
 	logger, logs := testkit.BothLogger()
 	store := newFlaky()
-	c := newTestCache(t, ref, WithStore(store, "shop-1"), WithLogger(logger), WithMinInterval(0), WithBackoff(time.Millisecond, time.Millisecond))
+	c := newTestCache(t, ref, storeAt(store, "shop-1"), WithLogger(logger), WithMinInterval(0), WithBackoff(time.Millisecond, time.Millisecond))
 	defer c.Close()
 	ctx := context.Background()
 
