@@ -141,3 +141,21 @@ func TestStore_Lock_ctx(t *testing.T) {
 		t.Fatal("polling waiter never got the lease")
 	}
 }
+
+// TestStore_TryLockLoad_ttl: a ttl Redis cannot hold (under a millisecond) is refused before any
+// lease is taken.
+func TestStore_TryLockLoad_ttl(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	s := e.store()
+	for _, ttl := range []time.Duration{0, -time.Second, time.Millisecond - 1} {
+		ll, err := s.TryLockLoad(ctx, "k", ttl)
+		require.Error(t, err, "ttl %v", ttl)
+		assert.Nil(t, ll.Unlock)
+		assert.Contains(t, err.Error(), `redisstore: try lock "k"`)
+	}
+	n, err := e.admin.Exists(ctx, s.leaseKey("k")).Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "no lease was taken")
+}
