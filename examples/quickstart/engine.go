@@ -26,7 +26,7 @@ func engineDemo(ctx context.Context, p *printer) error {
 		return &shoptoken.Token{AccessToken: fmt.Sprintf("FAKE%036d", n), Expiry: time.Now().Add(2 * time.Second)}, nil
 	})
 	store := shoptoken.NewMemoryStore()
-	src, err := shoptoken.NewCache(platform, shoptoken.WithStore(store, "fake/shop-1"),
+	src, err := shoptoken.NewCache(platform, shoptoken.WithStore(store), shoptoken.WithKey(shoptoken.Key{Platform: "fake", App: "demo", Shop: "shop-1"}),
 		shoptoken.WithEarlyRefresh(time.Second), shoptoken.WithJitter(0), shoptoken.WithMinInterval(0),
 		shoptoken.WithExpirySkew(0), shoptoken.WithBackoff(100*time.Millisecond, 200*time.Millisecond))
 	if err != nil {
@@ -86,7 +86,7 @@ func engineDemo(ctx context.Context, p *printer) error {
 	src.Close() // no more background refreshes from here: the next count is exact
 
 	// 5. Two processes share the store; both see the same token rejected; one refresh.
-	shared := []shoptoken.Option{shoptoken.WithStore(store, "fake/shop-2"), shoptoken.WithMinInterval(0), shoptoken.WithExpirySkew(0)}
+	shared := []shoptoken.Option{shoptoken.WithStore(store), shoptoken.WithKey(shoptoken.Key{Platform: "fake", App: "demo", Shop: "shop-2"}), shoptoken.WithMinInterval(0), shoptoken.WithExpirySkew(0)}
 	one, err := shoptoken.NewCache(platform, shared...)
 	if err != nil {
 		return err
