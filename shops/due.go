@@ -27,8 +27,12 @@ type dueWriter struct {
 	started bool
 }
 
-// batchSize is how many keys one Schedule carries.
-const batchSize = 1000
+// batchSize is how many keys one Schedule carries, and batchDelay how long the writer waits for
+// more updates before it writes.
+const (
+	batchSize  = 1000
+	batchDelay = 50 * time.Millisecond
+)
 
 func newDueWriter(idx shoptoken.DueIndex, ns string, log *slog.Logger) *dueWriter {
 	return &dueWriter{idx: idx, ns: ns, log: log, pending: map[string]time.Time{},
@@ -64,6 +68,14 @@ func (w *dueWriter) loop() {
 	for {
 		select {
 		case <-w.wake:
+			// Gather what arrives in the next moments into the same batch: a cold start, or a
+			// sweep (which flushes at its end anyway), then costs one write, not one per shop.
+			select {
+			case <-time.After(batchDelay):
+			case <-w.quit:
+				retry.Stop()
+				return
+			}
 		case <-retry.C:
 		case <-w.quit:
 			retry.Stop()

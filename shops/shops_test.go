@@ -381,3 +381,54 @@ func TestApp_Sweep_spreadsRetries(t *testing.T) {
 	assert.Positive(t, len(half))
 	assert.Less(t, len(half), n, "spread, not one instant")
 }
+
+// TestApp_dueIndexNeverDropsAShop: a cold start of 100 000 shops, first without stored tokens
+// (each shop's first Token fetches and saves one) and then, in a later process, from the stored
+// tokens (Preload): every shop is in the due index, none dropped.
+func TestApp_dueIndexNeverDropsAShop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100 000 shops")
+	}
+	const n = 100_000
+	st := shoptoken.NewMemoryStore()
+	p := newPlatform("youzan", time.Now)
+	a := newApp(t, p.Platform("app1", shoptoken.WithEarlyRefresh(time.Minute)), shops.WithStore(st))
+	ctx := context.Background()
+	names := make([]string, n)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				names[i] = strconv.Itoa(40000000 + i)
+				if _, err := a.Token(ctx, names[i]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, a.Shutdown(ctx))
+	due, err := st.Due(ctx, a.Namespace(), time.Now().Add(time.Hour), 0)
+	require.NoError(t, err)
+	assert.Len(t, due, n, "shops in the due index after a cold start without stored tokens")
+
+	st2 := shoptoken.NewMemoryStore() // the same tokens, no due index yet
+	for _, s := range names {
+		tok, v, err := st.Load(ctx, "youzan/app1/"+s)
+		require.NoError(t, err)
+		_, err = st2.Save(ctx, "youzan/app1/"+s, tok, v-1)
+		require.NoError(t, err)
+	}
+	b := newApp(t, p.Platform("app1", shoptoken.WithEarlyRefresh(time.Minute)), shops.WithStore(st2))
+	loaded, err := b.Preload(ctx, names)
+	require.NoError(t, err)
+	assert.Equal(t, n, loaded)
+	require.NoError(t, b.Shutdown(ctx))
+	due, err = st2.Due(ctx, b.Namespace(), time.Now().Add(time.Hour), 0)
+	require.NoError(t, err)
+	assert.Len(t, due, n, "shops in the due index after a cold start from stored tokens")
+	assert.EqualValues(t, n, p.calls.Load(), "Preload made no platform call")
+}
