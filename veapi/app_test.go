@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -418,3 +419,78 @@ func mustRequest(t testing.TB, u string) *http.Request {
 }
 
 func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
+
+// TestApp_memoryPerShop: a shop costs the engine's Cache and a two-field Refresher pointing to the
+// App's shared state: no Config copy, no HTTP client per shop. The goal is at most 1 KiB of heap
+// per shop; the engine's share is measured in bench/.
+func TestApp_memoryPerShop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 20 000 Caches")
+	}
+	a := newTestApp(t, Config{VEKey: "vekey", App: testApp})
+	const n = 20_000
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = "shop-" + strconv.Itoa(i)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, id := range ids {
+		_, err := a.Cache(id)
+		require.NoError(t, err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perShop := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+	t.Logf("heap per shop: %d B", perShop)
+	assert.Equal(t, n, a.Len())
+	assert.Less(t, perShop, int64(1024))
+	c, err := a.Cache("shop-1")
+	require.NoError(t, err)
+	assert.Same(t, a.st, c.Refresher().(*refresher).st, "the Refresher points to the App's state")
+	runtime.KeepAlive(ids)
+}
+
+// TestApp_noSecret: an App logging at Debug through both slog handlers, taken through a grant, a
+// redemption, an API call that rotates, a sweep and a lost chain, shows no piece of the vekey or of
+// any token in its logs, its errors or its printed forms.
+func TestApp_noSecret(t *testing.T) {
+	clk := shoptokentest.NewClock(t0)
+	emu := newEmu(t, shoptokentest.WithCredentials(testVEKey, ""), shoptokentest.WithClock(clk))
+	rec := &bodyRecorder{base: emu.Client().Transport}
+	logger, logs := testkit.BothLogger()
+	cfg := Config{VEKey: testVEKey, App: testApp, BaseURL: emu.URL, HTTPClient: &http.Client{Transport: rec},
+		Logger: logger, Clock: clk}
+	a := newTestApp(t, cfg, shops.WithStore(shoptoken.NewMemoryStore()), shops.WithRate(1e6),
+		shops.WithCacheOptions(shoptoken.WithMinInterval(0)))
+	ctx := context.Background()
+	granted := emu.NewGrant("shop-1")
+	secrets := []string{testVEKey, granted}
+	require.NoError(t, a.Set(ctx, "shop-1", &shoptoken.Token{RefreshToken: granted}))
+	tok, err := a.Token(ctx, "shop-1")
+	require.NoError(t, err)
+	emu.ExpireNow()
+	req := mustRequest(t, emu.URL+"/vip/api")
+	resp, err := a.Client("shop-1").Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	clk.Advance(84 * 24 * time.Hour)
+	_, err = a.Sweep(ctx)
+	require.NoError(t, err)
+	emu.RotateElsewhere("shop-1")
+	cur, err := a.Token(ctx, "shop-1")
+	require.NoError(t, err)
+	_, err = a.Invalidate(ctx, "shop-1", cur)
+	require.ErrorIs(t, err, shoptoken.ErrReauthorize)
+
+	texts := append(testkit.ErrorTexts(err), logs.String())
+	for _, v := range []any{a, a.Client("shop-1"), tok, cfg} {
+		texts = append(texts, testkit.Printed(v)...)
+	}
+	secrets = append(secrets, rec.tokens()...)
+	require.Greater(t, len(secrets), 5)
+	require.Contains(t, logs.String(), "shoptoken: persisted")
+	require.Contains(t, logs.String(), "shoptoken: keeper sweep")
+	testkit.NoSecret(t, "App output", secrets, texts...)
+}

@@ -318,3 +318,40 @@ func mustGet(t testing.TB, u string) *http.Request {
 	require.NoError(t, err)
 	return req
 }
+
+// TestApp_noSecret: an App logging at Debug through both slog handlers, taken through an
+// exchange, API calls, a revocation and a Keeper's report, shows no piece of the client secret,
+// the code or any token in its logs, its errors or its printed forms.
+func TestApp_noSecret(t *testing.T) {
+	t.Parallel()
+	clk := shoptokentest.NewClock(time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC))
+	cfg, emu := emulatorConfig(t, shoptokentest.WithClock(clk), shoptokentest.WithCredentials("id", testSecret))
+	logger, logs := testkit.BothLogger()
+	cfg.ClientSecret, cfg.Logger, cfg.Clock = testSecret, logger, clk
+	a := newApp(t, cfg, shops.WithStore(shoptoken.NewMemoryStore()), shops.WithRate(1e6))
+	ctx := context.Background()
+	code := emu.NewCode("OPEN1", callbackURL)
+	tok, err := cfg.Exchange(ctx, code, "203.0.113.9")
+	require.NoError(t, err)
+	require.NoError(t, a.Set(ctx, "OPEN1", tok))
+	_, err = apiGet(t, a.Client("OPEN1"), emu.URL+"/api/account/info")
+	require.NoError(t, err)
+	clk.Advance(27*24*time.Hour + time.Hour)
+	res, err := a.Sweep(ctx)
+	require.NoError(t, err)
+	require.Len(t, res.Reauthorize, 1)
+	emu.RevokeUser("OPEN1")
+	_, apiErr := a.Client("OPEN1").Do(mustGet(t, emu.URL+"/api/account/info"))
+	require.ErrorIs(t, apiErr, shoptoken.ErrReauthorize)
+	setErr := a.Set(ctx, "OPEN2", tok)
+	require.ErrorIs(t, setErr, shoptoken.ErrBadRequest)
+
+	texts := append(testkit.ErrorTexts(apiErr), testkit.ErrorTexts(setErr)...)
+	texts = append(texts, logs.String())
+	for _, v := range []any{a, a.Client("OPEN1"), tok, cfg} {
+		texts = append(texts, testkit.Printed(v)...)
+	}
+	require.Contains(t, logs.String(), "grant needs authorization again")
+	require.Contains(t, logs.String(), "vipauth: exchanged code")
+	testkit.NoSecret(t, "App output", []string{testSecret, code, tok.AccessToken}, texts...)
+}
