@@ -172,8 +172,11 @@ type guard struct {
 	reload func(context.Context) *shoptoken.Token // nil: no store to look in
 }
 
+// Token returns the shop's token from the source.
 func (g *guard) Token(ctx context.Context) (*shoptoken.Token, error) { return g.src.Token(ctx) }
 
+// Invalidate has the source refresh, unless rejected was refused right after the rotation that
+// produced it (within RejectedAgainWindow): then it returns a newer stored token, or rejected.
 func (g *guard) Invalidate(ctx context.Context, rejected *shoptoken.Token) (*shoptoken.Token, error) {
 	if rejected != nil && g.st.guard.blocked(g.shop, rejected.AccessToken, g.st.c.now()) {
 		// No rotation, but another process may have one in the store: that costs no platform

@@ -77,6 +77,7 @@ type refresher struct{}
 
 var _ shoptoken.Refresher = refresher{}
 
+// Refresh implements shoptoken.Refresher: ErrReauthorize, without a platform call.
 func (refresher) Refresh(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
 	return nil, &shoptoken.Error{Platform: platform, Op: "refresh", Kind: shoptoken.ErrReauthorize, Message: reauthorizeMessage}
 }

@@ -53,6 +53,7 @@ func Invalidator(src shoptoken.TokenSource) shoptoken.Invalidator {
 // fixed is a TokenSource that cannot be invalidated.
 type fixed struct{ shoptoken.TokenSource }
 
+// Invalidate returns rejected: there is no other token to give.
 func (fixed) Invalidate(_ context.Context, rejected *shoptoken.Token) (*shoptoken.Token, error) {
 	return rejected, nil
 }
