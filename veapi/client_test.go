@@ -26,9 +26,9 @@ type apiAnswer struct {
 	} `json:"data"`
 }
 
-func callAPI(t *testing.T, hc *http.Client, req *http.Request) apiAnswer {
+func callAPI(t *testing.T, cl *Client, req *http.Request) apiAnswer {
 	t.Helper()
-	resp, err := hc.Do(req)
+	resp, err := cl.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var a apiAnswer
@@ -39,9 +39,9 @@ func callAPI(t *testing.T, hc *http.Client, req *http.Request) apiAnswer {
 func newEmuSource(t *testing.T, emu *shoptokentest.Veapi, subject string, opts ...shoptoken.Option) *shoptoken.Cache {
 	t.Helper()
 	rt := emu.NewGrant(subject)
-	src, err := NewSource(emuConfig(emu), append([]shoptoken.Option{
+	src, err := NewSource(emuConfig(emu), subject, append([]shoptoken.Option{
 		shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt, Subject: subject}),
-		shoptoken.WithStore(shoptoken.NewMemoryStore(), "veapi/"+subject),
+		shoptoken.WithStore(shoptoken.NewMemoryStore()),
 		shoptoken.WithMinInterval(0),
 	}, opts...)...)
 	require.NoError(t, err)
@@ -52,7 +52,7 @@ func newEmuSource(t *testing.T, emu *shoptokentest.Veapi, subject string, opts .
 func TestNewClient_call(t *testing.T) {
 	emu := newEmu(t)
 	src := newEmuSource(t, emu, "shop-1")
-	hc := newClient(t, emuConfig(emu), src, emu.Client())
+	hc := mustClient(t, emuConfig(emu), src)
 
 	req, err := http.NewRequest(http.MethodGet, emu.URL+"/vip/api?method=vip.goods.get", nil)
 	require.NoError(t, err)
@@ -72,7 +72,7 @@ func TestNewClient_call(t *testing.T) {
 func TestNewClient_rejectedOnce(t *testing.T) {
 	emu := newEmu(t)
 	src := newEmuSource(t, emu, "shop-1")
-	hc := newClient(t, emuConfig(emu), src, emu.Client())
+	hc := mustClient(t, emuConfig(emu), src)
 	req, _ := http.NewRequest(http.MethodGet, emu.URL+"/vip/api", nil)
 	_ = callAPI(t, hc, req)
 	emu.ExpireNow()
@@ -107,12 +107,12 @@ func TestNewClient_rejectedOnce(t *testing.T) {
 func TestNewClient_grantLost(t *testing.T) {
 	emu := newEmu(t)
 	src := newEmuSource(t, emu, "shop-1")
-	hc := newClient(t, emuConfig(emu), src, nil)
+	hc := mustClient(t, emuConfig(emu), src)
 	req, _ := http.NewRequest(http.MethodGet, emu.URL+"/vip/api", nil)
 	_ = callAPI(t, hc, req)
 	emu.RotateElsewhere("shop-1")
 
-	resp, err := hc.Get(emu.URL + "/vip/api")
+	resp, err := hc.HTTPClient().Get(emu.URL + "/vip/api")
 
 	if resp != nil {
 		resp.Body.Close()
@@ -162,15 +162,15 @@ func TestNewSource_noSecretLeaks(t *testing.T) {
 	emu := newEmu(t, shoptokentest.WithCredentials(testVEKey, ""))
 	rec := &bodyRecorder{base: emu.Client().Transport}
 	log, logs := newLogger()
-	cfg := Config{VEKey: testVEKey, BaseURL: emu.URL, HTTPClient: &http.Client{Transport: rec}, Logger: log}
+	cfg := Config{VEKey: testVEKey, App: testApp, BaseURL: emu.URL, HTTPClient: &http.Client{Transport: rec}, Logger: log}
 	ctx := context.Background()
 	var texts []string
 	secrets := []string{testVEKey}
 
 	rt := emu.NewGrant("shop-1")
 	secrets = append(secrets, rt)
-	src, err := NewSource(cfg, shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt}),
-		shoptoken.WithStore(shoptoken.NewMemoryStore(), "veapi/shop-1"), shoptoken.WithMinInterval(0),
+	src, err := NewSource(cfg, "shop-1", shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt}),
+		shoptoken.WithStore(shoptoken.NewMemoryStore()), shoptoken.WithMinInterval(0),
 		shoptoken.WithBackoff(1, 1))
 	require.NoError(t, err)
 	defer src.Close()
@@ -182,9 +182,9 @@ func TestNewSource_noSecretLeaks(t *testing.T) {
 		require.NoError(t, err)
 		texts = append(texts, tokTexts(tok)...)
 	}
-	hc := newClient(t, cfg, src, &http.Client{Transport: rec})
+	hc := mustClient(t, cfg, src)
 	emu.ExpireNow()
-	resp, err := hc.Get(emu.URL + "/vip/api")
+	resp, err := hc.HTTPClient().Get(emu.URL + "/vip/api")
 	require.NoError(t, err)
 	resp.Body.Close()
 
@@ -253,8 +253,19 @@ func (r *bodyRecorder) tokens() []string {
 func TestNewClient_invalid(t *testing.T) {
 	emu := newEmu(t)
 	src := newEmuSource(t, emu, "shop-1")
-	_, err := NewClient(Config{BaseURL: emu.URL}, src, nil)
+	_, err := NewClient(Config{BaseURL: emu.URL}, src)
 	require.ErrorIs(t, err, shoptoken.ErrCredentials, "VEKey is required: every API call needs it")
-	_, err = NewClient(emuConfig(emu), nil, nil)
-	require.ErrorIs(t, err, shoptoken.ErrBadRequest, "a nil source is an error, not a panic")
+	assert.Contains(t, err.Error(), "Config.VEKey")
+	_, err = NewClient(Config{VEKey: "vekey", BaseURL: "api.veapi.cn"}, src)
+	require.ErrorIs(t, err, shoptoken.ErrBadRequest)
+	assert.Contains(t, err.Error(), "Config.BaseURL")
+	var nilCache *shoptoken.Cache
+	for name, src := range map[string]shoptoken.TokenSource{"nil": nil, "nil *Cache": nilCache} {
+		cl, err := NewClient(emuConfig(emu), src)
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, "%s: a nil source is an error, not a panic", name)
+		assert.Nil(t, cl)
+	}
+	cl, err := NewClient(Config{VEKey: "vekey"}, src)
+	require.NoError(t, err, "App is not needed to call APIs")
+	assert.NotNil(t, cl)
 }

@@ -24,10 +24,18 @@ const DefaultBaseURL = "http://api.veapi.cn"
 const refreshPath = "/vip/refreshtoken"
 
 // Config holds what veapi.cn issues to your account. VEKey is required; a value of white space only
-// counts as missing, and so does a refresh token of white space only.
+// counts as missing, and so does a refresh token of white space only. Config is a value: copy it
+// freely. It prints and logs with VEKey shortened, in every fmt verb and slog.
 type Config struct {
 	// VEKey is the account's interface key (接口秘钥) from the veapi member centre. Required.
 	VEKey string
+	// App is the public name of the veapi account (your choice, e.g. "acme-vip"; never the VEKey,
+	// which is a secret and names nothing). With the shop it names every token:
+	// shoptoken.Key{Platform: "veapi", App: App, Shop: shop}, in the store, in events and in logs,
+	// so every process that shares the tokens must give the same App. Required by NewApp, and by
+	// NewSource when a Store is given; "" is accepted by Config.Refresh, NewClient and a NewSource
+	// without a Store.
+	App string
 
 	// BaseURL overrides http://api.veapi.cn, for tests and proxies. "" means DefaultBaseURL. A
 	// trailing slash is ignored. It must be an absolute http or https URL without user
@@ -37,13 +45,15 @@ type Config struct {
 	// 5-second connect timeout, a 15-second wait for the response headers and a 30-second limit on
 	// the whole call.
 	HTTPClient *http.Client
-	// Logger receives debug records of every request (URL and body snippet redacted) and warnings
-	// about answers that had to be read leniently. If nil, nothing is logged.
+	// Logger receives debug records of every request (URL and body snippet redacted), warnings
+	// about answers that had to be read leniently and, through NewSource and NewApp, the events of
+	// every Cache and the Keeper's sweeps. If nil, nothing is logged.
 	Logger *slog.Logger
-
-	// now is the clock used to judge the platform's timestamps; nil means time.Now. Tests set it to
-	// the clock they give the emulator and the Cache.
-	now func() time.Time
+	// Clock is the source of time of everything built from the Config: how the platform's
+	// timestamps are judged, every Cache of NewSource and NewApp, the Keeper, and the API client's
+	// RejectedAgainWindow. nil means the system clock. Tests give the shoptokentest.Clock they
+	// give the emulator.
+	Clock shoptoken.Clock
 }
 
 // Refresh renews an authorization: it sends refreshToken to veapi once and returns the new token.
@@ -61,7 +71,7 @@ func (c Config) Refresh(ctx context.Context, refreshToken string) (*shoptoken.To
 	if err := c.validate("refresh"); err != nil {
 		return nil, err
 	}
-	return newRefresher(c).refresh(ctx, refreshToken)
+	return newState(c).refresh(ctx, refreshToken)
 }
 
 // validate checks the fields that every call needs; op names the operation in the error.
@@ -80,11 +90,12 @@ func (c Config) baseURL() string {
 	return strings.TrimRight(c.BaseURL, "/")
 }
 
-func (c Config) clock() func() time.Time {
-	if c.now != nil {
-		return c.now
+// now reads Clock, or the system clock when there is none.
+func (c Config) now() time.Time {
+	if c.Clock != nil {
+		return c.Clock.Now()
 	}
-	return time.Now
+	return time.Now()
 }
 
 func (c Config) logger() *slog.Logger {
@@ -96,7 +107,8 @@ func (c Config) logger() *slog.Logger {
 
 // view is how c prints: VEKey shortened, BaseURL without secrets.
 func (c Config) view() *redact.View {
-	return redact.NewView("veapi.Config").Secret("VEKey", "vekey", c.VEKey).URL("BaseURL", "base_url", c.BaseURL)
+	return redact.NewView("veapi.Config").Secret("VEKey", "vekey", c.VEKey).Plain("App", "app", c.App).
+		URL("BaseURL", "base_url", c.BaseURL)
 }
 
 // String describes c with VEKey redacted.

@@ -9,18 +9,32 @@
 // leave it unchanged. Both shapes are handled alike: the refresh token in the answer, new or the
 // same, is saved and used next, and nothing depends on which one veapi sends.)
 //
-//	src, err := veapi.NewSource(veapi.Config{VEKey: vekey},
-//		shoptoken.WithToken(&shoptoken.Token{RefreshToken: granted, Subject: shop}),
-//		shoptoken.WithStore(store, "veapi/"+shop))
+//	cfg := veapi.Config{VEKey: vekey, App: "acme"} // App: the account's public name
+//	src, err := veapi.NewSource(cfg, shop,
+//		shoptoken.WithToken(&shoptoken.Token{RefreshToken: granted}),
+//		shoptoken.WithStore(store)) // under "veapi/acme/<shop>"
 //	tok, err := src.Token(ctx) // refreshed a week ahead, rotated token saved first
+//
+// # Many shops
+//
+// NewApp keeps the chains of every shop of one account: one Cache per shop, made on first use,
+// under the Key shoptoken.Key{Platform: "veapi", App: Config.App, Shop: shop}, all sharing one
+// Config, one HTTP client and the account's RejectedAgainWindow (see package shops for what an App
+// does: store, due index, Keeper, events). A shop's chain starts from the refresh token its
+// authorization gave, handed to App.Set; App.Client(shop) calls APIs for it:
+//
+//	app, err := veapi.NewApp(cfg, shops.WithStore(store)) // store: redisstore, shared by the fleet
+//	err = app.Set(ctx, shop, &shoptoken.Token{RefreshToken: granted}) // after the merchant authorized
+//	go app.Run(ctx)                                                   // the Keeper: idle chains stay alive
+//	resp, err := app.Client(shop).Do(req)
 //
 // # Rotation and persistence
 //
-// NewSource returns a shoptoken.Cache. With a Store, every rotated token is saved (compare-and-swap
-// on the version) before any caller can see the new access token, and a Store that is also a
-// Locker makes one process of a fleet refresh while the others load the result. Without a Store the
-// rotated refresh token lives only in the process's memory: a restart loses the chain. Give a
-// Store.
+// NewSource returns a shoptoken.Cache; an App holds one per shop. With a Store, every rotated
+// token is saved (compare-and-swap on the version) before any caller can see the new access token,
+// and a Store that is also a Locker makes one process of a fleet refresh while the others load the
+// result. Without a Store the rotated refresh token lives only in the process's memory: a restart
+// loses the chain. Give a Store.
 //
 // WithToken starts the chain from the authorization you hold; a token already in the store wins,
 // since it may be a later rotation. With neither, Token fails with shoptoken.ErrReauthorize ("no
@@ -28,12 +42,14 @@
 //
 // # Defaults
 //
-// NewSource refreshes a week before the access token expires (DefaultEarlyRefresh, jittered by
+// NewSource and NewApp refresh a week before the access token expires (DefaultEarlyRefresh, jittered by
 // ±10 % so that shops authorized together do not refresh together) and, by the same rule, before
 // refresh_expires_time; emits shoptoken.EventGrantExpiring five days before refresh_expires_time
 // (DefaultGrantWarning); and lets at most one refresh per 15 seconds reach veapi for a key
 // (DefaultMinInterval), because every refresh is a rotation that could be lost. Options passed to
-// NewSource override each of these.
+// NewSource (shops.WithCacheOptions for NewApp) override each of these. Config.Logger and
+// Config.Clock reach everything built from the Config: the renewal calls, every Cache and the
+// Keeper.
 //
 // # Requests
 //
@@ -115,16 +131,18 @@
 //
 // # API calls
 //
-// NewClient(cfg, src, base) returns an *http.Client that adds the access token as the sessionkey
-// query parameter and the vekey as vekey, both on the copy of the request that is sent (never on
-// the caller's request or in an error), and, when veapi answers that the sessionkey is invalid or
-// expired, has the Cache refresh once (however many calls saw the rejection) and resends the
-// request once. When the token that refresh issued is refused too, the API refuses for another
+// NewClient(cfg, src) and App.Client(shop) return a *Client (Do, or HTTPClient for a library that
+// takes an *http.Client) that adds the access token as the sessionkey query parameter and the
+// vekey as vekey, both on the copy of the request that is sent (never on the caller's request or
+// in an error), and, when veapi answers that the sessionkey is invalid or expired, has the Cache
+// refresh once (however many calls saw the rejection) and resends the request once. src may be
+// any shoptoken.TokenSource; one that cannot be invalidated (shoptoken.StaticSource) gets the
+// refusal back. When the token that refresh issued is refused too, the API refuses for another
 // reason: for RejectedAgainWindow the client hands back that refusal instead of rotating the
-// chain again.
+// chain again. The Clients of an App share that window per shop, however many are made.
 //
 // # Concurrency
 //
-// Config is a value and safe to share. The Cache from NewSource and the client from NewClient are
-// safe for concurrent use; across processes, give every process the same Store under the same key.
+// Config is a value and safe to share. The Cache from NewSource, an App and a Client are safe for
+// concurrent use; across processes, give every process the same Store and the same Config.App.
 package veapi

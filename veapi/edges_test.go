@@ -20,10 +20,10 @@ import (
 // TestNewClient_nilBaseHasTimeouts: a nil base is the SDK's default client, never one without a
 // timeout.
 func TestNewClient_nilBaseHasTimeouts(t *testing.T) {
-	src, err := NewSource(Config{VEKey: testVEKey})
+	src, err := NewSource(Config{VEKey: testVEKey}, "shop-1")
 	require.NoError(t, err)
 	defer src.Close()
-	hc := newClient(t, Config{VEKey: testVEKey}, src, nil)
+	hc := mustClient(t, Config{VEKey: testVEKey}, src).HTTPClient()
 	assert.Equal(t, defaultclient.Timeout, hc.Timeout)
 	base, ok := hc.Transport.(*shoptoken.Transport).Base.(*http.Transport)
 	require.True(t, ok)
@@ -75,14 +75,18 @@ func TestConfig_Refresh_hostileMessage(t *testing.T) {
 func TestPrinted_noSecret(t *testing.T) {
 	cfg := Config{VEKey: testVEKey, BaseURL: mockBase + "/?vekey=" + testVEKey}
 	tok := &shoptoken.Token{AccessToken: fixtureAccess, RefreshToken: testRefresh, Expiry: time.Now().Add(time.Hour)}
-	src, err := NewSource(Config{VEKey: testVEKey}, shoptoken.WithToken(tok))
+	src, err := NewSource(Config{VEKey: testVEKey}, "shop-1", shoptoken.WithToken(tok))
 	require.NoError(t, err)
 	defer src.Close()
-	api := newClient(t, Config{VEKey: testVEKey}, src, nil)
+	api := mustClient(t, Config{VEKey: testVEKey}, src)
+	app, err := NewApp(Config{VEKey: testVEKey, App: testApp})
+	require.NoError(t, err)
+	defer app.Close()
 	secrets := []string{testVEKey, testRefresh, fixtureAccess}
 	for name, v := range map[string]any{
-		"Config": cfg, "*Config": &cfg, "source": src, "NewClient": api, "its Transport": api.Transport,
-		"token": tok,
+		"Config": cfg, "*Config": &cfg, "source": src, "NewClient": api, "its HTTPClient": api.HTTPClient(),
+		"its Transport": api.HTTPClient().Transport, "App.Client": app.Client("shop-1"), "App": app, "token": tok,
+		"Refresher": src.Refresher(),
 	} {
 		testkit.NoSecret(t, name, secrets, testkit.Printed(v)...)
 	}
@@ -95,7 +99,7 @@ func TestLogs_noSecret(t *testing.T) {
 	defer emu.Close()
 	rt := emu.NewGrant("shop-1")
 	logger, logs := testkit.BothLogger()
-	src, err := NewSource(Config{VEKey: testVEKey, BaseURL: emu.URL, Logger: logger},
+	src, err := NewSource(Config{VEKey: testVEKey, BaseURL: emu.URL, Logger: logger}, "shop-1",
 		shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt, Subject: "shop-1"}), shoptoken.WithMinInterval(0))
 	require.NoError(t, err)
 	defer src.Close()
@@ -118,12 +122,20 @@ func TestConfig_blankInput(t *testing.T) {
 		_, err := Config{VEKey: blank, BaseURL: srv.URL}.Refresh(ctx, testRefresh)
 		require.ErrorIs(t, err, shoptoken.ErrCredentials, "%q", blank)
 		assert.Contains(t, err.Error(), "Config.VEKey")
-		_, err = NewSource(Config{VEKey: blank})
+		_, err = NewSource(Config{VEKey: blank}, "shop-1")
 		require.ErrorIs(t, err, shoptoken.ErrCredentials, "%q", blank)
+		_, err = NewApp(Config{VEKey: blank, App: testApp})
+		require.ErrorIs(t, err, shoptoken.ErrCredentials, "%q", blank)
+		_, err = NewApp(Config{VEKey: testVEKey, App: blank})
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, "%q", blank)
+		assert.Contains(t, err.Error(), "Config.App is required")
+		_, err = NewSource(Config{VEKey: testVEKey}, blank)
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, "%q", blank)
+		assert.Contains(t, err.Error(), "shop is required")
 
 		_, err = Config{VEKey: testVEKey, BaseURL: srv.URL}.Refresh(ctx, blank)
 		require.ErrorIs(t, err, shoptoken.ErrReauthorize, "%q", blank)
-		src, err := NewSource(Config{VEKey: testVEKey, BaseURL: srv.URL}, shoptoken.WithToken(&shoptoken.Token{RefreshToken: blank}))
+		src, err := NewSource(Config{VEKey: testVEKey, BaseURL: srv.URL}, "shop-1", shoptoken.WithToken(&shoptoken.Token{RefreshToken: blank}))
 		require.NoError(t, err)
 		_, err = src.Token(ctx)
 		require.ErrorIs(t, err, shoptoken.ErrReauthorize, "%q", blank)
@@ -137,12 +149,12 @@ func TestConfig_blankInput(t *testing.T) {
 func TestConfig_BaseURL(t *testing.T) {
 	for _, base := range []string{"http://u:" + testVEKey + "@api.veapi.cn", "http://api.veapi.cn/?vekey=" + testVEKey,
 		"http://api.veapi.cn#" + testVEKey, "api.veapi.cn"} {
-		_, err := NewSource(Config{VEKey: testVEKey, BaseURL: base})
+		_, err := NewSource(Config{VEKey: testVEKey, BaseURL: base}, "shop-1")
 		require.ErrorIs(t, err, shoptoken.ErrBadRequest, base)
 		assert.Contains(t, err.Error(), "Config.BaseURL")
 		testkit.NoSecret(t, "error", []string{testVEKey}, err.Error())
 	}
-	src, err := NewSource(Config{VEKey: testVEKey, BaseURL: "http://api.veapi.cn/"})
+	src, err := NewSource(Config{VEKey: testVEKey, BaseURL: "http://api.veapi.cn/"}, "shop-1")
 	require.NoError(t, err)
 	src.Close()
 }

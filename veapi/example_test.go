@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/shops"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/veapi"
 )
@@ -20,9 +21,9 @@ func ExampleNewSource() {
 	granted := ve.NewGrant("shop-1") // the refresh token the merchant's authorization gave you
 
 	store := shoptoken.NewMemoryStore() // in production: redisstore or filestore
-	src, err := veapi.NewSource(veapi.Config{VEKey: "vekey", BaseURL: ve.URL},
-		shoptoken.WithToken(&shoptoken.Token{RefreshToken: granted, Subject: "shop-1"}),
-		shoptoken.WithStore(store, "veapi/shop-1"),
+	src, err := veapi.NewSource(veapi.Config{VEKey: "vekey", App: "acme", BaseURL: ve.URL}, "shop-1",
+		shoptoken.WithToken(&shoptoken.Token{RefreshToken: granted}),
+		shoptoken.WithStore(store),
 	)
 	if err != nil {
 		log.Fatal(err)
@@ -33,19 +34,19 @@ func ExampleNewSource() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	stored, version, _ := store.Load(context.Background(), "veapi/shop-1")
-	fmt.Println(tok.Subject, tok.Extra["status"], ve.Valid(tok.AccessToken))
+	stored, version, _ := store.Load(context.Background(), src.Key().String())
+	fmt.Println(src.Key(), tok.Subject, tok.Extra["status"], ve.Valid(tok.AccessToken))
 	fmt.Println("rotated:", tok.RefreshToken != granted, "stored:", stored.RefreshToken == tok.RefreshToken, "version:", version)
 	// Output:
-	// shop-1 NORMAL true
+	// veapi/acme/shop-1 shop-1 NORMAL true
 	// rotated: true stored: true version: 2
 }
 
 func ExampleNewSource_noToken() {
 	ve := shoptokentest.NewVeapi()
 	defer ve.Close()
-	src, err := veapi.NewSource(veapi.Config{VEKey: "vekey", BaseURL: ve.URL},
-		shoptoken.WithStore(shoptoken.NewMemoryStore(), "veapi/shop-2"))
+	src, err := veapi.NewSource(veapi.Config{VEKey: "vekey", App: "acme", BaseURL: ve.URL}, "shop-2",
+		shoptoken.WithStore(shoptoken.NewMemoryStore()))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -85,27 +86,30 @@ func ExampleConfig_Refresh() {
 func ExampleNewClient() {
 	ve := shoptokentest.NewVeapi()
 	defer ve.Close()
-	cfg := veapi.Config{VEKey: "vekey", BaseURL: ve.URL}
+	cfg := veapi.Config{VEKey: "vekey", App: "acme", BaseURL: ve.URL}
 	held, err := cfg.Refresh(context.Background(), ve.NewGrant("shop-1")) // a token you hold
 	if err != nil {
 		log.Fatal(err)
 	}
-	held.Subject = "shop-1"
-	src, err := veapi.NewSource(cfg, shoptoken.WithToken(held),
-		shoptoken.WithStore(shoptoken.NewMemoryStore(), "veapi/shop-1"))
+	src, err := veapi.NewSource(cfg, "shop-1", shoptoken.WithToken(held),
+		shoptoken.WithStore(shoptoken.NewMemoryStore()))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer src.Close()
 	// sessionkey=<access token> and vekey go on the copy of each request that is sent: the URL
 	// below, resp.Request and any *url.Error Go builds from it hold neither.
-	hc, err := veapi.NewClient(cfg, src, nil)
+	api, err := veapi.NewClient(cfg, src)
 	if err != nil {
 		log.Fatal(err)
 	}
 
 	ve.ExpireNow() // veapi stops accepting the token: the client refreshes once and retries
-	resp, err := hc.Get(ve.URL + "/vip/api?method=vip.order.list")
+	req, err := http.NewRequest(http.MethodGet, ve.URL+"/vip/api?method=vip.order.list", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := api.Do(req)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -124,4 +128,87 @@ func ExampleNewClient() {
 	// Output:
 	// true 0 shop-1 method=vip.order.list
 	// refreshes: 2
+}
+
+func ExampleNewApp() {
+	ve := shoptokentest.NewVeapi()
+	defer ve.Close()
+	store := shoptoken.NewMemoryStore() // in production: redisstore, shared by every process
+	app, err := veapi.NewApp(veapi.Config{VEKey: "vekey", App: "acme", BaseURL: ve.URL}, shops.WithStore(store))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer app.Close()
+	ctx := context.Background()
+
+	// Each shop's chain starts from the refresh token its authorization gave.
+	for _, shop := range []string{"shop-1", "shop-2", "shop-3"} {
+		if err := app.Set(ctx, shop, &shoptoken.Token{RefreshToken: ve.NewGrant(shop)}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	tok, err := app.Token(ctx, "shop-2") // redeems shop-2's refresh token, saves the rotation first
+	if err != nil {
+		log.Fatal(err)
+	}
+	stored, _, _ := store.Load(ctx, app.Key("shop-2").String())
+	fmt.Println(app.Key("shop-2"), tok.Subject, ve.Valid(tok.AccessToken), stored.RefreshToken == tok.RefreshToken)
+
+	// One Client per call is fine: every Client of the App shares its HTTP client and state.
+	req, err := http.NewRequest(http.MethodGet, ve.URL+"/vip/api?method=vip.order.list", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := app.Client("shop-3").Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Data struct {
+			Subject string `json:"subject"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(answer.Data.Subject, "refreshes:", ve.Stats().Issued)
+	// Output:
+	// veapi/acme/shop-2 shop-2 true true
+	// shop-3 refreshes: 2
+}
+
+func ExampleNewClient_staticSource() {
+	ve := shoptokentest.NewVeapi()
+	defer ve.Close()
+	cfg := veapi.Config{VEKey: "vekey", BaseURL: ve.URL}
+	held, err := cfg.Refresh(context.Background(), ve.NewGrant("shop-1")) // a token managed elsewhere
+	if err != nil {
+		log.Fatal(err)
+	}
+	api, err := veapi.NewClient(cfg, shoptoken.StaticSource(held))
+	if err != nil {
+		log.Fatal(err)
+	}
+	get := func() string {
+		resp, err := api.HTTPClient().Get(ve.URL + "/vip/api")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var answer struct {
+			Error string `json:"error"`
+			Msg   string `json:"msg"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+			log.Fatal(err)
+		}
+		return answer.Error + " " + answer.Msg
+	}
+	fmt.Println(get())
+	ve.ExpireNow() // a StaticSource cannot be refreshed: the API's refusal is handed back
+	fmt.Println(get(), "refreshes:", ve.Stats().Issued)
+	// Output:
+	// 0 ok
+	// 10021 sessionkey已过期 refreshes: 1
 }

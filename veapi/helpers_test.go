@@ -31,6 +31,13 @@ const (
 // seedNow is the create_at of the seed's example answer: fixtures are read as of that moment.
 var seedNow = time.UnixMilli(1673427493000)
 
+// testApp is the veapi account name of the tests' Configs; testKey is the store key of shop-1's
+// token under it.
+const (
+	testApp = "acct"
+	testKey = "veapi/" + testApp + "/shop-1"
+)
+
 // fixture is testkit.Fixture.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
@@ -41,10 +48,11 @@ func fixture(t testing.TB, name string) []byte {
 func mockConfig(mock *httpmock.MockTransport, log *slog.Logger) Config {
 	return Config{
 		VEKey:      testVEKey,
+		App:        testApp,
 		BaseURL:    mockBase,
 		HTTPClient: &http.Client{Transport: mock},
 		Logger:     log,
-		now:        func() time.Time { return seedNow },
+		Clock:      shoptokentest.NewClock(seedNow), // never advanced
 	}
 }
 
@@ -78,16 +86,16 @@ func newEmu(t testing.TB, opts ...shoptokentest.Option) *shoptokentest.Veapi {
 }
 
 func emuConfig(v *shoptokentest.Veapi) Config {
-	return Config{VEKey: "vekey", BaseURL: v.URL, HTTPClient: v.Client()}
+	return Config{VEKey: "vekey", App: testApp, BaseURL: v.URL, HTTPClient: v.Client()}
 }
 
 // contains reports whether err's text contains s, for messages in table tests.
 func contains(err error, s string) bool { return err != nil && strings.Contains(err.Error(), s) }
 
-// newClient is NewClient for a Config the test knows to be valid.
-func newClient(t testing.TB, c Config, src *shoptoken.Cache, base *http.Client) *http.Client {
+// mustClient is NewClient for a Config the test knows to be valid.
+func mustClient(t testing.TB, c Config, src shoptoken.TokenSource) *Client {
 	t.Helper()
-	hc, err := NewClient(c, src, base)
+	cl, err := NewClient(c, src)
 	require.NoError(t, err)
-	return hc
+	return cl
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -15,24 +16,46 @@ import (
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/jsonx"
 	"github.com/shoptoken/shoptoken/internal/lifetime"
+	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
-// refresher renews a veapi authorization; it implements shoptoken.Refresher for NewSource.
-type refresher struct {
-	c   Config
-	hx  *httpx.Client
-	log *slog.Logger
-	now func() time.Time
+// state is what every shop of one veapi account shares (an App, or the one shop of NewSource and
+// NewClient): the Config, one HTTP client for the renewal endpoint, and the API clients' guard
+// against rotating the chain for an API that refuses every token. A shop's Refresher and Client
+// point to it; none copies it.
+type state struct {
+	c       Config
+	hx      *httpx.Client
+	log     *slog.Logger
+	guard   refusals
+	attach  func(*http.Request, *shoptoken.Token) // puts sessionkey and vekey on a sent request
+	secrets []string                              // what attach adds besides the token: the vekey
 }
 
-func newRefresher(c Config) *refresher {
+func newState(c Config) *state {
 	log := c.logger()
-	return &refresher{
-		c:   c,
-		hx:  httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: log}),
-		log: log,
-		now: c.clock(),
+	s := &state{
+		c:       c,
+		hx:      httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: log}),
+		log:     log,
+		secrets: []string{c.VEKey},
 	}
+	s.attach = s.attachTo
+	return s
+}
+
+// refresher renews one shop's authorization chain: the shared state and the shop id, nothing more,
+// since an App holds one per shop.
+type refresher struct {
+	st   *state
+	shop string
+}
+
+// Format prints the refresher as its shop: a Cache's Refresher may be printed, and the state it
+// points to holds the vekey.
+func (r *refresher) Format(f fmt.State, verb rune) {
+	s := redact.NewView("veapi.refresher").Plain("Shop", "shop", r.shop).String()
+	redact.Format(f, verb, s, s)
 }
 
 // errNoRefreshToken is returned, without a platform call, when there is nothing to refresh with.
@@ -41,42 +64,45 @@ func errNoRefreshToken() error {
 		Message: "no refresh token: authorize the shop first"}
 }
 
-// Refresh implements shoptoken.Refresher: it renews current's refresh token and carries its
-// Subject over to the new token.
+// Refresh implements shoptoken.Refresher: it renews current's refresh token. The new token's
+// Subject is current's, or the shop when current has none.
 func (r *refresher) Refresh(ctx context.Context, current *shoptoken.Token, _ shoptoken.Reason) (*shoptoken.Token, error) {
 	if current == nil || check.Blank(current.RefreshToken) {
 		return nil, errNoRefreshToken()
 	}
-	tok, err := r.refresh(ctx, current.RefreshToken)
+	tok, err := r.st.refresh(ctx, current.RefreshToken)
 	if err != nil {
 		return nil, err
 	}
 	tok.Subject = current.Subject
+	if tok.Subject == "" {
+		tok.Subject = r.shop
+	}
 	return tok, nil
 }
 
 // refresh makes the one platform call.
-func (r *refresher) refresh(ctx context.Context, refreshToken string) (*shoptoken.Token, error) {
+func (s *state) refresh(ctx context.Context, refreshToken string) (*shoptoken.Token, error) {
 	if check.Blank(refreshToken) {
 		return nil, errNoRefreshToken()
 	}
-	secrets := []string{r.c.VEKey, refreshToken}
-	resp, err := r.hx.Do(ctx, httpx.Request{
+	secrets := []string{s.c.VEKey, refreshToken}
+	resp, err := s.hx.Do(ctx, httpx.Request{
 		Op:     "refresh",
 		Method: http.MethodPost,
-		URL:    r.c.baseURL() + refreshPath,
+		URL:    s.c.baseURL() + refreshPath,
 		// A form body keeps both secrets out of the URL, and so out of proxy and server access
 		// logs. POST also stops net/http from silently resending the request on a reused
 		// connection that closed: a resent refresh would use a refresh token the first one may
 		// already have rotated away.
-		Form:       url.Values{"vekey": {r.c.VEKey}, "refresh_token": {refreshToken}},
+		Form:       url.Values{"vekey": {s.c.VEKey}, "refresh_token": {refreshToken}},
 		Idempotent: false,
 		Secrets:    secrets,
 	})
 	if err != nil {
 		return nil, err
 	}
-	tok, err := decodeRefresh(resp, r.now(), r.log, secrets)
+	tok, err := decodeRefresh(resp, s.c.now(), s.log, secrets)
 	return tok, resp.TokenStatus(err) // a 401 here is about the vekey, not a token
 }
 

@@ -78,7 +78,7 @@ func TestConfig_Refresh_implausibleTimes(t *testing.T) {
 	mock.RegisterResponder(http.MethodPost, refreshURL, httpmock.NewBytesResponder(200, fixture(t, "refresh_ok.json")))
 	log, logs := newLogger()
 	c := mockConfig(mock, log)
-	c.now = func() time.Time { return now }
+	c.Clock = shoptokentest.NewClock(now)
 
 	tok, err := c.Refresh(context.Background(), testRefresh)
 

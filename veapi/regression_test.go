@@ -27,16 +27,16 @@ import (
 // (Go builds it from the caller's request, above the Transport). NewClient now adds vekey itself, on
 // the copy that is sent, so the caller's URL never holds it.
 func TestRegression_clientErrorShowsVEKey(t *testing.T) {
-	src, err := NewSource(Config{VEKey: testVEKey, BaseURL: mockBase},
+	src, err := NewSource(Config{VEKey: testVEKey, BaseURL: mockBase}, "shop-1",
 		shoptoken.WithToken(&shoptoken.Token{AccessToken: fixtureAccess, RefreshToken: testRefresh,
 			Expiry: time.Now().Add(30 * 24 * time.Hour)}))
 	require.NoError(t, err)
 	defer src.Close()
 	down := httpmock.NewMockTransport() // no responder: every request fails in transport
-	hc, err := NewClient(Config{VEKey: testVEKey, BaseURL: mockBase}, src, &http.Client{Transport: down})
+	hc, err := NewClient(Config{VEKey: testVEKey, BaseURL: mockBase, HTTPClient: &http.Client{Transport: down}}, src)
 	require.NoError(t, err)
 
-	_, err = hc.Get(mockBase + "/vip/goods?id=1")
+	_, err = hc.HTTPClient().Get(mockBase + "/vip/goods?id=1")
 	require.Error(t, err)
 	assertNoSecret(t, []string{testVEKey, fixtureAccess}, errTexts(err)...)
 
@@ -47,9 +47,11 @@ func TestRegression_clientErrorShowsVEKey(t *testing.T) {
 		sent = r
 		return httpmock.NewStringResponse(200, `{"error":"0","data":{}}`), nil
 	})
-	hc, err = NewClient(Config{VEKey: testVEKey, BaseURL: mockBase}, src, &http.Client{Transport: up})
+	hc, err = NewClient(Config{VEKey: testVEKey, BaseURL: mockBase, HTTPClient: &http.Client{Transport: up}}, src)
 	require.NoError(t, err)
-	resp, err := hc.Get(mockBase + "/vip/goods?id=1")
+	req, err := http.NewRequest(http.MethodGet, mockBase+"/vip/goods?id=1", nil)
+	require.NoError(t, err)
+	resp, err := hc.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.NotNil(t, sent)
@@ -58,7 +60,7 @@ func TestRegression_clientErrorShowsVEKey(t *testing.T) {
 	assert.Equal(t, "1", sent.URL.Query().Get("id"))
 	assert.NotContains(t, resp.Request.URL.String(), testVEKey, "Response.Request is the caller's request")
 
-	_, err = NewClient(Config{}, src, nil)
+	_, err = NewClient(Config{}, src)
 	assert.ErrorIs(t, err, shoptoken.ErrCredentials, "an empty VEKey is refused")
 }
 
@@ -86,16 +88,16 @@ func TestRegression_rejectionRotatesChainEveryCall(t *testing.T) {
 	mock.RegisterResponder("GET", `=~^http://veapi\.test/vip/goods`, httpmock.NewStringResponder(200,
 		`{"error":"10020","msg":"sessionkey无效","request_id":"x"}`))
 
-	cfg := Config{VEKey: testVEKey, BaseURL: mockBase, HTTPClient: &http.Client{Transport: mock}}
-	src, err := NewSource(cfg,
+	cfg := Config{VEKey: testVEKey, App: testApp, BaseURL: mockBase, HTTPClient: &http.Client{Transport: mock}}
+	src, err := NewSource(cfg, "shop",
 		shoptoken.WithToken(&shoptoken.Token{RefreshToken: testRefresh}),
-		shoptoken.WithStore(shoptoken.NewMemoryStore(), "veapi/shop"),
+		shoptoken.WithStore(shoptoken.NewMemoryStore()),
 		shoptoken.WithMinInterval(time.Millisecond)) // the guard must not rest on the 15 s spacing alone
 	require.NoError(t, err)
 	defer src.Close()
 	_, err = src.Token(context.Background())
 	require.NoError(t, err)
-	hc := newClient(t, cfg, src, &http.Client{Transport: mock})
+	hc := mustClient(t, cfg, src).HTTPClient()
 	for range 5 {
 		resp, err := hc.Get(mockBase + "/vip/goods?id=1")
 		if err == nil {
@@ -130,20 +132,20 @@ func TestRegression_guardStillAdoptsFromStore(t *testing.T) {
 		a := fmt.Sprintf("P%d", n.Add(1))
 		live.Store(a)
 		return &shoptoken.Token{AccessToken: a, RefreshToken: "r" + a, Expiry: time.Now().Add(time.Hour)}, nil
-	}), shoptoken.WithStore(st, "k"), shoptoken.WithMinInterval(0),
+	}), shoptoken.WithStore(st), shoptoken.WithKey(shoptoken.Key{Platform: "veapi", App: testApp, Shop: "k"}), shoptoken.WithMinInterval(0),
 		shoptoken.WithToken(&shoptoken.Token{AccessToken: "T0", RefreshToken: "rT0", Expiry: time.Now().Add(time.Hour)}))
 	require.NoError(t, err)
 	defer src.Close()
-	hc := newClient(t, Config{VEKey: testVEKey}, src, nil)
+	hc := mustClient(t, Config{VEKey: testVEKey}, src).HTTPClient()
 	resp, err := hc.Get(srv.URL + "/perm") // T0 refused, rotate to P1, P1 refused: guard notes P1
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	// Another process of the fleet rotates P1 away and stores P2.
-	_, ver, _ := st.Load(ctx, "k")
+	_, ver, _ := st.Load(ctx, "veapi/"+testApp+"/k")
 	live.Store("P2")
-	if _, err := st.Save(ctx, "k", &shoptoken.Token{AccessToken: "P2", RefreshToken: "rP2", Expiry: time.Now().Add(time.Hour)}, ver); err != nil {
+	if _, err := st.Save(ctx, "veapi/"+testApp+"/k", &shoptoken.Token{AccessToken: "P2", RefreshToken: "rP2", Expiry: time.Now().Add(time.Hour)}, ver); err != nil {
 		t.Fatal(err)
 	}
 	resp, err = hc.Get(srv.URL + "/ok")
@@ -177,11 +179,11 @@ func TestRegression_NewClient_vekeyInRedirect(t *testing.T) {
 		return nil, nil
 	}), shoptoken.WithToken(&shoptoken.Token{AccessToken: "SESSION-SECRET-0123456789", Expiry: time.Now().Add(time.Hour)}))
 	require.NoError(t, err)
-	hc, err := NewClient(Config{VEKey: reviewVEKey}, src, nil)
+	hc, err := NewClient(Config{VEKey: reviewVEKey}, src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = hc.Get(srv.URL + "/vip/goods?page=1")
+	_, err = hc.HTTPClient().Get(srv.URL + "/vip/goods?page=1")
 	if err == nil {
 		t.Fatal("the hop to a closed port must fail")
 	}
@@ -238,18 +240,18 @@ func TestRegression_timesBeyondYear9999_persisted(t *testing.T) {
 	st, err := filestore.New(t.TempDir())
 	require.NoError(t, err)
 	cfg := mockConfig(mock, nil)
-	cfg.now = nil // the Cache's clock and veapi's are one: real time
-	src, err := NewSource(cfg, shoptoken.WithStore(st, "veapi/shop"), shoptoken.WithToken(&shoptoken.Token{RefreshToken: testRefresh}))
+	cfg.Clock = nil // the Cache's clock and veapi's are one: real time
+	src, err := NewSource(cfg, "shop", shoptoken.WithStore(st), shoptoken.WithToken(&shoptoken.Token{RefreshToken: testRefresh}))
 	require.NoError(t, err)
 	defer src.Close()
 	_, err = src.Token(ctx)
 	require.NoError(t, err)
-	stored, _, err := st.Load(ctx, "veapi/shop")
+	stored, _, err := st.Load(ctx, "veapi/"+testApp+"/shop")
 	require.NoError(t, err)
 	require.NotNil(t, stored)
 	assert.Equal(t, fixtureRefresh, stored.RefreshToken, "the rotated refresh token is in the store")
 
-	again, err := NewSource(cfg, shoptoken.WithStore(st, "veapi/shop"))
+	again, err := NewSource(cfg, "shop", shoptoken.WithStore(st))
 	require.NoError(t, err)
 	defer again.Close()
 	cur, err := again.Token(ctx)

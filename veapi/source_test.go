@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/internal/fakeclock"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 )
 
@@ -82,12 +81,12 @@ func (e *events) count(k shoptoken.EventKind) int {
 }
 
 func TestNewSource_invalidConfig(t *testing.T) {
-	src, err := NewSource(Config{BaseURL: mockBase})
+	src, err := NewSource(Config{BaseURL: mockBase}, "shop-1")
 	require.ErrorIs(t, err, shoptoken.ErrCredentials)
 	assert.Contains(t, err.Error(), "Config.VEKey")
 	assert.Nil(t, src)
 
-	_, err = NewSource(Config{VEKey: testVEKey, BaseURL: "://nope"})
+	_, err = NewSource(Config{VEKey: testVEKey, BaseURL: "://nope"}, "shop-1")
 	require.ErrorIs(t, err, shoptoken.ErrBadRequest)
 	assert.Contains(t, err.Error(), "Config.BaseURL")
 }
@@ -99,7 +98,7 @@ func TestNewSource_Token_noRefreshToken(t *testing.T) {
 	}{
 		{"no token, no store", func(*shoptoken.MemoryStore) []shoptoken.Option { return nil }},
 		{"empty store", func(st *shoptoken.MemoryStore) []shoptoken.Option {
-			return []shoptoken.Option{shoptoken.WithStore(st, "veapi/shop-1")}
+			return []shoptoken.Option{shoptoken.WithStore(st)}
 		}},
 		{"expired access token without refresh token", func(*shoptoken.MemoryStore) []shoptoken.Option {
 			return []shoptoken.Option{shoptoken.WithToken(&shoptoken.Token{
@@ -111,7 +110,7 @@ func TestNewSource_Token_noRefreshToken(t *testing.T) {
 			emu := newEmu(t)
 			ev := &events{}
 			opts := append(tt.opts(shoptoken.NewMemoryStore()), shoptoken.WithEvents(ev.record))
-			src, err := NewSource(emuConfig(emu), opts...)
+			src, err := NewSource(emuConfig(emu), "shop-1", opts...)
 			require.NoError(t, err)
 			defer src.Close()
 
@@ -131,9 +130,9 @@ func TestNewSource_Token_fromWithToken(t *testing.T) {
 	emu := newEmu(t)
 	rt := emu.NewGrant("shop-1")
 	st := shoptoken.NewMemoryStore()
-	src, err := NewSource(emuConfig(emu),
+	src, err := NewSource(emuConfig(emu), "shop-1",
 		shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt, Subject: "shop-1"}),
-		shoptoken.WithStore(st, "veapi/shop-1"))
+		shoptoken.WithStore(st))
 	require.NoError(t, err)
 	defer src.Close()
 
@@ -146,7 +145,7 @@ func TestNewSource_Token_fromWithToken(t *testing.T) {
 	assert.Equal(t, "NORMAL", tok.Extra["status"])
 	assert.WithinDuration(t, time.Now().Add(90*24*time.Hour), tok.Expiry, time.Minute)
 	assert.WithinDuration(t, time.Now().Add(180*24*time.Hour), tok.RefreshExpiry, time.Minute)
-	stored, ver, err := st.Load(context.Background(), "veapi/shop-1")
+	stored, ver, err := st.Load(context.Background(), testKey)
 	require.NoError(t, err)
 	assert.Equal(t, tok.RefreshToken, stored.RefreshToken)
 	assert.Equal(t, int64(2), ver, "the grant was saved, then its rotation")
@@ -162,7 +161,7 @@ func TestNewSource_Token_validWithTokenMakesNoCall(t *testing.T) {
 	rt := emu.NewGrant("shop-1")
 	given := &shoptoken.Token{AccessToken: "ACCESSACCESSACCESSACCESSACCESSACCESSAC02", RefreshToken: rt,
 		Expiry: time.Now().Add(30 * 24 * time.Hour)}
-	src, err := NewSource(emuConfig(emu), shoptoken.WithToken(given))
+	src, err := NewSource(emuConfig(emu), "shop-1", shoptoken.WithToken(given))
 	require.NoError(t, err)
 	defer src.Close()
 
@@ -177,18 +176,17 @@ func TestNewSource_Token_validWithTokenMakesNoCall(t *testing.T) {
 // no dead refresh token is ever used, and the store holds each new refresh token before any caller
 // sees the new access token.
 func TestNewSource_Token_rotationChain(t *testing.T) {
-	fc := fakeclock.New(t0)
+	fc := shoptokentest.NewClock(t0)
 	emu := newEmu(t, shoptokentest.WithClock(fc), shoptokentest.WithTokenTTL(time.Hour))
 	rt := emu.NewGrant("shop-1")
 	st := newRecordingStore(5 * time.Millisecond)
 	ev := &events{}
 	cfg := emuConfig(emu)
-	cfg.now = fc.Now
-	src, err := NewSource(cfg,
+	cfg.Clock = fc
+	src, err := NewSource(cfg, "shop-1",
 		shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt, Subject: "shop-1"}),
-		shoptoken.WithStore(st, "veapi/shop-1"),
-		shoptoken.WithClock(fc),
-		shoptoken.WithEvents(ev.record))
+		shoptoken.WithStore(st),
+		shoptoken.WithEvents(ev.record)) // Config.Clock reaches the Cache
 	require.NoError(t, err)
 	defer src.Close()
 	ctx := context.Background()
@@ -238,7 +236,7 @@ func TestNewSource_Token_rotationChain(t *testing.T) {
 		require.NotEqual(t, prev.AccessToken, tok.AccessToken)
 		assert.False(t, seen[tok.RefreshToken], "rotation %d issued a fresh refresh token", i+1)
 		seen[tok.RefreshToken] = true
-		stored, _, err := st.Load(ctx, "veapi/shop-1")
+		stored, _, err := st.Load(ctx, testKey)
 		require.NoError(t, err)
 		assert.Equal(t, tok.RefreshToken, stored.RefreshToken, "the store holds the latest refresh token")
 		assert.True(t, emu.Valid(tok.AccessToken))
@@ -254,7 +252,7 @@ func TestNewSource_Token_rotationChain(t *testing.T) {
 	assert.Equal(t, 21, s.TokenRequests)
 	assert.Zero(t, early.Load(), "no caller saw a token before its refresh token was saved")
 	assert.Equal(t, 21, ev.count(shoptoken.EventPersisted))
-	_, ver, err := st.Load(ctx, "veapi/shop-1")
+	_, ver, err := st.Load(ctx, testKey)
 	require.NoError(t, err)
 	assert.Equal(t, int64(22), ver, "the grant and 21 rotations")
 
@@ -271,9 +269,9 @@ func TestNewSource_Invalidate_persistBeforePublish(t *testing.T) {
 	emu := newEmu(t)
 	rt := emu.NewGrant("shop-1")
 	st := newRecordingStore(20 * time.Millisecond)
-	src, err := NewSource(emuConfig(emu),
+	src, err := NewSource(emuConfig(emu), "shop-1",
 		shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt}),
-		shoptoken.WithStore(st, "veapi/shop-1"),
+		shoptoken.WithStore(st),
 		shoptoken.WithMinInterval(0))
 	require.NoError(t, err)
 	defer src.Close()
@@ -332,9 +330,9 @@ func TestNewSource_Invalidate_rotatedElsewhere(t *testing.T) {
 	emu := newEmu(t)
 	rt := emu.NewGrant("shop-1")
 	ev := &events{}
-	src, err := NewSource(emuConfig(emu),
+	src, err := NewSource(emuConfig(emu), "shop-1",
 		shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt}),
-		shoptoken.WithStore(shoptoken.NewMemoryStore(), "veapi/shop-1"),
+		shoptoken.WithStore(shoptoken.NewMemoryStore()),
 		shoptoken.WithMinInterval(0),
 		shoptoken.WithEvents(ev.record))
 	require.NoError(t, err)
@@ -383,17 +381,16 @@ func TestNewSource_Invalidate_rotatedElsewhere(t *testing.T) {
 // still counts as valid (callers get it), the loss is reported once, and no planned refresh runs
 // again for that token.
 func TestNewSource_Token_rotatedElsewherePlanned(t *testing.T) {
-	fc := fakeclock.New(t0)
+	fc := shoptokentest.NewClock(t0)
 	emu := newEmu(t, shoptokentest.WithClock(fc))
 	rt := emu.NewGrant("shop-1")
 	ev := &events{}
 	cfg := emuConfig(emu)
-	cfg.now = fc.Now
-	src, err := NewSource(cfg,
+	cfg.Clock = fc
+	src, err := NewSource(cfg, "shop-1",
 		shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt}),
-		shoptoken.WithStore(shoptoken.NewMemoryStore(), "veapi/shop-1"),
-		shoptoken.WithClock(fc),
-		shoptoken.WithEvents(ev.record))
+		shoptoken.WithStore(shoptoken.NewMemoryStore()),
+		shoptoken.WithEvents(ev.record)) // Config.Clock reaches the Cache
 	require.NoError(t, err)
 	defer src.Close()
 	ctx := context.Background()
@@ -423,14 +420,14 @@ func TestNewSource_Token_fleetOneRefresh(t *testing.T) {
 	rt := emu.NewGrant("shop-1")
 	st := shoptoken.NewMemoryStore()
 	ctx := context.Background()
-	_, err := st.Save(ctx, "veapi/shop-1", &shoptoken.Token{
+	_, err := st.Save(ctx, testKey, &shoptoken.Token{
 		AccessToken: "EXPIREDEXPIREDEXPIREDEXPIREDEXPIREDEXP03", RefreshToken: rt,
 		Expiry: time.Now().Add(-time.Hour), Subject: "shop-1"}, 0)
 	require.NoError(t, err)
 
 	caches := make([]*shoptoken.Cache, 2)
 	for i := range caches {
-		caches[i], err = NewSource(emuConfig(emu), shoptoken.WithStore(st, "veapi/shop-1"))
+		caches[i], err = NewSource(emuConfig(emu), "shop-1", shoptoken.WithStore(st))
 		require.NoError(t, err)
 		defer caches[i].Close()
 	}
@@ -464,7 +461,7 @@ func TestNewSource_Token_fleetOneRefresh(t *testing.T) {
 		assert.Equal(t, 100, n)
 		assert.True(t, emu.Valid(access))
 	}
-	stored, ver, err := st.Load(ctx, "veapi/shop-1")
+	stored, ver, err := st.Load(ctx, testKey)
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), ver)
 	assert.Equal(t, "shop-1", stored.Subject)
@@ -476,9 +473,9 @@ func TestNewSource_Token_faultDrop(t *testing.T) {
 	emu := newEmu(t)
 	rt := emu.NewGrant("shop-1")
 	ev := &events{}
-	src, err := NewSource(emuConfig(emu),
+	src, err := NewSource(emuConfig(emu), "shop-1",
 		shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt}),
-		shoptoken.WithStore(shoptoken.NewMemoryStore(), "veapi/shop-1"),
+		shoptoken.WithStore(shoptoken.NewMemoryStore()),
 		shoptoken.WithMinInterval(0),
 		shoptoken.WithBackoff(time.Millisecond, 2*time.Millisecond),
 		shoptoken.WithEvents(ev.record))
@@ -580,14 +577,14 @@ func TestConfig_Refresh_emulatorErrors(t *testing.T) {
 // (90-day tokens, a 180-day grant): the planned refresh starts about a week before expiry, and the
 // grant warning comes five days before the grant ends.
 func TestNewSource_defaults(t *testing.T) {
-	fc := fakeclock.New(t0)
+	fc := shoptokentest.NewClock(t0)
 	emu := newEmu(t, shoptokentest.WithClock(fc))
 	rt := emu.NewGrant("shop-1")
 	ev := &events{}
 	cfg := emuConfig(emu)
-	cfg.now = fc.Now
-	src, err := NewSource(cfg, shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt}),
-		shoptoken.WithClock(fc), shoptoken.WithEvents(ev.record))
+	cfg.Clock = fc
+	src, err := NewSource(cfg, "shop-1", shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt}),
+		shoptoken.WithEvents(ev.record)) // Config.Clock reaches the Cache
 	require.NoError(t, err)
 	defer src.Close()
 	ctx := context.Background()
@@ -621,12 +618,12 @@ func TestNewSource_defaults(t *testing.T) {
 // TestNewSource_minInterval: right after a refresh, a second one waits for the 15-second minimum
 // interval instead of rotating the chain at once.
 func TestNewSource_minInterval(t *testing.T) {
-	fc := fakeclock.New(t0)
+	fc := shoptokentest.NewClock(t0)
 	emu := newEmu(t, shoptokentest.WithClock(fc))
 	rt := emu.NewGrant("shop-1")
 	cfg := emuConfig(emu)
-	cfg.now = fc.Now
-	src, err := NewSource(cfg, shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt}), shoptoken.WithClock(fc))
+	cfg.Clock = fc
+	src, err := NewSource(cfg, "shop-1", shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt}))
 	require.NoError(t, err)
 	defer src.Close()
 	ctx := context.Background()
@@ -670,8 +667,8 @@ func TestNewSource_refreshShapes(t *testing.T) {
 			st := shoptoken.NewMemoryStore()
 			ev := &events{}
 			newSrc := func(with ...shoptoken.Option) *shoptoken.Cache {
-				src, err := NewSource(emuConfig(emu), append([]shoptoken.Option{
-					shoptoken.WithStore(st, "veapi/shop-1"), shoptoken.WithMinInterval(0),
+				src, err := NewSource(emuConfig(emu), "shop-1", append([]shoptoken.Option{
+					shoptoken.WithStore(st), shoptoken.WithMinInterval(0),
 					shoptoken.WithEvents(ev.record)}, with...)...)
 				require.NoError(t, err)
 				return src
@@ -686,14 +683,14 @@ func TestNewSource_refreshShapes(t *testing.T) {
 				require.NoError(t, err)
 				require.NotEqual(t, prev.AccessToken, tok.AccessToken)
 				assert.Equal(t, tt.same, tok.RefreshToken == prev.RefreshToken, "the shape under test")
-				stored, _, err := st.Load(ctx, "veapi/shop-1")
+				stored, _, err := st.Load(ctx, testKey)
 				require.NoError(t, err)
 				assert.Equal(t, tok.AccessToken, stored.AccessToken, "saved before use")
 				assert.Equal(t, tok.RefreshToken, stored.RefreshToken)
 				assert.True(t, emu.Valid(tok.AccessToken))
 			}
 			// The API client recovers from an expired token the same way.
-			hc := newClient(t, emuConfig(emu), src, nil)
+			hc := mustClient(t, emuConfig(emu), src).HTTPClient()
 			emu.ExpireNow()
 			resp, err := hc.Get(emu.URL + "/vip/api")
 			require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/check"
@@ -59,9 +60,15 @@ type Config struct {
 	// HTTPClient sends the requests. If nil, a client shared by the whole process, with a
 	// 30-second overall timeout (5 s to connect, 15 s to the first response byte), is used.
 	HTTPClient *http.Client
-	// Logger receives a Debug record per request (method, redacted URL, status, duration). If
-	// nil, nothing is logged. NewSource also gives it to the Cache (shoptoken.WithLogger).
+	// Logger receives a Debug record per request (method, redacted URL, status, duration) and,
+	// through NewSource and NewApp, the events of every Cache and the Keeper's sweeps. If nil,
+	// nothing is logged.
 	Logger *slog.Logger
+	// Clock is the source of time of everything built from the Config: the issue time Exchange
+	// stamps on a token, every Cache of NewSource and NewApp (expiry, grant warning) and the
+	// Keeper. nil means the system clock. Tests give the shoptokentest.Clock they give the
+	// emulator.
+	Clock shoptoken.Clock
 }
 
 // Encoding is where the OAuth2 endpoints' parameters travel.
@@ -139,6 +146,14 @@ func (c Config) client() *httpx.Client {
 	// Token endpoints are never retried after the request may have arrived (a code is single
 	// use); httpx retries only failures to connect for non-idempotent requests.
 	return httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger})
+}
+
+// now reads Clock, or the system clock when there is none.
+func (c Config) now() time.Time {
+	if c.Clock != nil {
+		return c.Clock.Now()
+	}
+	return time.Now()
 }
 
 // endpoint returns BaseURL (or the default) joined with name.

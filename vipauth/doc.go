@@ -5,17 +5,28 @@
 // vip.com issues no refresh token: a token lives 30 days, and ends sooner when the user cancels
 // the grant, changes the password, or the account is frozen. So the whole life of a grant is
 //
-//	state := vipauth.NewState()                         // keep it in a cookie
-//	authURL, err := cfg.AuthCodeURL(state)             // refuses a redirect_uri that is no web address
+//	app, err := vipauth.NewApp(cfg, shops.WithStore(store))  // once: every user of the application
+//	state := vipauth.NewState()                              // keep it in a cookie
+//	authURL, err := cfg.AuthCodeURL(state)                  // refuses a redirect_uri that is no web address
 //	http.Redirect(w, r, authURL, http.StatusFound)
 //	// ... the user logs in and consents; vip.com redirects to cfg.RedirectURL:
-//	code, err := vipauth.ParseCallback(r.URL.Query(), cookie.Value)
-//	tok, err := cfg.Exchange(ctx, code, clientIP)       // tok.Subject is the user's open_id
-//	src, err := vipauth.NewSource(cfg, shoptoken.WithToken(tok), shoptoken.WithStore(store, "vip/"+tok.Subject))
-//	api := vipauth.NewClient(src, nil)                  // ?access_token= on every request
+//	code, err := vipauth.ParseCallback(r.URL.Query(), cookie.Value) // if err != nil: stop (CSRF, refusal)
+//	tok, err := cfg.Exchange(ctx, code, clientIP)            // tok.Subject is the user's open_id
+//	err = app.Set(ctx, tok.Subject, tok)                     // saved under "vipauth/<ClientID>/<open_id>"
+//	resp, err := app.Client(tok.Subject).Do(req)             // ?access_token= on every request
 //
-// and, when src reports shoptoken.ErrReauthorize (or earlier, on shoptoken.EventGrantExpiring),
-// the same again, ending with src.Set(ctx, newToken).
+// and, when a call reports shoptoken.ErrReauthorize (or earlier: shoptoken.EventGrantExpiring,
+// or the App's Keeper calling shops.WithOnReauthorize three days ahead), the same again, ending
+// with app.Set(ctx, openID, newToken). NewSource(cfg, openID, ...) is the same for one user.
+//
+// # Many users
+//
+// An App (NewApp) holds one Cache per user, made on first use, under the Key
+// shoptoken.Key{Platform: "vipauth", App: Config.ClientID, Shop: open_id}, with the store, due
+// index and events applied by the App (see package shops). Its Keeper (Run, Sweep) renews nothing,
+// since nothing can be renewed: it reports each user whose token lapses within
+// DefaultGrantWarning, once, to shops.WithOnReauthorize and as shoptoken.EventGrantExpiring, with
+// the same Key. App.Set refuses a token whose Subject is another user's.
 //
 // # Native applications
 //
@@ -44,21 +55,24 @@
 //
 // # Concurrency
 //
-// Config is a value; its methods are safe for concurrent use. The Cache from NewSource is safe for
-// concurrent use and makes no platform call at all: concurrent callers that meet an expired or
-// rejected token share one ErrReauthorize. Across processes, give every process the same Store,
-// so a token one process Sets after a new authorization is seen by all.
+// Config is a value; its methods are safe for concurrent use. The Cache from NewSource, an App and
+// a Client are safe for concurrent use; a Cache makes no platform call at all: concurrent callers
+// that meet an expired or rejected token share one ErrReauthorize. Across processes, give every
+// process the same Store, so a token one process Sets after a new authorization is seen by all.
+// Config.Logger and Config.Clock reach everything built from the Config: Exchange's issue time,
+// every Cache and the Keeper.
 //
 // # Errors
 //
 // Every error is a *shoptoken.Error with Platform "vipauth", Op "authorize", "callback",
-// "exchange", "token_info", "revoke", "refresh" or "source", the platform's code and message
+// "exchange", "token_info", "revoke", "refresh", "source", "new_app", "new_client", "set" or
+// "shop", the platform's code and message
 // (less any secret they echo, each one printable line of bounded length; the whole message is in
 // RawMessage), and a Kind:
 //
 //   - shoptoken.ErrReauthorize: the user refused (ParseCallback, Err ErrDenied), the code is
 //     invalid or used (Exchange), the token was revoked (TokenInfo), or the Cache's token expired
-//     or was rejected (NewSource, NewClient). A person must authorize again.
+//     or was rejected (NewSource, NewApp, Client). A person must authorize again.
 //   - shoptoken.ErrTokenInvalid: 30111 "access token invalid" (TokenInfo, Revoke).
 //   - shoptoken.ErrCredentials: the client ID or secret was rejected (also any HTTP 401 from the
 //     token endpoint, whatever its body: at that endpoint a 401 is about the app), or is missing.

@@ -57,10 +57,10 @@ func TestConfig_endToEnd_obtainUseRejectRecover(t *testing.T) {
 	assert.WithinDuration(t, tok.Expiry, info.ExpiresAt, 2*time.Second)
 
 	// Use.
-	src, err := vipauth.NewSource(cfg, shoptoken.WithToken(tok))
+	src, err := vipauth.NewSource(cfg, tok.Subject, shoptoken.WithToken(tok))
 	require.NoError(t, err)
 	defer src.Close()
-	api := vipauth.NewClient(src, emu.Client())
+	api := mustClient(t, cfg, src)
 	openID, err := apiGet(t, api, emu.URL+"/api/account/info")
 	require.NoError(t, err)
 	assert.Equal(t, tok.Subject, openID)

@@ -23,10 +23,10 @@ import (
 // TestNewClient_nilBaseHasTimeouts: a nil base is the SDK's default client, never one without a
 // timeout.
 func TestNewClient_nilBaseHasTimeouts(t *testing.T) {
-	src, err := vipauth.NewSource(vipauth.Config{ClientID: "id"})
+	src, err := vipauth.NewSource(vipauth.Config{ClientID: "id"}, "OPEN1")
 	require.NoError(t, err)
 	defer src.Close()
-	hc := vipauth.NewClient(src, nil)
+	hc := mustClient(t, vipauth.Config{ClientID: "id"}, src).HTTPClient()
 	assert.Equal(t, defaultclient.Timeout, hc.Timeout)
 	base, ok := hc.Transport.(*shoptoken.Transport).Base.(*http.Transport)
 	require.True(t, ok)
@@ -92,13 +92,18 @@ func TestPrinted_noSecret(t *testing.T) {
 	cfg := vipauth.Config{ClientID: "id", ClientSecret: testSecret, RedirectURL: callbackURL + "?code=" + testCode,
 		BaseURL: vipauth.DefaultBaseURL}
 	tok := &shoptoken.Token{AccessToken: testToken, Expiry: time.Now().Add(time.Hour)}
-	src, err := vipauth.NewSource(cfg, shoptoken.WithToken(tok))
+	src, err := vipauth.NewSource(cfg, "u1", shoptoken.WithToken(tok))
 	require.NoError(t, err)
 	defer src.Close()
-	hc := vipauth.NewClient(src, nil)
+	cl := mustClient(t, cfg, src)
+	app, err := vipauth.NewApp(cfg)
+	require.NoError(t, err)
+	defer app.Close()
+	require.NoError(t, app.Set(context.Background(), "u1", tok))
 	info := vipauth.TokenInfo{AccessToken: testToken, OpenID: "u1"}
 	for name, v := range map[string]any{
-		"Config": cfg, "*Config": &cfg, "source": src, "NewClient": hc, "its Transport": hc.Transport,
+		"Config": cfg, "*Config": &cfg, "source": src, "NewClient": cl, "its HTTPClient": cl.HTTPClient(),
+		"its Transport": cl.HTTPClient().Transport, "App": app, "App.Client": app.Client("u1"),
 		"token": tok, "TokenInfo": info, "*TokenInfo": &info,
 	} {
 		testkit.NoSecret(t, name, testSecrets, testkit.Printed(v)...)
@@ -160,7 +165,19 @@ func TestConfig_blankInput(t *testing.T) {
 			{"accessToken", shoptoken.ErrBadRequest, func() error { _, err := good.TokenInfo(ctx, blank); return err }},
 			{"accessToken", shoptoken.ErrBadRequest, func() error { return good.Revoke(ctx, blank) }},
 			{"Config.ClientID", shoptoken.ErrCredentials, func() error {
-				_, err := vipauth.NewSource(vipauth.Config{ClientID: blank})
+				_, err := vipauth.NewSource(vipauth.Config{ClientID: blank}, "OPEN1")
+				return err
+			}},
+			{"Config.ClientID", shoptoken.ErrCredentials, func() error {
+				_, err := vipauth.NewApp(vipauth.Config{ClientID: blank})
+				return err
+			}},
+			{"Config.ClientID", shoptoken.ErrCredentials, func() error {
+				_, err := vipauth.NewClient(vipauth.Config{ClientID: blank}, shoptoken.StaticSource(nil))
+				return err
+			}},
+			{"openID", shoptoken.ErrBadRequest, func() error {
+				_, err := vipauth.NewSource(vipauth.Config{ClientID: "id"}, blank)
 				return err
 			}},
 		}

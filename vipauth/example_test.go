@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/shops"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/vipauth"
 )
@@ -124,11 +127,11 @@ func ExampleNewSource() {
 		log.Fatal(err)
 	}
 
-	src, err := vipauth.NewSource(cfg, shoptoken.WithToken(tok),
+	src, err := vipauth.NewSource(cfg, tok.Subject, shoptoken.WithToken(tok),
 		shoptoken.WithEvents(func(e shoptoken.Event) {
 			if e.Kind == shoptoken.EventGrantExpiring {
 				// Three days before the token lapses: ask the user to authorize again.
-				fmt.Println("ask", e.Token.Subject, "to authorize again")
+				fmt.Println("ask", e.Key.Shop, "to authorize again")
 			}
 		}))
 	if err != nil {
@@ -136,13 +139,13 @@ func ExampleNewSource() {
 	}
 	defer src.Close()
 	got, _ := src.Token(ctx)
-	fmt.Println(got.Subject)
+	fmt.Println(src.Key(), got.Subject)
 
 	emu.RevokeUser("69BA0D4")
 	_, err = src.Invalidate(ctx, got) // what NewClient does when vip.com rejects the token
 	fmt.Println(errors.Is(err, shoptoken.ErrReauthorize))
 	// Output:
-	// 69BA0D4
+	// vipauth/id/69BA0D4 69BA0D4
 	// true
 }
 
@@ -155,14 +158,21 @@ func ExampleNewClient() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	src, err := vipauth.NewSource(cfg, shoptoken.WithToken(tok))
+	src, err := vipauth.NewSource(cfg, tok.Subject, shoptoken.WithToken(tok))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer src.Close()
-	api := vipauth.NewClient(src, nil) // adds ?access_token= to every request
+	api, err := vipauth.NewClient(cfg, src) // adds ?access_token= to every request
+	if err != nil {
+		log.Fatal(err)
+	}
 
-	resp, err := api.Get(emu.URL + "/api/account/info")
+	req, err := http.NewRequest(http.MethodGet, emu.URL+"/api/account/info", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := api.Do(req)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -171,9 +181,72 @@ func ExampleNewClient() {
 	fmt.Println(string(body))
 
 	emu.RevokeUser("69BA0D4")
-	_, err = api.Get(emu.URL + "/api/account/info")
+	_, err = api.HTTPClient().Get(emu.URL + "/api/account/info") // for a library that takes an *http.Client
 	fmt.Println(errors.Is(err, shoptoken.ErrReauthorize))
 	// Output:
 	// {"code":0,"data":{"open_id":"69BA0D4"}}
 	// true
+}
+
+func ExampleNewApp() {
+	clock := shoptokentest.NewClock(time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)) // a fake clock: the example moves time
+	emu := shoptokentest.NewVipAuth(shoptokentest.WithClock(clock))
+	defer emu.Close()
+	cfg := vipauth.Config{ClientID: "id", ClientSecret: "secret", RedirectURL: vipauth.OOB, BaseURL: emu.OAuthURL, Clock: clock}
+	store := shoptoken.NewMemoryStore() // in production: redisstore, shared by every process
+	app, err := vipauth.NewApp(cfg, shops.WithStore(store),
+		shops.WithOnReauthorize(func(k shoptoken.Key, err error) {
+			fmt.Println("keeper: ask", k.Shop, "to authorize again:", errors.Is(err, shoptoken.ErrReauthorize))
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer app.Close()
+	ctx := context.Background()
+
+	// The callback of each user's authorization: exchange the code, install the token.
+	for _, user := range []string{"69BA0D4", "7C11E02"} {
+		tok, err := cfg.Exchange(ctx, emu.NewCode(user, vipauth.OOB), "203.0.113.9")
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := app.Set(ctx, tok.Subject, tok); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println(app.Key("7C11E02"), "holds", app.Len(), "users")
+
+	// Day 28: both tokens lapse within three days. The Keeper (Run calls Sweep) says so once.
+	clock.Advance(27*24*time.Hour + time.Hour)
+	res, err := app.Sweep(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("due:", res.Due, "need a person:", len(res.Reauthorize))
+
+	// One user authorizes again: Set installs the new token (in the store first, for every process).
+	tok, err := cfg.Exchange(ctx, emu.NewCode("69BA0D4", vipauth.OOB), "203.0.113.9")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := app.Set(ctx, "69BA0D4", tok); err != nil {
+		log.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodGet, emu.URL+"/api/account/info", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := app.Client("69BA0D4").Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(string(body))
+	// Output:
+	// vipauth/id/7C11E02 holds 2 users
+	// keeper: ask 69BA0D4 to authorize again: true
+	// keeper: ask 7C11E02 to authorize again: true
+	// due: 2 need a person: 2
+	// {"code":0,"data":{"open_id":"69BA0D4"}}
 }

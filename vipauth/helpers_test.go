@@ -108,6 +108,14 @@ func requirePlatformError(t testing.TB, err error, kind error) *shoptoken.Error 
 	return e
 }
 
+// mustClient is NewClient for a Config the test knows to be valid.
+func mustClient(t testing.TB, cfg vipauth.Config, src shoptoken.TokenSource) *vipauth.Client {
+	t.Helper()
+	cl, err := vipauth.NewClient(cfg, src)
+	require.NoError(t, err)
+	return cl
+}
+
 // fmtAll prints v with every fmt verb and both slog handlers (testkit.Printed).
 func fmtAll(v any) string {
 	return strings.Join(testkit.Printed(v), "|")

@@ -30,12 +30,12 @@ func TestRegression_NewClientRedirectErrorLeaksToken(t *testing.T) {
 	}))
 	defer srv.Close()
 	tok := &shoptoken.Token{AccessToken: testToken, Expiry: time.Now().Add(24 * time.Hour)}
-	src, err := vipauth.NewSource(vipauth.Config{ClientID: "id"}, shoptoken.WithToken(tok))
+	src, err := vipauth.NewSource(vipauth.Config{ClientID: "id"}, "OPEN1", shoptoken.WithToken(tok))
 	require.NoError(t, err)
 	defer src.Close()
-	api := vipauth.NewClient(src, nil)
+	api := mustClient(t, vipauth.Config{ClientID: "id"}, src)
 
-	resp, err := api.Get(srv.URL + "/api/account/info")
+	resp, err := api.HTTPClient().Get(srv.URL + "/api/account/info")
 	if resp != nil {
 		resp.Body.Close()
 	}
@@ -54,12 +54,11 @@ func TestRegression_FleetSetIgnoredAfterFailure(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := shoptoken.NewMemoryStore()
-	const key = "vip/OPEN1"
 	cfg := vipauth.Config{ClientID: "id"}
-	a, err := vipauth.NewSource(cfg, shoptoken.WithStore(store, key))
+	a, err := vipauth.NewSource(cfg, "OPEN1", shoptoken.WithStore(store))
 	require.NoError(t, err)
 	defer a.Close()
-	b, err := vipauth.NewSource(cfg, shoptoken.WithStore(store, key))
+	b, err := vipauth.NewSource(cfg, "OPEN1", shoptoken.WithStore(store))
 	require.NoError(t, err)
 	defer b.Close()
 

@@ -77,10 +77,10 @@ func TestConfig_secretsNeverLeak_emulator(t *testing.T) {
 	assertNoSecret(t, "info", fmtAll(info)+fmtAll(*info), secrets...)
 	log.Info("info", "info", info)
 
-	src, err := vipauth.NewSource(cfg, shoptoken.WithToken(tok))
+	src, err := vipauth.NewSource(cfg, tok.Subject, shoptoken.WithToken(tok))
 	require.NoError(t, err)
 	defer src.Close()
-	api := vipauth.NewClient(src, emu.Client())
+	api := mustClient(t, cfg, src).HTTPClient()
 	r, err := api.Get(emu.URL + "/api/account/info")
 	require.NoError(t, err)
 	r.Body.Close()

@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/internal/fakeclock"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/vipauth"
 )
@@ -51,16 +50,19 @@ func (l *eventLog) count(k shoptoken.EventKind) int {
 	return n
 }
 
-func TestNewSource_requiresClientID(t *testing.T) {
+func TestNewSource_requiresClientIDAndOpenID(t *testing.T) {
 	t.Parallel()
-	_, err := vipauth.NewSource(vipauth.Config{})
+	_, err := vipauth.NewSource(vipauth.Config{}, "OPEN1")
 	requirePlatformError(t, err, shoptoken.ErrCredentials)
 	assert.Contains(t, err.Error(), "Config.ClientID")
+	_, err = vipauth.NewSource(vipauth.Config{ClientID: "id"}, "")
+	requirePlatformError(t, err, shoptoken.ErrBadRequest)
+	assert.Contains(t, err.Error(), "openID is required")
 }
 
 func TestNewSource_noToken(t *testing.T) {
 	t.Parallel()
-	src, err := vipauth.NewSource(vipauth.Config{ClientID: "id"})
+	src, err := vipauth.NewSource(vipauth.Config{ClientID: "id"}, "OPEN1")
 	require.NoError(t, err)
 	defer src.Close()
 	_, err = src.Token(context.Background())
@@ -73,11 +75,12 @@ func TestNewSource_noToken(t *testing.T) {
 // gets ErrReauthorize from one refresher call that makes no platform call.
 func TestNewSource_grantWarningThenReauthorize(t *testing.T) {
 	t.Parallel()
-	clk := fakeclock.New(time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC))
+	clk := shoptokentest.NewClock(time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC))
 	tok := &shoptoken.Token{AccessToken: testToken, TokenType: "Bearer", Subject: "OPEN1",
 		IssuedAt: clk.Now(), Expiry: clk.Now().Add(30 * 24 * time.Hour)}
 	var events eventLog
-	src, err := vipauth.NewSource(vipauth.Config{ClientID: "id"}, shoptoken.WithToken(tok), shoptoken.WithClock(clk),
+	// Config.Clock reaches the Cache: no WithClock.
+	src, err := vipauth.NewSource(vipauth.Config{ClientID: "id", Clock: clk}, "OPEN1", shoptoken.WithToken(tok),
 		shoptoken.WithEvents(events.record))
 	require.NoError(t, err)
 	defer src.Close()
@@ -95,7 +98,7 @@ func TestNewSource_grantWarningThenReauthorize(t *testing.T) {
 	require.Equal(t, 1, events.count(shoptoken.EventGrantExpiring))
 	warned := events.last()
 	assert.Equal(t, "OPEN1", warned.Token.Subject)
-	assert.Equal(t, "vipauth", warned.Key)
+	assert.Equal(t, shoptoken.Key{Platform: "vipauth", App: "id", Shop: "OPEN1"}, warned.Key)
 	got, err = src.Token(ctx)
 	require.NoError(t, err, "the token still works after the warning")
 	assert.Equal(t, testToken, got.AccessToken)
@@ -121,18 +124,19 @@ func TestNewSource_grantWarningThenReauthorize(t *testing.T) {
 
 func TestNewSource_userOptionsWin(t *testing.T) {
 	t.Parallel()
-	clk := fakeclock.New(time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC))
+	clk := shoptokentest.NewClock(time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC))
 	tok := &shoptoken.Token{AccessToken: testToken, Expiry: clk.Now().Add(30 * 24 * time.Hour)}
 	var events eventLog
-	src, err := vipauth.NewSource(vipauth.Config{ClientID: "id"}, shoptoken.WithToken(tok), shoptoken.WithClock(clk),
-		shoptoken.WithEvents(events.record), shoptoken.WithGrantWarning(time.Hour), shoptoken.WithName("vip/OPEN1"))
+	other := shoptokentest.NewClock(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)) // overridden below
+	src, err := vipauth.NewSource(vipauth.Config{ClientID: "id", Clock: other}, "OPEN1", shoptoken.WithToken(tok),
+		shoptoken.WithClock(clk), shoptoken.WithEvents(events.record), shoptoken.WithGrantWarning(time.Hour))
 	require.NoError(t, err)
 	defer src.Close()
 	clk.Advance(30*24*time.Hour - 2*time.Hour)
 	assert.Zero(t, events.count(shoptoken.EventGrantExpiring))
 	clk.Advance(90 * time.Minute)
 	require.Equal(t, 1, events.count(shoptoken.EventGrantExpiring))
-	assert.Equal(t, "vip/OPEN1", events.last().Key)
+	assert.Equal(t, shoptoken.Key{Platform: "vipauth", App: "id", Shop: "OPEN1"}, events.last().Key)
 }
 
 // After the user authorized again, Set brings the source back.
@@ -140,7 +144,7 @@ func TestNewSource_setAfterReauthorization(t *testing.T) {
 	t.Parallel()
 	cfg, emu := emulatorConfig(t)
 	ctx := context.Background()
-	src, err := vipauth.NewSource(cfg)
+	src, err := vipauth.NewSource(cfg, "OPEN2")
 	require.NoError(t, err)
 	defer src.Close()
 	_, err = src.Token(ctx)
@@ -186,9 +190,11 @@ func TestRejected(t *testing.T) {
 	}
 }
 
-func apiGet(t testing.TB, api *http.Client, u string) (string, error) {
+func apiGet(t testing.TB, api *vipauth.Client, u string) (string, error) {
 	t.Helper()
-	resp, err := api.Get(u)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	require.NoError(t, err)
+	resp, err := api.Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -212,10 +218,10 @@ func TestNewClient_rejectionIsReauthorize(t *testing.T) {
 	tok, err := cfg.Exchange(ctx, emu.NewCode(shoptokentest.VipAuthOpenID, callbackURL), "127.0.0.1")
 	require.NoError(t, err)
 	var events eventLog
-	src, err := vipauth.NewSource(cfg, shoptoken.WithToken(tok), shoptoken.WithEvents(events.record))
+	src, err := vipauth.NewSource(cfg, tok.Subject, shoptoken.WithToken(tok), shoptoken.WithEvents(events.record))
 	require.NoError(t, err)
 	defer src.Close()
-	api := vipauth.NewClient(src, emu.Client())
+	api := mustClient(t, cfg, src)
 
 	openID, err := apiGet(t, api, emu.URL+"/api/account/info")
 	require.NoError(t, err)
@@ -242,13 +248,13 @@ func TestNewClient_401(t *testing.T) {
 		gotToken = r.URL.Query().Get("access_token")
 		return httpmock.NewStringResponse(401, "unauthorized"), nil
 	})
-	src, err := vipauth.NewSource(vipauth.Config{ClientID: "id"},
+	src, err := vipauth.NewSource(vipauth.Config{ClientID: "id"}, "OPEN1",
 		shoptoken.WithToken(&shoptoken.Token{AccessToken: testToken, Expiry: time.Now().Add(time.Hour)}))
 	require.NoError(t, err)
 	defer src.Close()
 	req, err := http.NewRequest(http.MethodGet, "https://vop.example/api?x=1", nil)
 	require.NoError(t, err)
-	_, err = vipauth.NewClient(src, &http.Client{Transport: mock}).Do(req)
+	_, err = mustClient(t, vipauth.Config{ClientID: "id", HTTPClient: &http.Client{Transport: mock}}, src).Do(req)
 	requirePlatformError(t, err, shoptoken.ErrReauthorize)
 	assert.Equal(t, testToken, gotToken)
 	assert.Equal(t, "x=1", req.URL.RawQuery, "the caller's request is left alone")
@@ -264,10 +270,10 @@ func TestNewClient_concurrent(t *testing.T) {
 	tok, err := cfg.Exchange(ctx, emu.NewCode(shoptokentest.VipAuthOpenID, callbackURL), "127.0.0.1")
 	require.NoError(t, err)
 	var events eventLog
-	src, err := vipauth.NewSource(cfg, shoptoken.WithToken(tok), shoptoken.WithEvents(events.record))
+	src, err := vipauth.NewSource(cfg, tok.Subject, shoptoken.WithToken(tok), shoptoken.WithEvents(events.record))
 	require.NoError(t, err)
 	defer src.Close()
-	api := vipauth.NewClient(src, emu.Client())
+	api := mustClient(t, cfg, src).HTTPClient()
 	emu.ResetStats()
 
 	const n = 64
@@ -317,17 +323,16 @@ func TestNewSource_fleetPicksUpNewAuthorization(t *testing.T) {
 	cfg, emu := emulatorConfig(t)
 	ctx := context.Background()
 	store := shoptoken.NewMemoryStore()
-	const key = "vipauth/" + shoptokentest.VipAuthOpenID
 	old, err := cfg.Exchange(ctx, emu.NewCode(shoptokentest.VipAuthOpenID, callbackURL), "127.0.0.1")
 	require.NoError(t, err)
 
-	a, err := vipauth.NewSource(cfg, shoptoken.WithToken(old), shoptoken.WithStore(store, key))
+	a, err := vipauth.NewSource(cfg, old.Subject, shoptoken.WithToken(old), shoptoken.WithStore(store))
 	require.NoError(t, err)
 	defer a.Close()
-	b, err := vipauth.NewSource(cfg, shoptoken.WithStore(store, key))
+	b, err := vipauth.NewSource(cfg, old.Subject, shoptoken.WithStore(store))
 	require.NoError(t, err)
 	defer b.Close()
-	apiA := vipauth.NewClient(a, emu.Client())
+	apiA := mustClient(t, cfg, a)
 	_, err = apiGet(t, apiA, emu.URL+"/api/account/info")
 	require.NoError(t, err)
 	got, err := b.Token(ctx)

@@ -40,7 +40,7 @@ const dateLayout = "2006-01-02 15:04:05"
 // The token has Subject = open_id (a number as its digits), TokenType "Bearer", IssuedAt = when the
 // request was sent and Expiry = IssuedAt + expires_in (DefaultTokenLifetime, 30 days, when the
 // answer has none that is positive and at most ten years). It cannot be refreshed: hand
-// it to NewSource (shoptoken.WithToken) or to an existing source's Set.
+// it to App.Set (or NewSource with shoptoken.WithToken, or an existing source's Set).
 //
 // A code is single use, so the request is never resent once it may have reached vip.com. An
 // invalid, used or expired code is shoptoken.ErrReauthorize; rejected app credentials are
@@ -78,7 +78,7 @@ func (c Config) Exchange(ctx context.Context, code, clientIP string) (*shoptoken
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
+	start := c.now()
 	resp, err := c.client().Do(ctx, req)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,8 @@
 //	VEAPI_REFRESH_TOKEN  the refresh token of the authorization, for the first run; later runs
 //	                     continue from the store and do not need it
 //	VEAPI_SHOP           optional name of the shop, used in the store key (default "default")
+//	VEAPI_APP            optional public name of your veapi account, used in the store key
+//	                     (default "example"): the token is saved under veapi/<app>/<shop>
 //	VEAPI_BASE_URL       optional, default http://api.veapi.cn
 //
 // The real mode refreshes only when the stored token needs it.

@@ -37,13 +37,12 @@ func offlineMode() error {
 	fmt.Println("granted:", shoptoken.Token{RefreshToken: granted})
 
 	store := shoptoken.NewMemoryStore()
-	const key = "veapi/shop-1"
-	cfg := veapi.Config{VEKey: "vekey", BaseURL: emu.URL}
+	cfg := veapi.Config{VEKey: "vekey", App: "example", BaseURL: emu.URL}
 	rotations := make(chan shoptoken.Event, 16)
 	// The one-second tokens need a smaller expiry skew and minimum interval than veapi's real
 	// 90-day tokens; everything else is NewSource's default.
 	short := []shoptoken.Option{
-		shoptoken.WithStore(store, key),
+		shoptoken.WithStore(store), // under veapi/example/shop-1
 		shoptoken.WithExpirySkew(50 * time.Millisecond),
 		shoptoken.WithMinInterval(50 * time.Millisecond),
 		shoptoken.WithEvents(func(e shoptoken.Event) {
@@ -53,8 +52,8 @@ func offlineMode() error {
 		}),
 	}
 
-	src, err := veapi.NewSource(cfg, append(short,
-		shoptoken.WithToken(&shoptoken.Token{RefreshToken: granted, Subject: "shop-1"}))...)
+	src, err := veapi.NewSource(cfg, "shop-1", append(short,
+		shoptoken.WithToken(&shoptoken.Token{RefreshToken: granted}))...)
 	if err != nil {
 		return err
 	}
@@ -70,7 +69,7 @@ func offlineMode() error {
 
 	before := emu.Stats().TokenRequests
 	fmt.Println("restart: a new Cache on the same store, no WithToken")
-	src, err = veapi.NewSource(cfg, short...)
+	src, err = veapi.NewSource(cfg, "shop-1", short...)
 	if err != nil {
 		return err
 	}
@@ -121,7 +120,17 @@ func realMode() error {
 	if shop == "" {
 		shop = "default"
 	}
-	key := "veapi/" + shop
+	app := os.Getenv("VEAPI_APP")
+	if app == "" {
+		app = "example"
+	}
+	cfg := veapi.Config{
+		VEKey:   os.Getenv("VEAPI_VEKEY"),
+		App:     app,
+		BaseURL: os.Getenv("VEAPI_BASE_URL"),
+		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	key := shoptoken.Key{Platform: "veapi", App: app, Shop: shop}.String()
 	store, err := filestore.New(dir)
 	if err != nil {
 		return err
@@ -139,7 +148,7 @@ func realMode() error {
 	var mu sync.Mutex
 	var refreshed, saveFailed bool
 	opts := []shoptoken.Option{
-		shoptoken.WithStore(store, key),
+		shoptoken.WithStore(store),
 		shoptoken.WithEvents(func(e shoptoken.Event) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -152,14 +161,9 @@ func realMode() error {
 		}),
 	}
 	if rt := os.Getenv("VEAPI_REFRESH_TOKEN"); rt != "" {
-		opts = append(opts, shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt, Subject: shop}))
+		opts = append(opts, shoptoken.WithToken(&shoptoken.Token{RefreshToken: rt}))
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	src, err := veapi.NewSource(veapi.Config{
-		VEKey:   os.Getenv("VEAPI_VEKEY"),
-		BaseURL: os.Getenv("VEAPI_BASE_URL"),
-		Logger:  logger,
-	}, opts...)
+	src, err := veapi.NewSource(cfg, shop, opts...)
 	if err != nil {
 		return err
 	}

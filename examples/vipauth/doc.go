@@ -1,6 +1,7 @@
 // Command vipauth shows the vip.com OAuth2 authorization of a web application: /login sends the
-// browser to vip.com with a state cookie, /callback checks the state, exchanges the code and
-// shows the user's open_id.
+// browser to vip.com with a state cookie, /callback checks the state, exchanges the code,
+// installs the token in a vipauth.App (one token per user, keyed by open_id) and shows the
+// user's open_id.
 //
 // With no environment set it runs offline against the shoptokentest emulator and drives itself:
 // it starts the server on 127.0.0.1, follows /login with an HTTP client (the emulator's user

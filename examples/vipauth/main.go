@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/shops"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/vipauth"
 )
@@ -39,27 +40,33 @@ func main() {
 	}
 }
 
-// app is the web application: it keeps the user's token in src.
+// app is the web application: it keeps every user's token in users, one per open_id.
 type app struct {
 	cfg    vipauth.Config
-	src    *shoptoken.Cache
+	users  *vipauth.App
 	secure bool                  // the callback is https: the state cookie is Secure
 	done   chan *shoptoken.Token // receives each new token (buffered; never blocks)
 }
 
 func newApp(cfg vipauth.Config) (*app, error) {
-	src, err := vipauth.NewSource(cfg, shoptoken.WithEvents(func(e shoptoken.Event) {
-		switch e.Kind {
-		case shoptoken.EventGrantExpiring:
-			fmt.Printf("   event: the grant of %s lapses soon: ask the user to authorize again\n", e.Token.Subject)
-		case shoptoken.EventGrantLost:
-			fmt.Printf("   event: grant lost (%v)\n", e.Reason)
-		}
-	}))
+	// In production, add shops.WithStore(redisstore.New(...)) so that every process serves the
+	// token any of them installed, and run the Keeper (users.Run) to hear of grants about to lapse.
+	users, err := vipauth.NewApp(cfg,
+		shops.WithEvents(func(e shoptoken.Event) {
+			switch e.Kind {
+			case shoptoken.EventGrantExpiring:
+				fmt.Printf("   event: the grant of %s lapses soon: ask the user to authorize again\n", e.Key.Shop)
+			case shoptoken.EventGrantLost:
+				fmt.Printf("   event: grant of %s lost (%v)\n", e.Key.Shop, e.Reason)
+			}
+		}),
+		shops.WithOnReauthorize(func(k shoptoken.Key, err error) {
+			fmt.Printf("   keeper: %s must authorize again: %v\n", k.Shop, err)
+		}))
 	if err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, src: src, secure: strings.HasPrefix(cfg.RedirectURL, "https:"), done: make(chan *shoptoken.Token, 1)}, nil
+	return &app{cfg: cfg, users: users, secure: strings.HasPrefix(cfg.RedirectURL, "https:"), done: make(chan *shoptoken.Token, 1)}, nil
 }
 
 func (a *app) routes() http.Handler {
@@ -114,7 +121,7 @@ func (a *app) callback(w http.ResponseWriter, r *http.Request) {
 		fmt.Println("   exchange failed:", err)
 		return
 	}
-	if err := a.src.Set(r.Context(), tok); err != nil {
+	if err := a.users.Set(r.Context(), tok.Subject, tok); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -143,7 +150,7 @@ func offline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer a.src.Close()
+	defer a.users.Close()
 	srv := &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
@@ -176,8 +183,8 @@ func offline(ctx context.Context) error {
 	}
 	fmt.Printf("2. token_info: %v\n", info)
 
-	// 3. An API call: the token goes in ?access_token=.
-	api := vipauth.NewClient(a.src, nil)
+	// 3. An API call: the user's token goes in ?access_token=.
+	api := a.users.Client(tok.Subject)
 	body, err := get(ctx, api, emu.URL+"/api/account/info")
 	if err != nil {
 		return err
@@ -227,7 +234,7 @@ func online(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer a.src.Close()
+	defer a.users.Close()
 	srv := &http.Server{Addr: addr, Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		for tok := range a.done {
@@ -277,7 +284,7 @@ func native(ctx context.Context, cfg vipauth.Config) error {
 	return nil
 }
 
-func get(ctx context.Context, c *http.Client, u string) (string, error) {
+func get(ctx context.Context, c *vipauth.Client, u string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return "", err
