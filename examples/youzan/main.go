@@ -19,8 +19,7 @@ func main() {
 		err = online(ctx, youzan.Config{
 			ClientID:     id,
 			ClientSecret: os.Getenv("YOUZAN_CLIENT_SECRET"),
-			GrantID:      os.Getenv("YOUZAN_GRANT_ID"),
-		})
+		}, os.Getenv("YOUZAN_GRANT_ID"))
 	} else {
 		err = offline(ctx)
 	}
@@ -34,9 +33,10 @@ func offline(ctx context.Context) error {
 	yz := shoptokentest.NewYouzan()
 	defer yz.Close()
 	fmt.Println("offline: Youzan emulator at", yz.URL, "(set YOUZAN_CLIENT_ID, YOUZAN_CLIENT_SECRET, YOUZAN_GRANT_ID for the real platform)")
-	cfg := youzan.Config{ClientID: "id", ClientSecret: "secret", GrantID: "88888", BaseURL: yz.URL}
+	cfg := youzan.Config{ClientID: "id", ClientSecret: "secret", BaseURL: yz.URL}
+	const shop = shoptokentest.YouzanGrantID // the shop's kdt_id
 
-	src, err := youzan.NewSource(cfg, shoptoken.WithEvents(func(e shoptoken.Event) {
+	src, err := youzan.NewSource(cfg, shop, shoptoken.WithEvents(func(e shoptoken.Event) {
 		if e.Kind == shoptoken.EventRefreshed {
 			fmt.Printf("   [cache] token call (%s): got %v\n", e.Reason, e.Token.AccessToken[:4]+"…")
 		}
@@ -45,7 +45,10 @@ func offline(ctx context.Context) error {
 		return err
 	}
 	defer src.Close()
-	cl := youzan.NewClient(cfg, src)
+	cl, err := youzan.NewClient(cfg, src)
+	if err != nil {
+		return err
+	}
 
 	var out struct {
 		Name string `json:"name"`
@@ -58,7 +61,7 @@ func offline(ctx context.Context) error {
 	fmt.Printf("   ok, with token %s…\n", mine.AccessToken[:4])
 
 	fmt.Println("2. another process asks for a new token (refresh:true): ours is superseded")
-	theirs, err := cfg.FetchToken(ctx, true)
+	theirs, err := cfg.FetchToken(ctx, shop, true)
 	if err != nil {
 		return err
 	}
@@ -83,9 +86,9 @@ func offline(ctx context.Context) error {
 	return nil
 }
 
-func online(ctx context.Context, cfg youzan.Config) error {
-	fmt.Println("real platform:", youzan.DefaultBaseURL, "shop", cfg.GrantID)
-	src, err := youzan.NewSource(cfg)
+func online(ctx context.Context, cfg youzan.Config, shop string) error {
+	fmt.Println("real platform:", youzan.DefaultBaseURL, "shop", shop)
+	src, err := youzan.NewSource(cfg, shop)
 	if err != nil {
 		return err
 	}
@@ -96,12 +99,16 @@ func online(ctx context.Context, cfg youzan.Config) error {
 	}
 	fmt.Printf("token for shop %s, expires %s, %d scopes\n", tok.Subject, tok.Expiry.Format(time.RFC3339), len(tok.Scope))
 
-	var shop map[string]any
-	if err := youzan.NewClient(cfg, src).Call(ctx, "youzan.shop.get", "3.0.0", nil, &shop); err != nil {
+	cl, err := youzan.NewClient(cfg, src)
+	if err != nil {
+		return err
+	}
+	var info map[string]any
+	if err := cl.Call(ctx, "youzan.shop.get", "3.0.0", nil, &info); err != nil {
 		return err
 	}
 	for _, k := range []string{"id", "name", "intro", "url"} {
-		if v, ok := shop[k]; ok {
+		if v, ok := info[k]; ok {
 			fmt.Printf("shop %s: %v\n", k, v)
 		}
 	}
