@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/shoptokentest"
 )
 
 func seedFuzz(f *testing.F, prefixes ...string) {
