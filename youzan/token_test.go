@@ -262,7 +262,8 @@ func TestConfig_FetchToken_requestIDKept(t *testing.T) {
 // an answer whose token was issued costs more than a lenient read.
 func TestConfig_FetchToken_tolerantTypes(t *testing.T) {
 	t.Parallel()
-	exp := time.Now().Add(7 * 24 * time.Hour).Truncate(time.Millisecond)
+	now := time.Now().Truncate(time.Millisecond)
+	exp := now.Add(7 * 24 * time.Hour)
 	tests := []struct {
 		name string
 		body string
@@ -279,13 +280,14 @@ func TestConfig_FetchToken_tolerantTypes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cfg, mock := mockConfig(t)
+			cfg.Clock = shoptokentest.NewClock(now) // the 7 days assumed count from the same instant
 			mock.RegisterResponder(http.MethodPost, tokenURL, httpmock.NewStringResponder(200, tt.body))
 			tok, err := cfg.FetchToken(context.Background(), grant, false)
 			require.NoError(t, err)
 			assert.Equal(t, "abc123def456", tok.AccessToken)
 			assert.Equal(t, "42587152", tok.Subject)
 			assert.Equal(t, []string{"shop"}, tok.Scope)
-			assert.WithinDuration(t, exp, tok.Expiry, time.Second)
+			assert.WithinDuration(t, exp, tok.Expiry, time.Second) // "expires in seconds" loses the milliseconds
 			assert.True(t, tok.RefreshExpiry.IsZero(), "no refresh token, no refresh expiry")
 		})
 	}
