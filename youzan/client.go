@@ -466,9 +466,9 @@ const (
 	rateLimitSteps = 4 // 3 s << 4 = 48 s
 )
 
-// limiter keeps the 4101 back-off of every shop and API of one app (or of one NewClient): the
-// gateway limits an app's calls per shop and API, so that is how the advice is kept. Only
-// limited pairs have an entry; a success removes it.
+// limiter keeps the 4101 back-off of every shop and API of one app (or of one NewClient), per
+// shop and API, so that one shop's burst never makes another shop's advice grow. Only limited
+// pairs have an entry; a success removes it.
 type limiter struct {
 	now     func() time.Time
 	limited atomic.Int32 // len(m), read without the lock on the success path
