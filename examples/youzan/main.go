@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/shops"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/youzan"
 )
@@ -81,6 +82,41 @@ func offline(ctx context.Context) error {
 	fmt.Printf("   now using %s… (theirs: %v); their token still works: %v\n",
 		now.AccessToken[:4], now.AccessToken == theirs.AccessToken, yz.Valid(theirs.AccessToken))
 	if st.Rejected != 1 || st.TokenRequests != 1 || st.Issued != 0 || now.AccessToken != theirs.AccessToken {
+		return fmt.Errorf("unexpected platform traffic: %+v", st)
+	}
+	return manyShops(ctx)
+}
+
+// manyShops runs one App for three shops of the app, on one store: the SDK names each shop's
+// token, and App.Call takes the shop as its first argument.
+func manyShops(ctx context.Context) error {
+	kdtIDs := []string{"42587152", "42587153", "42587154"}
+	yz := shoptokentest.NewYouzan(shoptokentest.WithGrants(kdtIDs...))
+	defer yz.Close()
+	store := shoptoken.NewMemoryStore() // redisstore.New(rdb) for a fleet
+	app, err := youzan.NewApp(youzan.Config{ClientID: "id", ClientSecret: "secret", BaseURL: yz.URL}, shops.WithStore(store))
+	if err != nil {
+		return err
+	}
+	defer app.Shutdown(ctx)
+	fmt.Println("4. many shops: one App, one store, three shops, two calls each")
+	for range 2 {
+		for _, shop := range kdtIDs {
+			if err := app.Call(ctx, shop, "youzan.shop.get", "3.0.0", nil, nil); err != nil {
+				return err
+			}
+		}
+	}
+	for _, shop := range kdtIDs {
+		tok, _, err := store.Load(ctx, app.Key(shop).String())
+		if err != nil {
+			return err
+		}
+		fmt.Printf("   %s: token %s… stored\n", app.Key(shop), tok.AccessToken[:4])
+	}
+	st := yz.Stats()
+	fmt.Printf("   platform saw: %d API calls, %d token calls\n", st.APICalls, st.TokenRequests)
+	if st.APICalls != 6 || st.TokenRequests != 3 {
 		return fmt.Errorf("unexpected platform traffic: %+v", st)
 	}
 	return nil
