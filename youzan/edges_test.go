@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/defaultclient"
 	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/youzan"
@@ -238,4 +239,27 @@ func TestConfig_FetchToken_successSpellings(t *testing.T) {
 		require.NoError(t, err, success)
 		assert.Equal(t, secretAccess, tok.AccessToken)
 	}
+}
+
+// TestClient_HTTPClient_defaults: with no Config.HTTPClient, Do and HTTPClient use the SDK's
+// default client (never one without a timeout), the one every provider uses; with one, its
+// transport and timeout. HTTPClient returns a copy: changing it leaves the Client as it was.
+func TestClient_HTTPClient_defaults(t *testing.T) {
+	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient}
+	src := shoptoken.StaticSource(&shoptoken.Token{AccessToken: secretAccess})
+	hc := mustClient(t, cfg, src).HTTPClient()
+	assert.Equal(t, defaultclient.Timeout, hc.Timeout)
+	base, ok := hc.Transport.(*shoptoken.Transport).Base.(*http.Transport)
+	require.True(t, ok)
+	assert.Equal(t, defaultclient.HeaderTimeout, base.ResponseHeaderTimeout)
+
+	own := &http.Client{Timeout: 7 * time.Second, Transport: &http.Transport{}}
+	cfg.HTTPClient = own
+	cl := mustClient(t, cfg, src)
+	hc = cl.HTTPClient()
+	assert.Equal(t, 7*time.Second, hc.Timeout)
+	assert.Same(t, own.Transport, hc.Transport.(*shoptoken.Transport).Base)
+	hc.Timeout = time.Nanosecond
+	assert.Equal(t, 7*time.Second, cl.HTTPClient().Timeout)
+	assert.Equal(t, 7*time.Second, own.Timeout, "the caller's client is not modified")
 }
