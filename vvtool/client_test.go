@@ -17,7 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/internal/fakeclock"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/vvtool"
 )
@@ -87,16 +86,19 @@ func TestNewClient_fleet(t *testing.T) {
 	emu := shoptokentest.NewVVTool()
 	defer emu.Close()
 	cfg := emuConfig(emu, nil)
+	clk := shoptokentest.NewClock(time.Now())
+	cfg.Clock = clk
 	store := shoptoken.NewMemoryStore()
-	clk := fakeclock.New(time.Now())
 	var sources []*shoptoken.Cache
-	var clients []*http.Client
+	var clients []*vvtool.Client
 	for range 2 {
-		src, err := vvtool.NewSource(cfg, shoptoken.WithStore(store, "vvtool:"+account), shoptoken.WithClock(clk))
+		src, err := vvtool.NewSource(cfg, shoptoken.WithStore(store))
 		require.NoError(t, err)
 		t.Cleanup(src.Close)
 		sources = append(sources, src)
-		clients = append(clients, vvtool.NewClient(src, emu.Client()))
+		cl, err := vvtool.NewClient(cfg, src)
+		require.NoError(t, err)
+		clients = append(clients, cl)
 	}
 	ctx := context.Background()
 	burst := func() int64 {
@@ -143,6 +145,9 @@ func TestNewClient_fleet(t *testing.T) {
 	assert.Equal(t, cur.AccessToken, sources[1].Current().AccessToken)
 	assert.True(t, emu.Valid(cur.AccessToken))
 	assert.Equal(t, "rejected", cur.Extra[vvtool.ExtraFetchReason])
+	stored, _, err := store.Load(ctx, "vvtool/"+account) // the SDK-built key: one token per Account
+	require.NoError(t, err)
+	assert.Equal(t, cur.AccessToken, stored.AccessToken)
 }
 
 func TestNewClient_rejectStyles(t *testing.T) {
@@ -157,7 +162,7 @@ func TestNewClient_rejectStyles(t *testing.T) {
 			src, err := vvtool.NewSource(cfg, shoptoken.WithMinInterval(0))
 			require.NoError(t, err)
 			defer src.Close()
-			hc := vvtool.NewClient(src, emu.Client())
+			hc := newClient(t, src, emu.Client())
 			ctx := context.Background()
 
 			require.NoError(t, info(ctx, hc, emu))
@@ -193,7 +198,7 @@ func TestNewClient_ipBinding(t *testing.T) {
 			src, err := vvtool.NewSource(emuConfig(emu, fromIP(emu, "10.0.0.1")), tt.opts...)
 			require.NoError(t, err)
 			defer src.Close()
-			hc := vvtool.NewClient(src, fromIP(emu, "10.0.0.2"))
+			hc := newClient(t, src, fromIP(emu, "10.0.0.2"))
 			ctx := context.Background()
 
 			for i := range 5 {
@@ -237,7 +242,7 @@ func TestNewClient_replacementThatWorked(t *testing.T) {
 	src, err := vvtool.NewSource(cfg, shoptoken.WithMinInterval(0))
 	require.NoError(t, err)
 	defer src.Close()
-	hc := vvtool.NewClient(src, emu.Client())
+	hc := newClient(t, src, emu.Client())
 	ctx := context.Background()
 
 	require.NoError(t, info(ctx, hc, emu))
@@ -279,10 +284,10 @@ func TestNewClient_replaysBody(t *testing.T) {
 	src, err := vvtool.NewSource(emuConfig(emu, nil), shoptoken.WithMinInterval(0))
 	require.NoError(t, err)
 	defer src.Close()
-	hc := vvtool.NewClient(src, nil)
+	hc := newClient(t, src, nil)
 
 	const form = "num_iid=620931423455&fields=title,price"
-	resp, err := hc.Post(api.URL+"/tool/items/get", "application/x-www-form-urlencoded", strings.NewReader(form))
+	resp, err := hc.HTTPClient().Post(api.URL+"/tool/items/get", "application/x-www-form-urlencoded", strings.NewReader(form))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
@@ -303,10 +308,10 @@ func TestNewClient_passesOtherAnswers(t *testing.T) {
 	src, err := vvtool.NewSource(emuConfig(emu, nil))
 	require.NoError(t, err)
 	defer src.Close()
-	hc := vvtool.NewClient(src, emu.Client())
+	hc := newClient(t, src, emu.Client())
 
 	emu.FailAPI(shoptokentest.FaultHTML, 1)
-	resp, err := hc.Get(emu.URL + "/tool/members/info")
+	resp, err := hc.HTTPClient().Get(emu.URL + "/tool/members/info")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
@@ -319,7 +324,56 @@ func TestNewClient_passesOtherAnswers(t *testing.T) {
 	assert.Empty(t, req.Header.Get("Authorization"), "the caller's request is not modified")
 }
 
-func TestNewClient_nilSource(t *testing.T) {
+// TestNewClient_badInput: a nil source (also a nil pointer or func in the interface) and a Config
+// NewSource would refuse are errors, never a panic, and nothing is sent.
+func TestNewClient_badInput(t *testing.T) {
 	t.Parallel()
-	assert.PanicsWithValue(t, "vvtool: NewClient: nil source", func() { vvtool.NewClient(nil, nil) })
+	good := vvtool.Config{Account: account, AccessKey: accessKey}
+	for name, src := range map[string]shoptoken.TokenSource{
+		"nil": nil, "nil *Cache": (*shoptoken.Cache)(nil), "nil func": shoptoken.TokenSourceFunc(nil),
+	} {
+		cl, err := vvtool.NewClient(good, src)
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, name)
+		assert.Nil(t, cl, name)
+		assert.Contains(t, err.Error(), "no token source", name)
+	}
+	static := shoptoken.StaticSource(&shoptoken.Token{AccessToken: "static-token-0123456789"})
+	for name, tt := range map[string]struct {
+		cfg  vvtool.Config
+		want error
+	}{
+		"no account":    {vvtool.Config{AccessKey: accessKey}, shoptoken.ErrCredentials},
+		"no access key": {vvtool.Config{Account: account}, shoptoken.ErrCredentials},
+		"bad encoding":  {vvtool.Config{Account: account, AccessKey: accessKey, Encoding: 7}, shoptoken.ErrBadRequest},
+		"bad token url": {vvtool.Config{Account: account, AccessKey: accessKey, TokenURL: "ftp://vv.test"}, shoptoken.ErrBadRequest},
+	} {
+		cl, err := vvtool.NewClient(tt.cfg, static)
+		require.ErrorIs(t, err, tt.want, name)
+		assert.Nil(t, cl, name)
+	}
+}
+
+// TestNewClient_staticSource: NewClient takes any TokenSource. With one that cannot be told of a
+// rejection, the rejection comes back as the platform's answer: no fetch, no retry.
+func TestNewClient_staticSource(t *testing.T) {
+	t.Parallel()
+	emu := shoptokentest.NewVVTool()
+	defer emu.Close()
+	ctx := context.Background()
+	tok, err := emuConfig(emu, nil).FetchToken(ctx)
+	require.NoError(t, err)
+	cl := newClient(t, shoptoken.StaticSource(tok), emu.Client())
+
+	require.NoError(t, info(ctx, cl, emu))
+	require.NoError(t, info(ctx, cl.HTTPClient(), emu))
+	_, err = emuConfig(emu, nil).FetchToken(ctx) // another server kills our token
+	require.NoError(t, err)
+	emu.ResetStats()
+	err = info(ctx, cl, emu)
+	var ans *answerError
+	require.ErrorAs(t, err, &ans, "the platform's own answer")
+	assert.Contains(t, ans.body, shoptokentest.VVToolInvalid)
+	st := emu.Stats()
+	assert.Equal(t, 1, st.APICalls, "not sent again")
+	assert.Zero(t, st.TokenRequests, "a static source is never refreshed")
 }

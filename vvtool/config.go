@@ -43,7 +43,8 @@ const (
 )
 
 // Config holds what vv-tool issues to your account. Account and AccessKey are required; a value of
-// white space only counts as missing.
+// white space only counts as missing. The Account has one token, named by the Key {"vvtool",
+// Account} and stored as "vvtool/<Account>".
 //
 // A Config is a value: copy it freely. It is safe for concurrent use. It prints and logs with
 // AccessKey shortened, in every fmt verb and slog.
@@ -64,12 +65,18 @@ type Config struct {
 	// (classic or wrapped answer); tests point it at a shoptokentest emulator. It must be an
 	// absolute http or https URL without user information, query or fragment.
 	TokenURL string
-	// HTTPClient sends token requests. If nil, a shared client with the SDK's timeouts is used (5 s
-	// to connect, 15 s to the response headers, 30 s in all).
+	// HTTPClient sends token requests and, through NewClient, API calls: one client, so that both
+	// leave from the same address (vv-tool binds a token to the IP that fetched it). If nil, a
+	// shared client with the SDK's timeouts is used (5 s to connect, 15 s to the response headers,
+	// 30 s in all).
 	HTTPClient *http.Client
 	// Logger receives a Debug record per token request (redacted URL, status, a redacted snippet
 	// of the answer). If nil, nothing is logged. NewSource also gives it to the Cache.
 	Logger *slog.Logger
+	// Clock is the time of everything built from this Config: token issue times and expiries, the
+	// Cache's minimum interval, and how old a rejected token is. If nil, the system clock. Tests
+	// give a shoptokentest.Clock here and to the emulator.
+	Clock shoptoken.Clock
 }
 
 // Encoding is how the token request's form fields are encoded.
@@ -105,8 +112,11 @@ func (e Encoding) shown() string {
 }
 
 // view is how c prints: AccessKey shortened, TokenURL without secrets.
-func (c Config) view() *redact.View {
-	return redact.NewView("vvtool.Config").
+func (c Config) view() *redact.View { return c.viewAs("vvtool.Config") }
+
+// viewAs is view under another type name.
+func (c Config) viewAs(name string) *redact.View {
+	return redact.NewView(name).
 		Plain("Account", "account", c.Account).
 		Secret("AccessKey", "access_key", c.AccessKey).
 		Plain("Encoding", "encoding", c.Encoding.shown()).
@@ -169,20 +179,28 @@ func (c Config) tokenURL() string {
 	return c.TokenURL
 }
 
+// key returns the Key of the Account's token: {"vvtool", Account}, one token per Account.
+func (c Config) key() shoptoken.Key { return shoptoken.Key{Platform: platform, App: c.Account} }
+
+// now reads c's clock.
+func (c Config) now() time.Time {
+	if c.Clock != nil {
+		return c.Clock.Now()
+	}
+	return time.Now()
+}
+
 // fetcher sends token requests for one Config.
 type fetcher struct {
 	cfg Config
 	hc  *httpx.Client
-	now func() time.Time
 }
 
 func (c Config) newFetcher() *fetcher {
-	return &fetcher{
-		cfg: c,
-		hc:  httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger}),
-		now: time.Now,
-	}
+	return &fetcher{cfg: c, hc: httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger})}
 }
+
+func (f *fetcher) now() time.Time { return f.cfg.now() }
 
 // fetch makes one token request, its form encoded as cfg.Encoding says.
 func (f *fetcher) fetch(ctx context.Context) (*shoptoken.Token, error) {

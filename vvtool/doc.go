@@ -17,11 +17,23 @@
 // recovers once; when a token fetched moments ago is rejected again it stops and explains the IP
 // binding instead of fetching token after token.
 //
-//	src, err := vvtool.NewSource(vvtool.Config{Account: acct, AccessKey: key},
-//		shoptoken.WithStore(store, "vvtool:"+acct)) // the same store and key on every server
+// # One token per Account, no shops
+//
+// vv-tool has no shops: an Account has one token, named by the Key {"vvtool", Account} and stored
+// as "vvtool/<Account>". There is therefore no NewApp and no Keeper (the token lives about 3000
+// days and is never refreshed ahead). A fleet shares the token by giving every server NewSource
+// with the same Store; the key is the same by construction:
+//
+//	cfg := vvtool.Config{Account: acct, AccessKey: key, Logger: logger}
+//	src, err := vvtool.NewSource(cfg, shoptoken.WithStore(redisstore.New(rdb))) // every server
 //	if err != nil { ... }
-//	hc := vvtool.NewClient(src, nil)
-//	resp, err := hc.Get("http://api.vv-tool.com/tool/members/info")
+//	cl, err := vvtool.NewClient(cfg, src)
+//	if err != nil { ... }
+//	req, _ := http.NewRequestWithContext(ctx, "GET", "http://api.vv-tool.com/tool/members/info", nil)
+//	resp, err := cl.Do(req) // or cl.HTTPClient() for a library that takes an *http.Client
+//
+// Config.HTTPClient sends both the token requests and the API calls, so that both leave from one
+// address. Config.Logger and Config.Clock reach the Cache too.
 //
 // # The token request
 //
@@ -50,10 +62,10 @@
 //
 // # Concurrency
 //
-// Config is a value and safe for concurrent use. The Cache from NewSource and the client from
+// Config is a value and safe for concurrent use. The Cache from NewSource and the Client from
 // NewClient are safe for concurrent use by any number of goroutines; concurrent callers that see
 // the same rejection cause one fetch. Across processes and servers, give every one the same
-// shoptoken.Store (redisstore, filestore) under the same key.
+// shoptoken.Store (redisstore, filestore).
 //
 // # Errors
 //
@@ -61,8 +73,8 @@
 // the platform's code and message (secrets removed, each one printable line of bounded length;
 // the whole message in RawMessage) and a Kind to match with errors.Is.
 // The Cache's own refusals (its minimum interval, a wait given up) are *shoptoken.Error with an
-// empty Platform, and the client from NewClient returns every error inside net/http's *url.Error,
-// so match with errors.Is and errors.As rather than a type assertion:
+// empty Platform, and Client.Do returns every error inside net/http's *url.Error, so match with
+// errors.Is and errors.As rather than a type assertion:
 //
 //   - ErrCredentials: wrong Account or AccessKey (any HTTP 401 from the token endpoint, whatever
 //     its body, an OAuth "invalid_client", a message about client_id/client_secret, or an empty
@@ -71,7 +83,8 @@
 //   - ErrPermission: a token fetched moments ago was rejected again (IP binding, or another server
 //     fetching); the message says which host fetched it;
 //   - ErrUnavailable: network failure, timeout, 5xx; ErrRateLimited: 429 or a "too frequent"
-//     message, or the Cache's minimum interval; ErrBadRequest: other refusals;
+//     message, or the Cache's minimum interval; ErrBadRequest: other refusals, and NewClient
+//     without a source;
 //   - ErrBadResponse: an HTML page, an empty, truncated or oversized body, JSON of the wrong shape.
 //
 // The AccessKey and tokens never appear in errors, logs or fmt output.

@@ -40,17 +40,20 @@ func TestConfig_FetchToken_escapedNameNotLogged(t *testing.T) {
 	testkit.NoSecret(t, "debug log", []string{edgeKey, edgeToken}, logs.String())
 }
 
-// TestNewClient_nilBaseHasTimeouts: a nil base is the SDK's default client, never one without a
-// timeout.
+// TestNewClient_nilBaseHasTimeouts: a nil Config.HTTPClient is the SDK's default client, never
+// one without a timeout. HTTPClient returns a copy: changing it leaves the Client as it was.
 func TestNewClient_nilBaseHasTimeouts(t *testing.T) {
 	src, err := vvtool.NewSource(vvtool.Config{Account: "acct", AccessKey: edgeKey})
 	require.NoError(t, err)
 	defer src.Close()
-	hc := vvtool.NewClient(src, nil)
+	cl := newClient(t, src, nil)
+	hc := cl.HTTPClient()
 	assert.Equal(t, defaultclient.Timeout, hc.Timeout)
 	base, ok := hc.Transport.(*shoptoken.Transport).Base.(*http.Transport)
 	require.True(t, ok)
 	assert.Equal(t, defaultclient.HeaderTimeout, base.ResponseHeaderTimeout)
+	hc.Timeout = time.Nanosecond
+	assert.Equal(t, defaultclient.Timeout, cl.HTTPClient().Timeout)
 }
 
 // TestConfig_FetchToken_redirectNotFollowed: /oauth/token answered with a redirect to another
@@ -96,9 +99,11 @@ func TestPrinted_noSecret(t *testing.T) {
 	src, err := vvtool.NewSource(good, shoptoken.WithToken(tok))
 	require.NoError(t, err)
 	defer src.Close()
-	hc := vvtool.NewClient(src, nil)
+	cl, err := vvtool.NewClient(good, src)
+	require.NoError(t, err)
+	hc := cl.HTTPClient()
 	for name, v := range map[string]any{
-		"Config": cfg, "*Config": &cfg, "source": src, "NewClient": hc, "its Transport": hc.Transport, "token": tok,
+		"Config": cfg, "*Config": &cfg, "source": src, "Client": cl, "HTTPClient": hc, "its Transport": hc.Transport, "token": tok,
 	} {
 		testkit.NoSecret(t, name, []string{edgeKey, edgeToken}, testkit.Printed(v)...)
 	}

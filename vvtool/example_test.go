@@ -14,6 +14,8 @@ import (
 	"github.com/shoptoken/shoptoken/vvtool"
 )
 
+// vv-tool has one token per Account and no shops: a fleet shares the Account's token through one
+// Store, under the Key the package builds ("vvtool/<Account>"). There is no NewApp.
 func ExampleNewSource() {
 	emu := shoptokentest.NewVVTool() // a local vv-tool emulator: the example runs offline
 	defer emu.Close()
@@ -23,7 +25,7 @@ func ExampleNewSource() {
 		Account:   "account",
 		AccessKey: "key",
 		TokenURL:  emu.URL + "/oauth/token",
-	}, shoptoken.WithStore(store, "vvtool:account"))
+	}, shoptoken.WithStore(store))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -36,9 +38,12 @@ func ExampleNewSource() {
 	fmt.Println(tok.Subject, tok.TokenType, tok.Expiry.Sub(tok.IssuedAt).Hours()/24, "days")
 	again, _ := src.Token(context.Background())
 	fmt.Println("same token:", again == tok, "fetches:", emu.Stats().TokenRequests)
+	stored, _, err := store.Load(context.Background(), src.Key().String())
+	fmt.Println("stored under", src.Key(), stored.AccessToken == tok.AccessToken, err)
 	// Output:
 	// account Bearer 3000 days
 	// same token: true fetches: 1
+	// stored under vvtool/account true <nil>
 }
 
 func ExampleNewClient() {
@@ -51,10 +56,14 @@ func ExampleNewClient() {
 		log.Fatal(err)
 	}
 	defer src.Close()
-	hc := vvtool.NewClient(src, nil)
+	cl, err := vvtool.NewClient(cfg, src)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	call := func() {
-		resp, err := hc.Get(emu.URL + "/tool/members/info")
+		req, _ := http.NewRequest(http.MethodGet, emu.URL+"/tool/members/info", nil)
+		resp, err := cl.Do(req)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -71,10 +80,14 @@ func ExampleNewClient() {
 	call()
 	st := emu.Stats()
 	fmt.Println("issued:", st.Issued, "rejected:", st.Rejected)
+
+	_, err = vvtool.NewClient(cfg, nil)
+	fmt.Println(errors.Is(err, shoptoken.ErrBadRequest))
 	// Output:
 	// 200 {"code":0,"msg":"成功","data":{"account":"account","ip":"127.0.0.1"}}
 	// 200 {"code":0,"msg":"成功","data":{"account":"account","ip":"127.0.0.1"}}
 	// issued: 3 rejected: 1
+	// true
 }
 
 func ExampleConfig_FetchToken() {

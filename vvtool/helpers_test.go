@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/vvtool"
@@ -50,8 +51,23 @@ func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return h.base.RoundTrip(r)
 }
 
+// newClient is vvtool.NewClient with API calls sent through hc (nil: the SDK's default client).
+func newClient(t testing.TB, src shoptoken.TokenSource, hc *http.Client) *vvtool.Client {
+	t.Helper()
+	cl, err := vvtool.NewClient(vvtool.Config{Account: account, AccessKey: accessKey, HTTPClient: hc}, src)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	return cl
+}
+
+// doer sends a request: *http.Client and *vvtool.Client.
+type doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
 // info calls /tool/members/info and reports an error unless the platform answered code 0.
-func info(ctx context.Context, hc *http.Client, emu *shoptokentest.VVTool) error {
+func info(ctx context.Context, hc doer, emu *shoptokentest.VVTool) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, emu.URL+"/tool/members/info", nil)
 	if err != nil {
 		return err

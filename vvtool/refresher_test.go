@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/shoptokentest"
 )
 
 // TestRefresher_Refresh_rejectWindow: a replacement token rejected within two minutes is not
@@ -47,9 +47,8 @@ func TestRefresher_Refresh_rejectWindow(t *testing.T) {
 			mock := httpmock.NewMockTransport()
 			mock.RegisterResponder(http.MethodPost, "http://vv.test/oauth/token", httpmock.NewBytesResponder(200, body))
 			cfg := Config{Account: "acct", AccessKey: "key-0123456789", TokenURL: "http://vv.test/oauth/token",
-				HTTPClient: &http.Client{Transport: mock}}
-			r := &refresher{f: &fetcher{cfg: cfg, hc: httpx.New(httpx.Config{Platform: platform, HTTPClient: cfg.HTTPClient}),
-				now: func() time.Time { return now }}}
+				HTTPClient: &http.Client{Transport: mock}, Clock: shoptokentest.NewClock(now)}
+			r := &refresher{f: cfg.newFetcher()}
 			got, err := r.Refresh(context.Background(), tt.current, tt.why)
 			if tt.fetch {
 				require.NoError(t, err)
@@ -72,19 +71,22 @@ func TestRefresher_Refresh_rejectWindow(t *testing.T) {
 
 func TestExplain(t *testing.T) {
 	t.Parallel()
-	live := &shoptoken.Token{AccessToken: "live-token-0123456789", IssuedAt: time.Now().Add(-3 * time.Second),
-		Expiry: time.Now().Add(time.Hour)}
-	expired := &shoptoken.Token{AccessToken: "dead-token-0123456789", Expiry: time.Now().Add(-time.Second)}
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC) // the Config's clock, not the system's
+	live := &shoptoken.Token{AccessToken: "live-token-0123456789", IssuedAt: now.Add(-3 * time.Second),
+		Expiry: now.Add(time.Hour)}
+	expired := &shoptoken.Token{AccessToken: "dead-token-0123456789", Expiry: now.Add(-time.Second)}
+	old := &shoptoken.Token{AccessToken: "old-token-0123456789", IssuedAt: now.Add(-rejectWindow), Expiry: now.Add(time.Hour)}
 	engine := &shoptoken.Error{Op: "refresh", Kind: shoptoken.ErrRateLimited, Message: "next platform call for this key is allowed in 57s (minimum interval)"}
 	platformLimit := &shoptoken.Error{Platform: platform, Op: "token", Kind: shoptoken.ErrRateLimited, Code: "1001"}
 
-	err := explain(live, engine)
+	err := explain(live, engine, now)
 	require.ErrorIs(t, err, shoptoken.ErrPermission)
 	require.ErrorIs(t, err, shoptoken.ErrRateLimited, "the cause stays matchable")
 	assert.Contains(t, err.Error(), "fetched 3s ago")
 	assert.Contains(t, err.Error(), "allowed in 57s")
 
-	assert.Same(t, platformLimit, explain(live, platformLimit), "the platform's own limit is not IP binding")
-	assert.Same(t, engine, explain(expired, engine), "an expired token needs no explanation")
-	assert.Same(t, engine, explain(nil, engine))
+	assert.Same(t, platformLimit, explain(live, platformLimit, now), "the platform's own limit is not IP binding")
+	assert.Same(t, engine, explain(expired, engine, now), "an expired token needs no explanation")
+	assert.Same(t, engine, explain(old, engine, now), "a token fetched two minutes ago or more: an outage, not IP binding")
+	assert.Same(t, engine, explain(nil, engine, now))
 }

@@ -88,10 +88,10 @@ func TestRegression_IPBindingBlamedForOldToken(t *testing.T) {
 	src, err := vvtool.NewSource(cfg, shoptoken.WithToken(old), shoptoken.WithBackoff(5*time.Millisecond, 5*time.Millisecond))
 	require.NoError(t, err)
 	defer src.Close()
-	hc := vvtool.NewClient(src, srv.Client())
+	hc := newClient(t, src, srv.Client())
 
 	get := func() error {
-		resp, err := hc.Get(srv.URL + "/tool/members/info")
+		resp, err := hc.HTTPClient().Get(srv.URL + "/tool/members/info")
 		if resp != nil {
 			resp.Body.Close()
 		}
@@ -129,7 +129,7 @@ func TestRegression_BearerFollowsRedirectToOtherHost(t *testing.T) {
 	src, err := vvtool.NewSource(vvtool.Config{Account: "acct", AccessKey: "key0123456789"}, shoptoken.WithToken(tok))
 	require.NoError(t, err)
 	defer src.Close()
-	resp, err := vvtool.NewClient(src, nil).Get(api.URL + "/tool/members/info")
+	resp, err := newClient(t, src, nil).HTTPClient().Get(api.URL + "/tool/members/info")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)

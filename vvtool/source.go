@@ -21,20 +21,21 @@ const DefaultMinInterval = 60 * time.Second
 const rejectWindow = 2 * time.Minute
 
 // NewSource returns a Cache that fetches vv-tool tokens for c. It validates c and names the field
-// at fault.
+// at fault. Its Key is {"vvtool", c.Account}: the Account has one token, so a fleet shares it with
+// shoptoken.WithStore(store) and nothing else (vv-tool has no shops, so there is no NewApp).
 //
-// Defaults, set before opts so that opts win:
+// Options, set before opts so that opts win:
 //   - WithEarlyRefresh(0): the token is never refreshed ahead of expiry or on a timer. A token is
 //     fetched only when there is none, when it has expired, or when the platform rejected it and
 //     it is still the current one (Cache.Invalidate is compare-and-refresh).
 //   - WithMinInterval(DefaultMinInterval): at most one fetch per minute per Cache; with a Store
 //     that is a Locker, fetches are also made under the fleet lease, so one server fetches for all.
-//   - WithName("vvtool:"+Account), and WithLogger(c.Logger) when it is set.
+//   - WithKey, and WithLogger(c.Logger) and WithClock(c.Clock) when they are set.
 //
-// Give every process that uses the Account the same Store (shoptoken.WithStore) under the same
-// key: each fetch kills the previous token on every server, so processes that do not share one
-// take turns killing each other's tokens. A token works from one IP only, so servers that leave
-// from different IPs cannot share an Account at all: give each egress IP its own Account.
+// Give every process that uses the Account the same Store (shoptoken.WithStore): each fetch kills
+// the previous token on every server, so processes that do not share one take turns killing each
+// other's tokens. A token works from one IP only, so servers that leave from different IPs cannot
+// share an Account at all: give each egress IP its own Account.
 //
 // A token fetched because the previous one was rejected, and itself rejected within two minutes
 // before any API call of this process (through NewClient) succeeded with it, is not replaced at
@@ -47,10 +48,13 @@ func NewSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
 	defaults := []shoptoken.Option{
 		shoptoken.WithEarlyRefresh(0),
 		shoptoken.WithMinInterval(DefaultMinInterval),
-		shoptoken.WithName(platform + ":" + c.Account),
+		shoptoken.WithKey(c.key()),
 	}
 	if c.Logger != nil {
 		defaults = append(defaults, shoptoken.WithLogger(c.Logger))
+	}
+	if c.Clock != nil {
+		defaults = append(defaults, shoptoken.WithClock(c.Clock))
 	}
 	return shoptoken.NewCache(&refresher{f: c.newFetcher()}, append(defaults, opts...)...)
 }

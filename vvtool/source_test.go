@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/internal/fakeclock"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/vvtool"
 )
@@ -23,10 +22,12 @@ import (
 // the token has expired, and then exactly once.
 func TestNewSource_neverRefreshesEarly(t *testing.T) {
 	t.Parallel()
-	clk := fakeclock.New(time.Now())
+	clk := shoptokentest.NewClock(time.Now())
 	emu := shoptokentest.NewVVTool(shoptokentest.WithTokenTTL(10*time.Minute), shoptokentest.WithClock(clk))
 	defer emu.Close()
-	src, err := vvtool.NewSource(emuConfig(emu, nil), shoptoken.WithClock(clk))
+	cfg := emuConfig(emu, nil)
+	cfg.Clock = clk // the Cache's and the fetcher's clock
+	src, err := vvtool.NewSource(cfg)
 	require.NoError(t, err)
 	defer src.Close()
 	ctx := context.Background()
@@ -34,6 +35,8 @@ func TestNewSource_neverRefreshesEarly(t *testing.T) {
 	first, err := src.Token(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "missing", first.Extra[vvtool.ExtraFetchReason])
+	assert.Equal(t, clk.Now(), first.IssuedAt, "the Config's Clock stamps the token")
+	assert.Equal(t, shoptoken.Key{Platform: "vvtool", App: account}, src.Key())
 	for range 9 {
 		clk.Advance(time.Minute)
 		tok, err := src.Token(ctx)
@@ -54,10 +57,12 @@ func TestNewSource_neverRefreshesEarly(t *testing.T) {
 // TestNewSource_optionsWin: the caller's options come after the package's defaults.
 func TestNewSource_optionsWin(t *testing.T) {
 	t.Parallel()
-	clk := fakeclock.New(time.Now())
+	clk := shoptokentest.NewClock(time.Now())
 	emu := shoptokentest.NewVVTool(shoptokentest.WithTokenTTL(10*time.Minute), shoptokentest.WithClock(clk))
 	defer emu.Close()
-	src, err := vvtool.NewSource(emuConfig(emu, nil), shoptoken.WithClock(clk), shoptoken.WithEarlyRefresh(3*time.Minute))
+	cfg := emuConfig(emu, nil)
+	cfg.Clock = clk
+	src, err := vvtool.NewSource(cfg, shoptoken.WithEarlyRefresh(3*time.Minute))
 	require.NoError(t, err)
 	defer src.Close()
 	_, err = src.Token(context.Background())
@@ -132,7 +137,7 @@ func TestSecrets_neverShown(t *testing.T) {
 	src, err := vvtool.NewSource(cfg, shoptoken.WithMinInterval(0))
 	require.NoError(t, err)
 	defer src.Close()
-	hc := vvtool.NewClient(src, fromIP(emu, "10.0.0.1"))
+	hc := newClient(t, src, fromIP(emu, "10.0.0.1"))
 	require.NoError(t, info(ctx, hc, emu))
 	secrets = append(secrets, src.Current().AccessToken)
 
@@ -143,7 +148,7 @@ func TestSecrets_neverShown(t *testing.T) {
 	secrets = append(secrets, src.Current().AccessToken)
 
 	// IP binding: calls from another address.
-	other := vvtool.NewClient(src, fromIP(emu, "10.0.0.2"))
+	other := newClient(t, src, fromIP(emu, "10.0.0.2"))
 	for range 3 {
 		err := info(ctx, other, emu)
 		require.ErrorIs(t, err, shoptoken.ErrPermission)

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strconv"
 	"sync"
@@ -19,37 +21,117 @@ import (
 	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/jsonx"
 	"github.com/shoptoken/shoptoken/internal/phrase"
+	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
-// Client calls Youzan APIs through the gateway with tokens from a Cache. It is safe for
-// concurrent use.
+// Client calls Youzan APIs for one shop with tokens from a TokenSource. Get one from
+// App.Client, which shares the App's state, or NewClient. It is safe for concurrent use.
 type Client struct {
-	cfg Config
-	src *shoptoken.Cache
-	hc  *httpx.Client
-	log *slog.Logger
-
-	limited atomic.Int32 // len(limits), read without the lock on the success path
-	mu      sync.Mutex
-	limits  map[string]*limitState // per API: the 4101 back-off sequence
+	app  *state
+	src  shoptoken.TokenSource
+	inv  shoptoken.Invalidator // src, when it can be told of a rejection; else nil
+	shop string                // the shop whose 4101 back-off this Client keeps; "" for NewClient's
 }
 
 // String describes the Client by its Config, without its secrets.
-func (cl *Client) String() string { return cl.cfg.view("youzan.Client").String() }
+func (cl *Client) String() string { return cl.view().String() }
 
 // GoString is used by %#v; it redacts like String.
 func (cl *Client) GoString() string { return cl.String() }
 
 // Format prints the redacted form for every verb.
-func (cl *Client) Format(f fmt.State, verb rune) { cl.cfg.view("youzan.Client").Format(f, verb) }
+func (cl *Client) Format(f fmt.State, verb rune) { cl.view().Format(f, verb) }
 
 // LogValue implements slog.LogValuer: the secret is redacted.
-func (cl *Client) LogValue() slog.Value { return cl.cfg.view("youzan.Client").LogValue() }
+func (cl *Client) LogValue() slog.Value { return cl.view().LogValue() }
 
-// NewClient returns a Client that calls APIs on c.BaseURL with tokens from src (NewSource or
-// NewToolSource). Problems with c or a nil src are reported by Call.
-func NewClient(c Config, src *shoptoken.Cache) *Client {
-	return &Client{cfg: c, src: src, hc: c.callHTTP(), log: c.logger(), limits: map[string]*limitState{}}
+func (cl *Client) view() *redact.View {
+	if cl == nil || cl.app == nil {
+		return Config{}.view("youzan.Client")
+	}
+	return cl.app.cfg.view("youzan.Client").Plain("Shop", "shop", cl.shop)
+}
+
+// NewClient returns a Client that calls APIs on c.BaseURL with tokens from src: a Cache from
+// NewSource or NewToolSource, an App's Source, a shoptoken.StaticSource, or any TokenSource.
+// When src is a shoptoken.Invalidator (a Cache is), a token the gateway rejects is reported to it
+// and the request sent once more with the new token; otherwise the rejection is returned.
+//
+// The Client keeps its own HTTP client and 4101 back-off. For many shops use App.Client or
+// App.Call, which share both across the App. NewClient fails with ErrBadRequest, before anything
+// is sent, for a Config NewSource would refuse or a nil src.
+func NewClient(c Config, src shoptoken.TokenSource) (*Client, error) {
+	if isNil(src) {
+		return nil, configError(opCall, "NewClient was given no token source")
+	}
+	st, err := newState(c, opCall, false, true)
+	if err != nil {
+		return nil, err
+	}
+	inv, _ := src.(shoptoken.Invalidator)
+	return &Client{app: st, src: src, inv: inv}, nil
+}
+
+// isNil reports whether src is nil or a nil pointer, func or map in an interface.
+func isNil(src shoptoken.TokenSource) bool {
+	if src == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(src); v.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
+}
+
+// Do sends req with the token in its access_token query parameter (on a copy: req itself never
+// carries it) and returns the gateway's answer as it is, for an API Call does not fit (a file
+// upload, say). When the answer is a rejection of the token (4201, 4202 or 4203, in any envelope)
+// and the source is an Invalidator, the source is told and req sent once more with the new token,
+// its body replayed through Request.GetBody. Do reads nothing else in the answer: a 4101 or any
+// other error comes back as the answer it is, without the back-off advice Call adds.
+func (cl *Client) Do(req *http.Request) (*http.Response, error) {
+	return cl.HTTPClient().Do(req)
+}
+
+// HTTPClient returns an *http.Client that sends every request as Do does, for a library that
+// takes one. It uses Config.HTTPClient's transport, timeout and cookies (the SDK's default
+// client when nil); a redirect to another host is followed without the token.
+func (cl *Client) HTTPClient() *http.Client {
+	hc := *cl.app.hc
+	var src shoptoken.Invalidator = cl.inv
+	if src == nil {
+		src = keep{cl.src}
+	}
+	hc.Transport = &shoptoken.Transport{Source: src, Base: hc.Transport, Attach: attachToken, Rejected: rejectedAnswer}
+	return &hc
+}
+
+// attachToken puts the token where the gateway reads it, the access_token query parameter.
+var attachToken = shoptoken.AttachQuery("access_token")
+
+// keep is a TokenSource that cannot be told of a rejection: Invalidate hands back the token
+// rejected, so the Transport returns the gateway's own answer.
+type keep struct{ shoptoken.TokenSource }
+
+func (k keep) Invalidate(_ context.Context, rejected *shoptoken.Token) (*shoptoken.Token, error) {
+	return rejected, nil
+}
+
+// peekLimit is how much of an answer rejectedAnswer reads: a gateway error is short.
+const peekLimit = 4 << 10
+
+// rejectedAnswer reports whether resp is the gateway's rejection of the token: 4201, 4202 or
+// 4203 in any envelope Call understands. It reads at most 4 KiB and leaves the body readable.
+func rejectedAnswer(resp *http.Response) bool {
+	if resp.ContentLength > peekLimit {
+		return false
+	}
+	head, err := shoptoken.PeekBody(resp, peekLimit+1)
+	if err != nil || len(head) > peekLimit {
+		return false
+	}
+	return parseCall(&httpx.Response{StatusCode: resp.StatusCode, Body: head}, nil).rejected != 0
 }
 
 // Call invokes API api at version (e.g. "youzan.trade.get", "4.0.2"; the docs' name
@@ -63,17 +145,23 @@ func NewClient(c Config, src *shoptoken.Cache) *Client {
 // encoding/json decodes into; it is left alone when the data is null.
 //
 // The token goes in the access_token query parameter only, as the gateway requires, and never
-// into an error or a log. When the gateway rejects it (4201, 4202, 4203) Call reports it to the
-// Cache (Invalidate: compare-and-refresh, so a burst of rejections costs one token call) and
-// sends the same body once more with the new token; it never retries twice. A second rejection
-// is ErrTokenInvalid, or ErrReauthorize for 4201 (the grant is closed). Other errors are
+// into an error or a log. When the gateway rejects it (4201, 4202, 4203) and the source is an
+// Invalidator, Call reports it (Invalidate: compare-and-refresh, so a burst of rejections costs
+// one token call) and sends the same body once more with the new token; it never retries twice.
+// A second rejection, or the first from a source that cannot be invalidated, is ErrTokenInvalid,
+// or ErrReauthorize for 4201 after a fresh token (the grant is closed). Other errors are
 // returned as they come: see the package documentation for the mapping, and RetryAfter for
 // 4101. The request is not retried on other failures, because it may have had an effect.
 func (cl *Client) Call(ctx context.Context, api, version string, params, out any) error {
-	if cl == nil || cl.src == nil {
-		return configError(opCall, "NewClient was given no token source")
+	if cl == nil || cl.app == nil || isNil(cl.src) {
+		return configError(opCall, "the Client has no token source (use NewClient or App.Client)")
 	}
-	target, err := cl.endpoint(api, version)
+	return cl.app.do(ctx, cl.src, cl.inv, cl.shop, api, version, params, out)
+}
+
+// do is Call for src and shop, with st's HTTP client and back-off.
+func (st *state) do(ctx context.Context, src shoptoken.TokenSource, inv shoptoken.Invalidator, shop, api, version string, params, out any) error {
+	target, err := st.endpoint(api, version)
 	if err != nil {
 		return err
 	}
@@ -81,25 +169,28 @@ func (cl *Client) Call(ctx context.Context, api, version string, params, out any
 	if err != nil {
 		return err
 	}
-	tok, err := cl.src.Token(ctx)
+	tok, err := src.Token(ctx)
 	if err != nil {
 		return err
 	}
-	res := cl.send(ctx, target, body, tok)
+	res := st.send(ctx, target, body, tok)
 	if res.rejected == 0 {
-		return cl.finish(api, res, out)
+		return st.finish(shop, api, res, out)
+	}
+	if inv == nil {
+		return res.err // nothing to tell: the platform's own rejection, ErrTokenInvalid
 	}
 	// Rejected: compare-and-refresh, then one more try with whatever token is current now.
-	cl.log.LogAttrs(ctx, slog.LevelDebug, "youzan: token rejected; invalidating and retrying once",
-		slog.String("api", api), slog.Int("err_code", res.rejected), slog.String("trace_id", res.traceID))
-	fresh, err := cl.src.Invalidate(ctx, tok)
+	st.log.LogAttrs(ctx, slog.LevelDebug, "youzan: token rejected; invalidating and retrying once",
+		slog.String("shop", shop), slog.String("api", api), slog.Int("err_code", res.rejected), slog.String("trace_id", res.traceID))
+	fresh, err := inv.Invalidate(ctx, tok)
 	if err != nil {
 		return err
 	}
 	if fresh == nil || fresh.AccessToken == tok.AccessToken {
 		return res.err // no new token to try: the platform's own rejection, ErrTokenInvalid
 	}
-	res = cl.send(ctx, target, body, fresh)
+	res = st.send(ctx, target, body, fresh)
 	if res.rejected != 0 {
 		var e *shoptoken.Error
 		if errors.As(res.err, &e) && res.rejected == 4201 {
@@ -109,7 +200,7 @@ func (cl *Client) Call(ctx context.Context, api, version string, params, out any
 		}
 		return res.err
 	}
-	return cl.finish(api, res, out)
+	return st.finish(shop, api, res, out)
 }
 
 // API names are lower-case dotted identifiers (youzan.trade.get, youzan.item.sku.update) and
@@ -126,14 +217,14 @@ const (
 	maxAPIVersion = 16
 )
 
-func (cl *Client) endpoint(api, version string) (string, error) {
+func (st *state) endpoint(api, version string) (string, error) {
 	switch {
 	case len(api) > maxAPIName || !apiName.MatchString(api):
 		return "", configError(opCall, "invalid API name "+strconv.Quote(httpx.Short(api))+` (want lower-case dotted words, e.g. "youzan.trade.get")`)
 	case len(version) > maxAPIVersion || !apiVersion.MatchString(version):
 		return "", configError(opCall, "invalid API version "+strconv.Quote(httpx.Short(version))+` (want dotted numbers, e.g. "4.0.2")`)
 	}
-	base, err := cl.cfg.base(opCall)
+	base, err := st.cfg.base(opCall)
 	if err != nil {
 		return "", err
 	}
@@ -175,9 +266,9 @@ type result struct {
 	rejected int   // 4201, 4202 or 4203 when the token was rejected
 }
 
-func (cl *Client) send(ctx context.Context, target string, body []byte, tok *shoptoken.Token) result {
+func (st *state) send(ctx context.Context, target string, body []byte, tok *shoptoken.Token) result {
 	secrets := []string{tok.AccessToken}
-	resp, err := cl.hc.Do(ctx, httpx.Request{
+	resp, err := st.call.Do(ctx, httpx.Request{
 		Op:      opCall,
 		Method:  "POST",
 		URL:     target,
@@ -355,14 +446,14 @@ func businessKind(code, msg string) error {
 }
 
 // finish decodes a successful answer into out, or returns the failure (adding the 4101 advice).
-func (cl *Client) finish(api string, res result, out any) error {
+func (st *state) finish(shop, api string, res result, out any) error {
 	if res.err != nil {
 		if errors.Is(res.err, shoptoken.ErrRateLimited) {
-			return cl.rateLimited(api, res.err)
+			return st.lim.rateLimited(shop, api, res.err)
 		}
 		return res.err
 	}
-	cl.clearLimit(api)
+	st.lim.clear(shop, api)
 	if out == nil || !present(res.data) {
 		return nil
 	}
@@ -375,35 +466,57 @@ const (
 	rateLimitSteps = 4 // 3 s << 4 = 48 s
 )
 
+// limiter keeps the 4101 back-off of every shop and API of one app (or of one NewClient), per
+// shop and API, so that one shop's burst never makes another shop's advice grow. Only limited
+// pairs have an entry; a success removes it.
+type limiter struct {
+	now     func() time.Time
+	limited atomic.Int32 // len(m), read without the lock on the success path
+	mu      sync.RWMutex
+	m       map[limitKey]*limitState
+	pruneAt int // len(m) at which stale entries are dropped
+}
+
+type limitKey struct{ shop, api string }
+
 type limitState struct {
 	level int
 	last  time.Time
 }
 
-// rateLimited attaches the advised wait to a 4101 error. The sequence is per API: a 4101 that
-// comes after the caller waited the advised time moves one step up; 4101s from a burst of
-// concurrent calls within the same wait do not; a success, or a quiet spell of twice the wait,
-// starts again at 3 s.
-func (cl *Client) rateLimited(api string, err error) error {
-	now := cl.cfg.now()
-	cl.mu.Lock()
-	st := cl.limits[api]
+// minPrune is the smallest table the limiter looks through for stale entries.
+const minPrune = 1024
+
+// rateLimited attaches the advised wait to a 4101 error. The sequence is per shop and API: a
+// 4101 that comes after the caller waited the advised time moves one step up; 4101s from a burst
+// of concurrent calls within the same wait do not; a success, or a quiet spell of twice the wait
+// (plus 3 s), starts again at 3 s.
+func (l *limiter) rateLimited(shop, api string, err error) error {
+	now := l.now()
+	k := limitKey{shop, api}
+	l.mu.Lock()
+	st := l.m[k]
 	if st == nil {
+		if l.m == nil {
+			l.m = map[limitKey]*limitState{}
+		}
+		if len(l.m) >= max(l.pruneAt, minPrune) {
+			l.pruneLocked(now)
+		}
 		st = &limitState{}
-		cl.limits[api] = st
-		cl.limited.Add(1)
+		l.m[k] = st
+		l.limited.Store(int32(len(l.m)))
 	} else {
-		cur := rateLimitFirst << st.level
 		switch since := now.Sub(st.last); {
-		case since >= 2*cur+rateLimitFirst:
+		case since >= quiet(st.level):
 			st.level = 0
-		case since >= cur:
+		case since >= rateLimitFirst<<st.level:
 			st.level = min(st.level+1, rateLimitSteps)
 		}
 	}
 	st.last = now
 	wait := rateLimitFirst << st.level
-	cl.mu.Unlock()
+	l.mu.Unlock()
 	var e *shoptoken.Error
 	if !errors.As(err, &e) {
 		return err
@@ -413,25 +526,49 @@ func (cl *Client) rateLimited(api string, err error) error {
 	return &cp
 }
 
-func (cl *Client) clearLimit(api string) {
-	if cl.limited.Load() == 0 {
+// quiet is how long without a 4101 starts the sequence again, from level.
+func quiet(level int) time.Duration { return 2*(rateLimitFirst<<level) + rateLimitFirst }
+
+// pruneLocked drops the entries whose quiet spell is over (they would start again at 3 s anyway),
+// so that a table once filled by a burst of limits over many shops does not stay that size.
+func (l *limiter) pruneLocked(now time.Time) {
+	for k, st := range l.m {
+		if now.Sub(st.last) >= quiet(st.level) {
+			delete(l.m, k)
+		}
+	}
+	l.pruneAt = 2 * len(l.m)
+}
+
+// clear ends shop's and api's back-off after a success. It takes no lock while nothing is limited.
+func (l *limiter) clear(shop, api string) {
+	if l.limited.Load() == 0 {
 		return
 	}
-	cl.mu.Lock()
-	if _, ok := cl.limits[api]; ok {
-		delete(cl.limits, api)
-		cl.limited.Add(-1)
+	k := limitKey{shop, api}
+	l.mu.RLock()
+	_, ok := l.m[k]
+	l.mu.RUnlock()
+	if !ok {
+		return
 	}
-	cl.mu.Unlock()
+	l.mu.Lock()
+	delete(l.m, k)
+	l.limited.Store(int32(len(l.m)))
+	l.mu.Unlock()
 }
+
+// size returns how many shop and API pairs are backing off.
+func (l *limiter) size() int { return int(l.limited.Load()) }
 
 type retryAfterError struct{ wait time.Duration }
 
 func (e *retryAfterError) Error() string { return "retry after " + e.wait.String() }
 
 // RetryAfter returns how long Youzan asks the caller to wait before calling again, when err is
-// a 4101 (too many requests) from Client.Call: 3 s, then 6, 12, 24 and 48 s for an API that
-// stays limited.
+// a 4101 (too many requests) from Call: 3 s, then 6, 12, 24 and 48 s for a shop and API that
+// stay limited. The sequence is shared by App.Call and every App.Client of one App; a Client
+// from NewClient keeps its own.
 func RetryAfter(err error) (time.Duration, bool) {
 	var ra *retryAfterError
 	if errors.As(err, &ra) {

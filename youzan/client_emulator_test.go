@@ -25,10 +25,10 @@ type echo struct {
 func TestClient_Call_emulator(t *testing.T) {
 	t.Parallel()
 	yz, cfg := emulated(t, nil)
-	src, err := youzan.NewSource(cfg)
+	src, err := youzan.NewSource(cfg, grant)
 	require.NoError(t, err)
 	defer src.Close()
-	cl := youzan.NewClient(cfg, src)
+	cl := mustClient(t, cfg, src)
 
 	var out echo
 	require.NoError(t, cl.Call(context.Background(), "youzan.trade.get", "4.0.2", map[string]string{"tid": "E123"}, &out))
@@ -47,14 +47,14 @@ func TestClient_Call_supersededConcurrent(t *testing.T) {
 	// Latency keeps the first requests in flight together, so that most use the old token.
 	yz, cfg := emulated(t, nil, shoptokentest.WithLatency(20*time.Millisecond))
 	ctx := context.Background()
-	src, err := youzan.NewSource(cfg) // default minimum interval: the refresh waits, calls pile up
+	src, err := youzan.NewSource(cfg, grant) // default minimum interval: the refresh waits, calls pile up
 	require.NoError(t, err)
 	defer src.Close()
-	cl := youzan.NewClient(cfg, src)
+	cl := mustClient(t, cfg, src)
 	mine, err := src.Token(ctx)
 	require.NoError(t, err)
 
-	theirs, err := cfg.FetchToken(ctx, true) // another process supersedes our token
+	theirs, err := cfg.FetchToken(ctx, grant, true) // another process supersedes our token
 	require.NoError(t, err)
 	require.False(t, yz.Valid(mine.AccessToken))
 	yz.ResetStats()
@@ -90,10 +90,10 @@ func TestClient_Call_rejectedButCurrent(t *testing.T) {
 	t.Parallel()
 	yz, cfg := emulated(t, nil)
 	ctx := context.Background()
-	src, err := youzan.NewSource(cfg, shoptoken.WithMinInterval(0))
+	src, err := youzan.NewSource(cfg, grant, shoptoken.WithMinInterval(0))
 	require.NoError(t, err)
 	defer src.Close()
-	cl := youzan.NewClient(cfg, src)
+	cl := mustClient(t, cfg, src)
 	first, err := src.Token(ctx)
 	require.NoError(t, err)
 	yz.ResetStats()
@@ -124,7 +124,7 @@ func TestClient_Call_rejectedTwice(t *testing.T) {
 			t.Parallel()
 			yz, cfg := emulated(t, nil)
 			ctx := context.Background()
-			src, err := youzan.NewSource(cfg, shoptoken.WithMinInterval(0))
+			src, err := youzan.NewSource(cfg, grant, shoptoken.WithMinInterval(0))
 			require.NoError(t, err)
 			defer src.Close()
 			_, err = src.Token(ctx)
@@ -132,7 +132,7 @@ func TestClient_Call_rejectedTwice(t *testing.T) {
 			yz.ResetStats()
 			yz.FailAPIWith(tt.code, 5)
 
-			err = youzan.NewClient(cfg, src).Call(ctx, "youzan.shop.get", "3.0.0", nil, nil)
+			err = mustClient(t, cfg, src).Call(ctx, "youzan.shop.get", "3.0.0", nil, nil)
 			require.ErrorIs(t, err, tt.want)
 			var e *shoptoken.Error
 			require.ErrorAs(t, err, &e)
@@ -148,10 +148,10 @@ func TestClient_Call_expiredTokenRecovers(t *testing.T) {
 	t.Parallel()
 	yz, cfg := emulated(t, nil)
 	ctx := context.Background()
-	src, err := youzan.NewSource(cfg, shoptoken.WithMinInterval(0))
+	src, err := youzan.NewSource(cfg, grant, shoptoken.WithMinInterval(0))
 	require.NoError(t, err)
 	defer src.Close()
-	cl := youzan.NewClient(cfg, src)
+	cl := mustClient(t, cfg, src)
 	first, err := src.Token(ctx)
 	require.NoError(t, err)
 	yz.ExpireNow() // the platform says 4202 while our clock still trusts the token
@@ -171,10 +171,10 @@ func TestClient_Call_revokedGrant(t *testing.T) {
 	t.Parallel()
 	yz, cfg := emulated(t, nil)
 	ctx := context.Background()
-	src, err := youzan.NewSource(cfg, shoptoken.WithMinInterval(0))
+	src, err := youzan.NewSource(cfg, grant, shoptoken.WithMinInterval(0))
 	require.NoError(t, err)
 	defer src.Close()
-	cl := youzan.NewClient(cfg, src)
+	cl := mustClient(t, cfg, src)
 	require.NoError(t, cl.Call(ctx, "youzan.shop.get", "3.0.0", nil, nil))
 	yz.Revoke(grant)
 	yz.ResetStats()
@@ -196,10 +196,10 @@ func TestClient_Call_gatewayFaults(t *testing.T) {
 	t.Parallel()
 	yz, cfg := emulated(t, nil)
 	ctx := context.Background()
-	src, err := youzan.NewSource(cfg)
+	src, err := youzan.NewSource(cfg, grant)
 	require.NoError(t, err)
 	defer src.Close()
-	cl := youzan.NewClient(cfg, src)
+	cl := mustClient(t, cfg, src)
 	for code, want := range map[int]error{4101: shoptoken.ErrRateLimited, 4204: shoptoken.ErrPermission, 5001: shoptoken.ErrUnavailable} {
 		yz.FailAPIWith(code, 1)
 		require.ErrorIs(t, cl.Call(ctx, "youzan.shop.get", "3.0.0", nil, nil), want)
@@ -220,11 +220,11 @@ func TestClient_Call_emulatorSecrets(t *testing.T) {
 	log, logs := newLogger()
 	cfg.Logger = log
 	ctx := context.Background()
-	src, err := youzan.NewSource(cfg, shoptoken.WithMinInterval(0), shoptoken.WithLogger(log),
+	src, err := youzan.NewSource(cfg, grant, shoptoken.WithMinInterval(0), shoptoken.WithLogger(log),
 		shoptoken.WithEvents(func(e shoptoken.Event) { log.Debug("event", "e", e) }))
 	require.NoError(t, err)
 	defer src.Close()
-	cl := youzan.NewClient(cfg, src)
+	cl := mustClient(t, cfg, src)
 	secrets := []string{secretClient}
 	keep := func(tok *shoptoken.Token) {
 		if tok != nil {
@@ -234,7 +234,7 @@ func TestClient_Call_emulatorSecrets(t *testing.T) {
 	var errs []error
 	require.NoError(t, cl.Call(ctx, "youzan.shop.get", "3.0.0", nil, nil))
 	keep(src.Current())
-	theirs, err := cfg.FetchToken(ctx, true)
+	theirs, err := cfg.FetchToken(ctx, grant, true)
 	require.NoError(t, err)
 	keep(theirs)
 	require.NoError(t, cl.Call(ctx, "youzan.shop.get", "3.0.0", nil, nil))
@@ -244,17 +244,17 @@ func TestClient_Call_emulatorSecrets(t *testing.T) {
 	yz.FailAPI(shoptokentest.FaultHTML200, 1)
 	errs = append(errs, cl.Call(ctx, "youzan.shop.get", "3.0.0", nil, nil))
 	yz.FailNext(shoptokentest.FaultTruncated, 1)
-	_, err = cfg.FetchToken(ctx, true)
+	_, err = cfg.FetchToken(ctx, grant, true)
 	errs = append(errs, err)
 	keep(src.Current())
-	tok, err := cfg.FetchToken(ctx, false)
+	tok, err := cfg.FetchToken(ctx, grant, false)
 	require.NoError(t, err)
 	keep(tok)
 	yz.Revoke(grant)
 	errs = append(errs, cl.Call(ctx, "youzan.shop.get", "3.0.0", nil, nil))
 	bad := cfg
 	bad.ClientSecret = "WR0ngSecretWR0ngSecretWR0ngSecretWR0ng00"
-	_, err = bad.FetchToken(ctx, false)
+	_, err = bad.FetchToken(ctx, grant, false)
 	errs = append(errs, err)
 	secrets = append(secrets, bad.ClientSecret)
 

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/youzan"
 )
 
@@ -55,10 +56,10 @@ func mockClient(t *testing.T, opts ...shoptoken.Option) (*youzan.Client, *httpmo
 	cfg, mock := mockConfig(t)
 	p := &mockPlatform{}
 	mock.RegisterResponder(http.MethodPost, tokenURL, p.token)
-	src, err := youzan.NewSource(cfg, append([]shoptoken.Option{shoptoken.WithMinInterval(0)}, opts...)...)
+	src, err := youzan.NewSource(cfg, grant, append([]shoptoken.Option{shoptoken.WithMinInterval(0)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(src.Close)
-	return youzan.NewClient(cfg, src), mock, p, cfg
+	return mustClient(t, cfg, src), mock, p, cfg
 }
 
 func TestClient_Call_request(t *testing.T) {
@@ -260,21 +261,30 @@ func TestClient_Call_badArguments(t *testing.T) {
 	assert.Equal(t, int64(0), p.tokens.Load())
 	assert.Equal(t, 0, mock.GetTotalCallCount())
 
-	err := youzan.NewClient(cfg, nil).Call(ctx, "youzan.shop.get", "3.0.0", nil, nil)
-	require.ErrorIs(t, err, shoptoken.ErrBadRequest)
+	// No source: an error, never a panic, also for a nil pointer in the interface and for a
+	// Client that was not made by NewClient or App.Client.
+	for name, src := range map[string]shoptoken.TokenSource{
+		"nil": nil, "nil *Cache": (*shoptoken.Cache)(nil), "nil func": shoptoken.TokenSourceFunc(nil),
+	} {
+		cl, err := youzan.NewClient(cfg, src)
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, name)
+		assert.Nil(t, cl, name)
+		assert.Contains(t, err.Error(), "no token source", name)
+	}
+	var zero youzan.Client
+	require.ErrorIs(t, zero.Call(ctx, "youzan.shop.get", "3.0.0", nil, nil), shoptoken.ErrBadRequest)
+	var none *youzan.Client
+	require.ErrorIs(t, none.Call(ctx, "youzan.shop.get", "3.0.0", nil, nil), shoptoken.ErrBadRequest)
+	assert.Equal(t, 0, mock.GetTotalCallCount())
 }
 
 func TestClient_Call_rateLimitAdvice(t *testing.T) {
 	t.Parallel()
-	var (
-		mu  sync.Mutex
-		now = time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
-	)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clk := shoptokentest.NewClock(time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC))
+	advance := clk.Advance
 
 	cfg, mock := mockConfig(t)
-	cfg.Now = clock
+	cfg.Clock = clk
 	p := &mockPlatform{}
 	mock.RegisterResponder(http.MethodPost, tokenURL, p.token)
 	limited := true
@@ -287,10 +297,10 @@ func TestClient_Call_rateLimitAdvice(t *testing.T) {
 		}
 		return httpmock.NewBytesResponse(200, fixture(t, "call_ok.json")), nil
 	})
-	src, err := youzan.NewSource(cfg)
+	src, err := youzan.NewSource(cfg, grant)
 	require.NoError(t, err)
 	defer src.Close()
-	cl := youzan.NewClient(cfg, src)
+	cl := mustClient(t, cfg, src)
 	ctx := context.Background()
 	call := func() time.Duration {
 		err := cl.Call(ctx, "youzan.shop.get", "3.0.0", nil, nil)
@@ -368,10 +378,10 @@ func TestClient_Call_secretsNeverShow(t *testing.T) {
 		i := min(int(tn.Add(1))-1, len(tokens)-1)
 		return httpmock.NewBytesResponse(200, tokenAnswer(tokens[i], secretRefresh, time.Now().Add(time.Hour))), nil
 	})
-	src, err := youzan.NewSource(cfg, shoptoken.WithMinInterval(0), shoptoken.WithLogger(log))
+	src, err := youzan.NewSource(cfg, grant, shoptoken.WithMinInterval(0), shoptoken.WithLogger(log))
 	require.NoError(t, err)
 	defer src.Close()
-	cl := youzan.NewClient(cfg, src)
+	cl := mustClient(t, cfg, src)
 	ctx := context.Background()
 
 	var out strings.Builder

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,19 +30,17 @@ const (
 	RefreshTokenLifetime = 28 * 24 * time.Hour
 )
 
-// Config holds what Youzan issues to your app. ClientID and ClientSecret are always required;
-// GrantID is required for silent authorization (FetchToken, NewSource). A value of white space
-// only counts as missing.
+// Config holds what Youzan issues to your app, and how to reach Youzan. ClientID and ClientSecret
+// are required; a value of white space only counts as missing. A Config names no shop: the shop
+// (its kdt_id) is a parameter of NewSource, NewToolSource, FetchToken and App's methods, so that
+// one Config serves every shop of the app.
 //
 // Config prints and logs with ClientSecret redacted.
 type Config struct {
-	// ClientID is the app's client_id.
+	// ClientID is the app's client_id. It is also the App part of every token's shoptoken.Key.
 	ClientID string
 	// ClientSecret is the app's client_secret.
 	ClientSecret string
-	// GrantID is the kdt_id of the shop (grant_id of silent authorization). Tool apps
-	// (NewToolSource, ExchangeCode, Refresh) do not need it.
-	GrantID string
 
 	// BaseURL overrides https://open.youzanyun.com, for tests and proxies. "" means
 	// DefaultBaseURL; a trailing slash is ignored. It must be an absolute https URL without user
@@ -52,15 +51,17 @@ type Config struct {
 	// a network you trust. The client secret and tokens then travel unencrypted. false (the
 	// default) refuses such a BaseURL before anything is sent.
 	AllowHTTP bool
-	// HTTPClient sends requests. If nil, a shared client with sane timeouts is used (5 s to
-	// connect, 15 s to the response headers, 30 s in all).
+	// HTTPClient sends token requests and API calls. If nil, a shared client with the SDK's
+	// timeouts is used (5 s to connect, 15 s to the response headers, 30 s in all).
 	HTTPClient *http.Client
-	// Logger receives Debug records of every request (URLs redacted, never a secret) and of
-	// the recoveries this package makes. If nil, nothing is logged.
+	// Logger receives Debug records of every request (URLs redacted, never a secret), the
+	// recoveries this package makes, and the events of every Cache built from this Config
+	// (NewSource, NewToolSource, NewApp) and its Keeper's sweeps. If nil, nothing is logged.
 	Logger *slog.Logger
-	// Now is the clock used to stamp IssuedAt and to estimate expiries. If nil, time.Now. Tests
-	// that give the Cache a fake clock (shoptoken.WithClock) should pass the same clock here.
-	Now func() time.Time
+	// Clock is the time of everything built from this Config: token issue times and expiry
+	// estimates, the Caches' planned refreshes, the Keeper's due times and the 4101 back-off.
+	// If nil, the system clock. Tests give a shoptokentest.Clock here and to the emulator.
+	Clock shoptoken.Clock
 }
 
 // Size limits for answers: token answers are small, API answers (a page of orders) can be large.
@@ -70,8 +71,8 @@ const (
 )
 
 func (c Config) now() time.Time {
-	if c.Now != nil {
-		return c.Now()
+	if c.Clock != nil {
+		return c.Clock.Now()
 	}
 	return time.Now()
 }
@@ -113,19 +114,35 @@ func (c Config) base(op string) (string, error) {
 	return strings.TrimRight(c.BaseURL, "/"), nil
 }
 
-// check reports the first missing field that op needs.
-func (c Config) check(op string, needGrant bool) error {
+// check reports the first missing field of c, or a BaseURL that breaks its rule.
+func (c Config) check(op string) error {
 	if err := check.Required(platform, op, shoptoken.ErrBadRequest,
 		"Config.ClientID", c.ClientID, "Config.ClientSecret", c.ClientSecret); err != nil {
 		return err
 	}
-	if needGrant {
-		if err := check.Required(platform, op, shoptoken.ErrBadRequest, "Config.GrantID (the shop's kdt_id)", c.GrantID); err != nil {
-			return err
-		}
-	}
 	_, err := c.base(op)
 	return err
+}
+
+// maxShop is the longest kdt_id accepted: a uint64 has 20 digits.
+const maxShop = 20
+
+// checkShop reports a shop id that cannot be a kdt_id: Youzan's shop ids are decimal numbers.
+func checkShop(op, shop string) error {
+	ok := shop != "" && len(shop) <= maxShop
+	for i := 0; ok && i < len(shop); i++ {
+		ok = shop[i] >= '0' && shop[i] <= '9'
+	}
+	if ok {
+		return nil
+	}
+	return configError(op, "shop "+strconv.Quote(httpx.Short(shop))+" is not a kdt_id (1 to 20 digits)")
+}
+
+// key returns the Key of shop's token: {"youzan", ClientID, shop}. Every process that serves the
+// shop builds the same Key, and so finds the token under the same store key (Key.String).
+func (c Config) key(shop string) shoptoken.Key {
+	return shoptoken.Key{Platform: platform, App: c.ClientID, Shop: shop}
 }
 
 func configError(op, msg string) error {
@@ -137,7 +154,6 @@ func (c Config) view(name string) *redact.View {
 	return redact.NewView(name).
 		Plain("ClientID", "client_id", c.ClientID).
 		Secret("ClientSecret", "client_secret", c.ClientSecret).
-		Plain("GrantID", "grant_id", c.GrantID).
 		URL("BaseURL", "base_url", c.BaseURL).
 		Flag("AllowHTTP", "allow_http", c.AllowHTTP)
 }

@@ -1,26 +1,36 @@
 // Package youzan obtains and refreshes Youzan cloud (有赞云) access tokens and calls Youzan APIs
 // with them.
 //
-// Self-use apps (自用型) use silent authorization: NewSource keeps the token of one shop (GrantID,
-// the kdt_id) fresh, and NewClient calls APIs with it:
+// One Config describes the app (client_id, client_secret, and how to reach Youzan); the shop, a
+// kdt_id, is a parameter. Every shop's token is named by the Key {"youzan", ClientID, kdt_id},
+// stored as "youzan/<client_id>/<kdt_id>": every process and service that serves the shop finds
+// the same token.
 //
-//	cfg := youzan.Config{ClientID: id, ClientSecret: secret, GrantID: "42587152"}
-//	src, err := youzan.NewSource(cfg, shoptoken.WithStore(store, "youzan:42587152"))
+// An app with many shops (self-use, 自用型, silent authorization) is an App: one per process, with
+// a shared Store, and a Keeper (Run) that refreshes the grants nobody is using:
+//
+//	app, err := youzan.NewApp(youzan.Config{ClientID: id, ClientSecret: secret, Logger: logger},
+//		shops.WithStore(redisstore.New(rdb)))
 //	...
-//	cl := youzan.NewClient(cfg, src)
-//	var shop struct{ Name string `json:"name"` }
-//	err = cl.Call(ctx, "youzan.shop.get", "3.0.0", nil, &shop)
+//	go app.Run(ctx)          // keeps idle shops' tokens fresh, this app's shops only
+//	defer app.Shutdown(ctx)
+//	var trade struct{ Tid string `json:"tid"` }
+//	err = app.Call(ctx, kdtID, "youzan.trade.get", "4.0.2", map[string]string{"tid": tid}, &trade)
+//
+// App.Client(kdtID) returns a Client for one shop (Call, Do, HTTPClient) that shares the App's
+// HTTP clients and 4101 back-off; it is cheap enough to make per request. One shop alone is
+// NewSource(cfg, kdtID) and NewClient(cfg, src).
 //
 // Tool apps (工具型) authorize through the merchant's browser: ExchangeCode turns the code into a
-// token whose refresh token NewToolSource then rotates.
+// token whose refresh token NewToolApp (or NewToolSource for one shop) then rotates.
 //
 // # Silent authorization and refresh:true
 //
-// POST /auth/token with refresh:false returns the shop's current token while it is valid and
-// issues one only when there is none [public], so every process may call it. refresh:true always
-// issues a new token and the previous one dies at once (gateway 4203) everywhere. The refresher
-// behind NewSource therefore asks refresh:false on a cold start, for an expired token and after a
-// rejection, and refresh:true only for the planned refresh a day before expiry, which the Cache
+// POST /auth/token with refresh:false returns the shop's current token while it is valid and issues
+// one only when there is none [public], so every process may call it. refresh:true always issues a
+// new token and the previous one dies at once (gateway 4203) everywhere. The refresher behind
+// NewSource and NewApp therefore asks refresh:false on a cold start, for an expired token and after
+// a rejection, and refresh:true only for the planned refresh a day before expiry, which the Cache
 // runs once per key, under the fleet lease when its Store is a Locker.
 //
 // After a rejection, refresh:false may hand back the very token the gateway just refused (for a
@@ -41,27 +51,45 @@
 // # Tool apps and the rotating refresh token
 //
 // A refresh token lives 28 days [seed] and redeeming it kills it at once [seed]; a lost answer, or
-// a process that does not save the new pair, ends the chain until the merchant authorizes again.
-// NewToolSource's Cache saves every new pair to its Store before anyone uses it and re-reads the
-// Store before declaring the grant dead; give all processes the same Store. RefreshExpiry is set
-// to 28 days after the estimated issue time (the answer has no date) so the Cache refreshes in
-// time. The request fields (code, redirect_uri, refresh_token) are those of Youzan's official PHP
-// and Node SDKs [public]; those SDKs also send "scope":"scope", a placeholder this package omits.
+// a process that does not save the new pair, ends the chain until the merchant authorizes again. A
+// tool app's Cache (NewToolApp, NewToolSource) saves every new pair to its Store before anyone uses
+// it and re-reads the Store before declaring the grant dead; give all processes the same Store.
+// RefreshExpiry is set to 28 days after the estimated issue time (the answer has no date) so the
+// Cache refreshes in time. The request fields (code, redirect_uri, refresh_token) are those of
+// Youzan's official PHP and Node SDKs [public]; those SDKs also send "scope":"scope", a placeholder
+// this package omits.
 //
 // # Calling APIs
 //
-// Client.Call posts a JSON body to /api/{name}/{version} with the token in the access_token
+// Call (App.Call, Client.Call) posts a JSON body to /api/{name}/{version} with the token in the access_token
 // query parameter, the only place the gateway reads it [public]. It understands every envelope
 // the gateway uses: {"gw_err_resp":{...}} gateway errors, {"success","code","data","message",
 // "trace_id"} answers and the legacy {"response":{...}} / {"error_response":{...}}. The trace_id
-// becomes Error.RequestID.
+// becomes Error.RequestID. Client.Do and Client.HTTPClient send any request with the token in
+// its query (on a copy of the request) and recognise a rejection in the same envelopes, for the
+// APIs Call does not fit; they return the answer as it is.
 //
-// # Concurrency
+// A client built on a source that can be told of a rejection (a Cache, an App's Source) reports a
+// rejected token and retries once with the new one; on any other source (shoptoken.StaticSource)
+// the rejection is returned.
 //
-// The Cache returned by NewSource and NewToolSource, and Client, are safe for concurrent use. When
-// many calls see the same rejected token at once, the Cache's compare-and-refresh makes one token
-// call for all of them. Across processes, give every process the same Store (redisstore,
-// filestore) under the same key.
+// # Rate limits (4101)
+//
+// The gateway asks a caller it refuses with 4101 to back off 3, 6, 12, 24 and then 48 s. Call
+// does not sleep: RetryAfter reads the advice from the error. The sequence is kept per shop and
+// API in state the App shares with every Client from App.Client, however often those are made; a
+// Client from NewClient keeps its own.
+//
+// # Concurrency and cost
+//
+// Config is a value. An App, the Caches from NewSource and NewToolSource, and Client are safe for
+// concurrent use. When many calls see the same rejected token at once, the Cache's
+// compare-and-refresh makes one token call for all of them. Across processes, give every process
+// the same Store (redisstore, filestore): the keys are the same by construction.
+//
+// The shops of an App share its Config, its two HTTP clients and its back-off; a shop costs its
+// Cache, its token and a two-word Refresher (under 1 KiB of heap in all, measured with 100 000
+// shops).
 //
 // # Errors
 //
@@ -71,7 +99,9 @@
 // message in RawMessage), the trace_id as RequestID whenever it can be read from the answer, and
 // a Kind.
 // Errors of the Cache itself, which Call passes on (a wait given up, the minimum interval between
-// token calls), are *shoptoken.Error with an empty Platform. The Kinds:
+// token calls), are *shoptoken.Error with an empty Platform. A Config that lacks a field, a
+// shop id that is not a kdt_id (decimal digits) and bad arguments to Call are ErrBadRequest,
+// before anything is sent. The Kinds:
 //
 //	token 1000 (secret wrong), 1105 (wrong app type)          ErrCredentials
 //	token 1004 (authorization expired), 1005 (code invalid)   ErrReauthorize
@@ -112,5 +142,7 @@
 //     except on an answer that carries a new refresh token (refresh_token grant, code
 //     exchange): the old one is spent, so the 7 days are assumed rather than lose the chain.
 //   - The 4101 back-off sequence is the platform's advice [public]; Call does not sleep, it
-//     returns the advice (RetryAfter) and the caller decides.
+//     returns the advice (RetryAfter) and the caller decides. What exactly the gateway counts
+//     (per app, shop or API) is not documented; the advice is kept per shop and API, so that one
+//     shop's burst never makes the advice for another shop grow.
 package youzan

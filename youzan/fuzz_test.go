@@ -11,6 +11,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
+	"github.com/shoptoken/shoptoken/shoptokentest"
 )
 
 func seedFuzz(f *testing.F, prefixes ...string) {
@@ -55,8 +56,8 @@ func checkErr(t *testing.T, err error) {
 
 func FuzzParseToken(f *testing.F) {
 	seedFuzz(f, "token_")
-	cfg := Config{ClientID: "id", ClientSecret: "fuzz-secret-0123456789", GrantID: "1",
-		Now: func() time.Time { return time.Date(2020, 3, 2, 0, 0, 0, 0, time.UTC) }}
+	cfg := Config{ClientID: "id", ClientSecret: "fuzz-secret-0123456789",
+		Clock: shoptokentest.NewClock(time.Date(2020, 3, 2, 0, 0, 0, 0, time.UTC))}
 	f.Fuzz(func(t *testing.T, status uint16, body []byte) {
 		resp := &httpx.Response{StatusCode: int(status%600) + 100, Body: body}
 		for _, op := range []string{opToken, opRefresh} {
@@ -81,10 +82,10 @@ func FuzzParseCall(f *testing.F) {
 		if res.err != nil {
 			return
 		}
-		cl := &Client{limits: map[string]*limitState{}}
+		st := &state{lim: limiter{now: time.Now}}
 		var out map[string]any
-		checkErr(t, cl.finish("api", res, &out))
+		checkErr(t, st.finish("1", "api", res, &out))
 		var raw json.RawMessage
-		checkErr(t, cl.finish("api", res, &raw))
+		checkErr(t, st.finish("1", "api", res, &raw))
 	})
 }

@@ -14,9 +14,23 @@ import (
 
 	"github.com/jarcoal/httpmock"
 
+	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/youzan"
 )
+
+// grant is the kdt_id of the shop most tests use.
+const grant = "42587152"
+
+// mustClient is youzan.NewClient for a Config and source the test knows to be good.
+func mustClient(t testing.TB, c youzan.Config, src shoptoken.TokenSource) *youzan.Client {
+	t.Helper()
+	cl, err := youzan.NewClient(c, src)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	return cl
+}
 
 // mockBase is the BaseURL of httpmock-served tests.
 const mockBase = "https://yz.test"
@@ -56,7 +70,6 @@ func mockConfig(t testing.TB) (youzan.Config, *httpmock.MockTransport) {
 	return youzan.Config{
 		ClientID:     "id",
 		ClientSecret: secretClient,
-		GrantID:      "42587152",
 		BaseURL:      mockBase,
 		HTTPClient:   &http.Client{Transport: mock},
 	}, mock

@@ -17,6 +17,16 @@ import (
 	"github.com/shoptoken/shoptoken"
 )
 
+// newSilent returns shop's silent Refresher for c.
+func newSilent(t *testing.T, c Config, shop string) shoptoken.Refresher {
+	t.Helper()
+	st, err := newState(c, opToken, true, false)
+	require.NoError(t, err)
+	r, err := st.silent(shop)
+	require.NoError(t, err)
+	return r
+}
+
 // TestSilentRefresher_Refresh_reasons checks which refresh flag each reason sends.
 func TestSilentRefresher_Refresh_reasons(t *testing.T) {
 	t.Parallel()
@@ -66,9 +76,8 @@ func TestSilentRefresher_Refresh_reasons(t *testing.T) {
 					`{"success":true,"code":200,"data":{"expires":%d,"scope":"shop","access_token":%q,"authority_id":"1","refresh_token":"r"},"message":null}`,
 					time.Now().Add(7*24*time.Hour).UnixMilli(), at)), nil
 			})
-			cfg := Config{ClientID: "id", ClientSecret: "secret", GrantID: "1", BaseURL: "https://yz.test",
-				HTTPClient: &http.Client{Transport: mock}}
-			r := &silentRefresher{cfg: cfg, hc: cfg.tokenHTTP(), log: cfg.logger()}
+			r := newSilent(t, Config{ClientID: "id", ClientSecret: "secret", BaseURL: "https://yz.test",
+				HTTPClient: &http.Client{Transport: mock}}, "1")
 			tok, err := r.Refresh(context.Background(), tt.current, tt.why)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantToken, tok.AccessToken)
@@ -94,8 +103,7 @@ func TestSilentRefresher_Refresh_forcesOnce(t *testing.T) {
 			`{"success":true,"code":200,"data":{"expires":%d,"access_token":%q},"message":null}`,
 			time.Now().Add(7*24*time.Hour).UnixMilli(), answers[len(flags)-1])), nil
 	})
-	cfg := Config{ClientID: "id", ClientSecret: "secret", GrantID: "1", BaseURL: "https://yz.test", HTTPClient: &http.Client{Transport: mock}}
-	r := &silentRefresher{cfg: cfg, hc: cfg.tokenHTTP(), log: cfg.logger()}
+	r := newSilent(t, Config{ClientID: "id", ClientSecret: "secret", BaseURL: "https://yz.test", HTTPClient: &http.Client{Transport: mock}}, "1")
 	ctx := context.Background()
 
 	tok, err := r.Refresh(ctx, &shoptoken.Token{AccessToken: "old-token"}, shoptoken.ReasonRejected)
@@ -116,8 +124,9 @@ func TestToolRefresher_Refresh_keepsRefreshTokenWhenNotRotated(t *testing.T) {
 	mock.RegisterResponder(http.MethodPost, "https://yz.test/auth/token", httpmock.NewStringResponder(200, fmt.Sprintf(
 		`{"success":true,"code":200,"data":{"expires":%d,"access_token":"new-access-0000000000"},"message":null}`,
 		time.Now().Add(7*24*time.Hour).UnixMilli())))
-	cfg := Config{ClientID: "id", ClientSecret: "secret", BaseURL: "https://yz.test", HTTPClient: &http.Client{Transport: mock}}
-	r := &toolRefresher{cfg: cfg, hc: cfg.tokenHTTP()}
+	st, err := newState(Config{ClientID: "id", ClientSecret: "secret", BaseURL: "https://yz.test", HTTPClient: &http.Client{Transport: mock}}, opRefresh, true, false)
+	require.NoError(t, err)
+	r := &toolRefresher{app: st, shop: "42"}
 	rexp := time.Now().Add(20 * 24 * time.Hour)
 	cur := &shoptoken.Token{AccessToken: "old", RefreshToken: "refresh-0000000000", RefreshExpiry: rexp, Subject: "42"}
 	tok, err := r.Refresh(context.Background(), cur, shoptoken.ReasonEarly)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/filestore"
+	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/youzan"
 )
 
@@ -53,16 +54,16 @@ func TestRegression_forcedGuardIsPerProcess(t *testing.T) {
 	mock.RegisterResponder("POST", `=~^https://yz\.test/api/`, httpmock.NewStringResponder(200,
 		`{"gw_err_resp":{"trace_id":"t","err_code":4203,"err_msg":"access_token不存在"}}`))
 
-	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152",
+	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient,
 		BaseURL: "https://yz.test", HTTPClient: &http.Client{Transport: mock}}
 	store := shoptoken.NewMemoryStore()
 	var clients []*youzan.Client
 	for range 2 { // two processes of one fleet, same Store and key
-		src, err := youzan.NewSource(cfg, shoptoken.WithStore(store, "youzan/42587152"),
+		src, err := youzan.NewSource(cfg, grant, shoptoken.WithStore(store),
 			shoptoken.WithMinInterval(time.Millisecond))
 		require.NoError(t, err)
 		t.Cleanup(src.Close)
-		clients = append(clients, youzan.NewClient(cfg, src))
+		clients = append(clients, mustClient(t, cfg, src))
 	}
 	ctx := context.Background()
 	for round := range 4 {
@@ -87,7 +88,7 @@ func TestRegression_tokenErrorSnippetLeaksEscapedData(t *testing.T) {
 	cfg, mock := mockConfig(t)
 	mock.RegisterResponder("POST", tokenURL, httpmock.NewStringResponder(200,
 		`{"success":[1],"code":200,"data":"{\"access_token\":\"`+secretAccess+`\",\"refresh_token\":\"`+secretRefresh+`\"}"}`))
-	_, err := cfg.FetchToken(context.Background(), false)
+	_, err := cfg.FetchToken(context.Background(), grant, false)
 	require.Error(t, err)
 	var e *shoptoken.Error
 	require.True(t, errors.As(err, &e))
@@ -131,7 +132,7 @@ func TestRegression_expiresBeyondYear9999(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, op := range []string{"token", "refresh"} {
 				cfg, mock := mockConfig(t)
-				cfg.Now = func() time.Time { return now }
+				cfg.Clock = shoptokentest.NewClock(now)
 				mock.RegisterResponder("POST", tokenURL, httpmock.NewStringResponder(200,
 					`{"success":true,"code":200,"data":{`+tt.data+`,"access_token":"`+secretAccess2+`","authority_id":"42587152","refresh_token":"`+secretRefresh+`"},"message":null}`))
 				var (
@@ -139,7 +140,7 @@ func TestRegression_expiresBeyondYear9999(t *testing.T) {
 					err error
 				)
 				if op == "token" {
-					tok, err = cfg.FetchToken(context.Background(), true)
+					tok, err = cfg.FetchToken(context.Background(), grant, true)
 				} else {
 					tok, err = cfg.Refresh(context.Background(), "RTold0000000000000000000000000000000000")
 				}
@@ -163,7 +164,7 @@ func TestRegression_expiresBeyondYear9999_persisted(t *testing.T) {
 	st, err := filestore.New(t.TempDir()) // a store that writes JSON, as every persistent one does
 	require.NoError(t, err)
 	var saveFailed atomic.Int32
-	src, err := youzan.NewToolSource(cfg, shoptoken.WithStore(st, "youzan/42587152"), shoptoken.WithMinInterval(0),
+	src, err := youzan.NewToolSource(cfg, grant, shoptoken.WithStore(st), shoptoken.WithMinInterval(0),
 		shoptoken.WithToken(&shoptoken.Token{RefreshToken: "RTold0000000000000000000000000000000000"}),
 		shoptoken.WithEvents(func(e shoptoken.Event) {
 			if e.Kind == shoptoken.EventSaveFailed {
@@ -175,14 +176,14 @@ func TestRegression_expiresBeyondYear9999_persisted(t *testing.T) {
 	tok, err := src.Token(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, secretRefresh, tok.RefreshToken)
-	stored, _, err := st.Load(ctx, "youzan/42587152")
+	stored, _, err := st.Load(ctx, "youzan/id/42587152")
 	require.NoError(t, err)
 	require.NotNil(t, stored)
 	assert.Equal(t, secretRefresh, stored.RefreshToken, "the rotated refresh token is in the store")
 	assert.Zero(t, saveFailed.Load())
 
 	// A restart: the chain goes on from the store, with the saved expiry.
-	again, err := youzan.NewToolSource(cfg, shoptoken.WithStore(st, "youzan/42587152"))
+	again, err := youzan.NewToolSource(cfg, grant, shoptoken.WithStore(st))
 	require.NoError(t, err)
 	defer again.Close()
 	cur, err := again.Token(ctx)
@@ -206,7 +207,7 @@ func TestRegression_tokenEndpoint401IsCredentials(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg, mock := mockConfig(t)
 			mock.RegisterResponder("POST", tokenURL, httpmock.NewStringResponder(401, body))
-			_, err := cfg.FetchToken(context.Background(), false)
+			_, err := cfg.FetchToken(context.Background(), grant, false)
 			require.ErrorIs(t, err, shoptoken.ErrCredentials)
 			_, err = cfg.Refresh(context.Background(), "RTold0000000000000000000000000000000000")
 			require.ErrorIs(t, err, shoptoken.ErrCredentials)

@@ -6,11 +6,10 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/internal/httpx"
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
-// Engine defaults NewSource and NewToolSource put before the caller's options.
+// Engine defaults NewSource, NewToolSource, NewApp and NewToolApp put before the caller's options.
 const (
 	// DefaultEarlyRefresh: a token lives 7 days; refreshing about a day ahead (jittered by the
 	// Cache) leaves room for a long outage of the platform or of the store.
@@ -21,14 +20,30 @@ const (
 	DefaultMinInterval = 2 * time.Second
 )
 
-func defaults(opts []shoptoken.Option) []shoptoken.Option {
-	return append([]shoptoken.Option{
+// engineDefaults are the platform's engine options, shared by a single Cache and an App's.
+func engineDefaults() []shoptoken.Option {
+	return []shoptoken.Option{
 		shoptoken.WithEarlyRefresh(DefaultEarlyRefresh),
 		shoptoken.WithMinInterval(DefaultMinInterval),
-	}, opts...)
+	}
 }
 
-// NewSource returns a Cache of the silent-authorization token of c.GrantID (self-use apps).
+// cacheOptions are the options of shop's single Cache: its Key, the engine defaults, c's logger
+// and clock, then the caller's options, which win.
+func (c Config) cacheOptions(shop string, opts []shoptoken.Option) []shoptoken.Option {
+	all := append(engineDefaults(), shoptoken.WithKey(c.key(shop)))
+	if c.Logger != nil {
+		all = append(all, shoptoken.WithLogger(c.Logger))
+	}
+	if c.Clock != nil {
+		all = append(all, shoptoken.WithClock(c.Clock))
+	}
+	return append(all, opts...)
+}
+
+// NewSource returns a Cache of the silent-authorization token of one shop (self-use apps); shop
+// is its kdt_id. The Cache's Key is {"youzan", c.ClientID, shop}, so shoptoken.WithStore(store)
+// is all a fleet adds to share the token. For many shops, NewApp.
 //
 // A cold start, an expired token and a rejected token are answered with refresh:false, which
 // returns the shop's current token while it is valid and so never kills a token another process
@@ -37,20 +52,27 @@ func defaults(opts []shoptoken.Option) []shoptoken.Option {
 // the very token being replaced (the platform still thinks valid what the gateway refused or the
 // Cache counts as expired), one refresh:true call follows: see the package documentation.
 //
-// Defaults (the caller's options win): WithEarlyRefresh(DefaultEarlyRefresh),
-// WithMinInterval(DefaultMinInterval).
-func NewSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
-	if err := c.check(opToken, true); err != nil {
+// Options, in order (later ones win): WithEarlyRefresh(DefaultEarlyRefresh),
+// WithMinInterval(DefaultMinInterval), WithKey, WithLogger(c.Logger) and WithClock(c.Clock) when
+// set, then opts. It fails with ErrBadRequest, before anything is sent, for a Config that lacks a
+// field or a shop that is not a kdt_id.
+func NewSource(c Config, shop string, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
+	st, err := newState(c, opToken, true, false)
+	if err != nil {
 		return nil, err
 	}
-	r := &silentRefresher{cfg: c, hc: c.tokenHTTP(), log: c.logger()}
-	return shoptoken.NewCache(r, defaults(opts)...)
+	r, err := st.silent(shop)
+	if err != nil {
+		return nil, err
+	}
+	return shoptoken.NewCache(r, c.cacheOptions(shop, opts)...)
 }
 
-// NewToolSource returns a Cache for a tool app's grant, kept alive with its rotating refresh
-// token (authorize_type "refresh_token"). Start it from the token ExchangeCode returned
-// (shoptoken.WithToken) or from a Store that holds one; without either, Token fails with
-// ErrReauthorize.
+// NewToolSource returns a Cache for a tool app's grant of one shop (its kdt_id, the Subject of
+// the token ExchangeCode returned), kept alive with its rotating refresh token (authorize_type
+// "refresh_token"). Start it from the token ExchangeCode returned (shoptoken.WithToken) or from a
+// Store that holds one; without either, Token fails with ErrReauthorize. For many shops,
+// NewToolApp.
 //
 // Each refresh kills the previous refresh token at once [seed]. The Cache saves the new pair to
 // the Store before anyone uses it, and before declaring the grant dead it looks in the Store for
@@ -58,20 +80,32 @@ func NewSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
 // The planned refresh runs a day before the access token expires, well before the refresh
 // token's 28 days (RefreshExpiry) run out.
 //
-// Defaults as for NewSource. c.GrantID is not used.
-func NewToolSource(c Config, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
-	if err := c.check(opRefresh, false); err != nil {
+// Options and errors as for NewSource.
+func NewToolSource(c Config, shop string, opts ...shoptoken.Option) (*shoptoken.Cache, error) {
+	st, err := newState(c, opRefresh, true, false)
+	if err != nil {
 		return nil, err
 	}
-	r := &toolRefresher{cfg: c, hc: c.tokenHTTP()}
-	return shoptoken.NewCache(r, defaults(opts)...)
+	r, err := st.tool(shop)
+	if err != nil {
+		return nil, err
+	}
+	return shoptoken.NewCache(r, c.cacheOptions(shop, opts)...)
 }
 
-// silentRefresher implements shoptoken.Refresher with silent authorization.
+// silentRefresher implements shoptoken.Refresher with silent authorization for one shop. It is
+// two words and the shop id: everything else is the app's, shared by all its shops.
 type silentRefresher struct {
-	cfg Config
-	hc  *httpx.Client
-	log *slog.Logger
+	app  *state
+	shop string
+}
+
+// silent returns shop's silent-authorization Refresher.
+func (st *state) silent(shop string) (shoptoken.Refresher, error) {
+	if err := checkShop(opToken, shop); err != nil {
+		return nil, err
+	}
+	return &silentRefresher{app: st, shop: shop}, nil
 }
 
 // ExtraForced is the Token.Extra key that marks a token obtained with a forced refresh:true after
@@ -82,7 +116,7 @@ type silentRefresher struct {
 const ExtraForced = "youzan_forced"
 
 func (r *silentRefresher) fetch(ctx context.Context, refresh bool) (*shoptoken.Token, error) {
-	return r.cfg.token(ctx, r.hc, opToken, tokenRequest{AuthorizeType: "silent", GrantID: r.cfg.GrantID, Refresh: &refresh})
+	return r.app.cfg.silent(ctx, r.app.tok, r.shop, refresh)
 }
 
 // Refresh asks refresh:true for a planned refresh, refresh:false otherwise, and refresh:true
@@ -101,16 +135,16 @@ func (r *silentRefresher) Refresh(ctx context.Context, current *shoptoken.Token,
 	// fail again until it lapses, so ask for a new one: a token the gateway refuses is of no use
 	// to any other process either, and one about to expire soon will not be.
 	if why == shoptoken.ReasonRejected && current.Extra[ExtraForced] != "" {
-		r.log.LogAttrs(ctx, slog.LevelDebug, "youzan: a token from refresh:true was refused too; not forcing again",
-			slog.String("grant_id", r.cfg.GrantID), slog.String("reason", why.String()))
+		r.app.log.LogAttrs(ctx, slog.LevelDebug, "youzan: a token from refresh:true was refused too; not forcing again",
+			slog.String("shop", r.shop), slog.String("reason", why.String()))
 		if tok.Extra == nil {
 			tok.Extra = map[string]string{}
 		}
 		tok.Extra[ExtraForced] = current.Extra[ExtraForced] // the same token keeps its mark
 		return tok, nil
 	}
-	r.log.LogAttrs(ctx, slog.LevelDebug, "youzan: refresh:false returned the token being replaced; asking refresh:true",
-		slog.String("grant_id", r.cfg.GrantID), slog.String("reason", why.String()),
+	r.app.log.LogAttrs(ctx, slog.LevelDebug, "youzan: refresh:false returned the token being replaced; asking refresh:true",
+		slog.String("shop", r.shop), slog.String("reason", why.String()),
 		slog.String("access_token", redact.Secret(current.AccessToken)))
 	fresh, err := r.fetch(ctx, true)
 	if err == nil && why == shoptoken.ReasonRejected {
@@ -122,10 +156,18 @@ func (r *silentRefresher) Refresh(ctx context.Context, current *shoptoken.Token,
 	return fresh, err
 }
 
-// toolRefresher implements shoptoken.Refresher with the refresh_token grant.
+// toolRefresher implements shoptoken.Refresher with the refresh_token grant for one shop.
 type toolRefresher struct {
-	cfg Config
-	hc  *httpx.Client
+	app  *state
+	shop string
+}
+
+// tool returns shop's refresh_token Refresher.
+func (st *state) tool(shop string) (shoptoken.Refresher, error) {
+	if err := checkShop(opRefresh, shop); err != nil {
+		return nil, err
+	}
+	return &toolRefresher{app: st, shop: shop}, nil
 }
 
 // Refresh redeems current's refresh token, whatever the reason: there is no non-destructive
@@ -135,7 +177,7 @@ func (r *toolRefresher) Refresh(ctx context.Context, current *shoptoken.Token, _
 	if current != nil {
 		rt = current.RefreshToken
 	}
-	tok, err := r.cfg.refresh(ctx, r.hc, rt)
+	tok, err := r.app.cfg.refresh(ctx, r.app.tok, rt)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +187,7 @@ func (r *toolRefresher) Refresh(ctx context.Context, current *shoptoken.Token, _
 		tok.RefreshToken, tok.RefreshExpiry = rt, current.RefreshExpiry
 	}
 	if tok.Subject == "" {
-		tok.Subject = current.Subject
+		tok.Subject = r.shop // the grant's kdt_id, as authority_id would have said
 	}
 	return tok, nil
 }

@@ -10,21 +10,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
-	"github.com/shoptoken/shoptoken/internal/fakeclock"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/youzan"
 )
 
-const grant = "42587152"
-
 // emulated starts a Youzan emulator on clk (nil: real time) and returns a Config for it.
-func emulated(t *testing.T, clk *fakeclock.Clock, opts ...shoptokentest.Option) (*shoptokentest.Youzan, youzan.Config) {
+func emulated(t *testing.T, clk *shoptokentest.Clock, opts ...shoptokentest.Option) (*shoptokentest.Youzan, youzan.Config) {
 	t.Helper()
-	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: grant}
+	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient}
 	opts = append([]shoptokentest.Option{shoptokentest.WithCredentials("id", secretClient), shoptokentest.WithGrants(grant)}, opts...)
 	if clk != nil {
 		opts = append(opts, shoptokentest.WithClock(clk))
-		cfg.Now = clk.Now
+		cfg.Clock = clk
 	}
 	yz := shoptokentest.NewYouzan(opts...)
 	t.Cleanup(yz.Close)
@@ -37,10 +34,10 @@ func TestNewSource_Token_coldStartReusesCurrentToken(t *testing.T) {
 	yz, cfg := emulated(t, nil)
 	ctx := context.Background()
 	// Another process already holds the shop's token.
-	other, err := cfg.FetchToken(ctx, false)
+	other, err := cfg.FetchToken(ctx, grant, false)
 	require.NoError(t, err)
 
-	src, err := youzan.NewSource(cfg)
+	src, err := youzan.NewSource(cfg, grant)
 	require.NoError(t, err)
 	defer src.Close()
 	var wg sync.WaitGroup
@@ -65,10 +62,10 @@ func TestNewSource_Token_coldStartReusesCurrentToken(t *testing.T) {
 
 func TestNewSource_Token_earlyRefreshAsksRefreshTrue(t *testing.T) {
 	t.Parallel()
-	clk := fakeclock.New(time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC))
+	clk := shoptokentest.NewClock(time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC))
 	yz, cfg := emulated(t, clk)
 	ctx := context.Background()
-	src, err := youzan.NewSource(cfg, shoptoken.WithClock(clk))
+	src, err := youzan.NewSource(cfg, grant, shoptoken.WithClock(clk))
 	require.NoError(t, err)
 	defer src.Close()
 
@@ -98,13 +95,13 @@ func TestNewSource_Token_earlyRefreshAsksRefreshTrue(t *testing.T) {
 // refresh:true for the planned refresh.
 func TestNewSource_fleet(t *testing.T) {
 	t.Parallel()
-	clk := fakeclock.New(time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC))
+	clk := shoptokentest.NewClock(time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC))
 	yz, cfg := emulated(t, clk)
 	ctx := context.Background()
 	store := shoptoken.NewMemoryStore()
 	var caches []*shoptoken.Cache
 	for range 4 {
-		src, err := youzan.NewSource(cfg, shoptoken.WithStore(store, "youzan:"+grant), shoptoken.WithClock(clk))
+		src, err := youzan.NewSource(cfg, grant, shoptoken.WithStore(store), shoptoken.WithClock(clk))
 		require.NoError(t, err)
 		defer src.Close()
 		caches = append(caches, src)
@@ -143,7 +140,7 @@ func TestNewSource_Token_revokedGrant(t *testing.T) {
 	t.Parallel()
 	yz, cfg := emulated(t, nil)
 	yz.Revoke(grant)
-	src, err := youzan.NewSource(cfg)
+	src, err := youzan.NewSource(cfg, grant)
 	require.NoError(t, err)
 	defer src.Close()
 	_, err = src.Token(context.Background())
@@ -158,7 +155,7 @@ func TestNewSource_Token_wrongSecret(t *testing.T) {
 	t.Parallel()
 	yz, cfg := emulated(t, nil)
 	cfg.ClientSecret = "not-the-secret"
-	src, err := youzan.NewSource(cfg)
+	src, err := youzan.NewSource(cfg, grant)
 	require.NoError(t, err)
 	defer src.Close()
 	_, err = src.Token(context.Background())
@@ -169,14 +166,14 @@ func TestNewSource_Token_wrongSecret(t *testing.T) {
 func TestNewToolSource_Token_noTokenNeedsAuthorization(t *testing.T) {
 	t.Parallel()
 	yz, cfg := emulated(t, nil)
-	src, err := youzan.NewToolSource(cfg)
+	src, err := youzan.NewToolSource(cfg, grant)
 	require.NoError(t, err)
 	defer src.Close()
 	_, err = src.Token(context.Background())
 	require.ErrorIs(t, err, shoptoken.ErrReauthorize)
 	assert.Equal(t, 0, yz.Stats().TokenRequests)
 
-	_, err = youzan.NewToolSource(youzan.Config{ClientID: "id"})
+	_, err = youzan.NewToolSource(youzan.Config{ClientID: "id"}, grant)
 	require.ErrorIs(t, err, shoptoken.ErrBadRequest)
 	assert.Contains(t, err.Error(), "Config.ClientSecret")
 }
@@ -186,7 +183,6 @@ func TestNewToolSource_Token_noTokenNeedsAuthorization(t *testing.T) {
 func TestNewToolSource_rotation(t *testing.T) {
 	t.Parallel()
 	yz, cfg := emulated(t, nil)
-	cfg.GrantID = ""
 	ctx := context.Background()
 	first, err := cfg.ExchangeCode(ctx, yz.NewCode(grant), "https://isv.example/callback")
 	require.NoError(t, err)
@@ -196,7 +192,7 @@ func TestNewToolSource_rotation(t *testing.T) {
 	store := shoptoken.NewMemoryStore()
 	var caches []*shoptoken.Cache
 	for range 3 {
-		src, err := youzan.NewToolSource(cfg, shoptoken.WithToken(first), shoptoken.WithStore(store, "youzan:tool:"+grant),
+		src, err := youzan.NewToolSource(cfg, grant, shoptoken.WithToken(first), shoptoken.WithStore(store),
 			shoptoken.WithMinInterval(0))
 		require.NoError(t, err)
 		defer src.Close()
@@ -226,7 +222,7 @@ func TestNewToolSource_rotation(t *testing.T) {
 	assert.Equal(t, 1, st.TokenRequests, "one rotation for the fleet")
 	assert.Equal(t, 0, st.DeadRefreshUsed)
 
-	stored, _, err := store.Load(ctx, "youzan:tool:"+grant)
+	stored, _, err := store.Load(ctx, "youzan/id/"+grant) // the SDK-built key
 	require.NoError(t, err)
 	assert.NotEqual(t, first.RefreshToken, stored.RefreshToken)
 	for _, c := range caches {
@@ -245,13 +241,13 @@ func TestNewToolSource_rotation(t *testing.T) {
 
 func TestNewToolSource_Token_earlyRefreshRotates(t *testing.T) {
 	t.Parallel()
-	clk := fakeclock.New(time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC))
+	clk := shoptokentest.NewClock(time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC))
 	yz, cfg := emulated(t, clk)
 	ctx := context.Background()
 	first, err := cfg.ExchangeCode(ctx, yz.NewCode(grant), "https://isv.example/callback")
 	require.NoError(t, err)
 	store := shoptoken.NewMemoryStore()
-	src, err := youzan.NewToolSource(cfg, shoptoken.WithToken(first), shoptoken.WithStore(store, "k"), shoptoken.WithClock(clk))
+	src, err := youzan.NewToolSource(cfg, grant, shoptoken.WithToken(first), shoptoken.WithStore(store), shoptoken.WithClock(clk))
 	require.NoError(t, err)
 	defer src.Close()
 	_, err = src.Token(ctx)
@@ -260,7 +256,7 @@ func TestNewToolSource_Token_earlyRefreshRotates(t *testing.T) {
 	clk.Advance(6*24*time.Hour + 3*time.Hour)
 	require.Eventually(t, func() bool { return src.Current().RefreshToken != first.RefreshToken }, 5*time.Second, 5*time.Millisecond)
 	cur := src.Current()
-	stored, _, err := store.Load(ctx, "k")
+	stored, _, err := store.Load(ctx, "youzan/id/"+grant)
 	require.NoError(t, err)
 	assert.Equal(t, cur.RefreshToken, stored.RefreshToken, "persisted before publish")
 	assert.WithinDuration(t, clk.Now().Add(28*24*time.Hour), cur.RefreshExpiry, time.Hour)
@@ -274,12 +270,12 @@ func TestNewToolSource_Token_revokedGrant(t *testing.T) {
 	ctx := context.Background()
 	first, err := cfg.ExchangeCode(ctx, yz.NewCode(grant), "https://isv.example/callback")
 	require.NoError(t, err)
-	src, err := youzan.NewToolSource(cfg, shoptoken.WithToken(first), shoptoken.WithMinInterval(0))
+	src, err := youzan.NewToolSource(cfg, grant, shoptoken.WithToken(first), shoptoken.WithMinInterval(0))
 	require.NoError(t, err)
 	defer src.Close()
 	yz.Revoke(grant)
 
-	err = youzan.NewClient(cfg, src).Call(ctx, "youzan.shop.get", "3.0.0", nil, nil)
+	err = mustClient(t, cfg, src).Call(ctx, "youzan.shop.get", "3.0.0", nil, nil)
 	require.ErrorIs(t, err, shoptoken.ErrReauthorize)
 	assert.Equal(t, 1, yz.Stats().APICalls, "no retry without a new token")
 }
@@ -289,8 +285,7 @@ func TestNewToolSource_Token_revokedGrant(t *testing.T) {
 func TestNewSource_Token_unknownGrantFails(t *testing.T) {
 	t.Parallel()
 	yz, cfg := emulated(t, nil)
-	cfg.GrantID = "42587153"
-	src, err := youzan.NewSource(cfg)
+	src, err := youzan.NewSource(cfg, "42587153")
 	require.NoError(t, err)
 	defer src.Close()
 	_, err = src.Token(context.Background())

@@ -56,30 +56,37 @@ type tokenData struct {
 	RefreshToken jsonx.String   `json:"refresh_token"`
 }
 
-// FetchToken makes one silent-authorization call (authorize_type "silent") for c.GrantID.
+// FetchToken makes one silent-authorization call (authorize_type "silent") for shop, the kdt_id
+// of a shop that authorized the app.
 //
 // With refresh false the platform returns the shop's current token while it is valid and issues
 // one only when there is none, so it is safe to call from any number of processes. With refresh
 // true it issues a new token, and the previous one stops working at once (API 4203) for every
-// process that holds it: leave that to NewSource, which does it once per key under the fleet
-// lease. The request is never retried once it may have reached the platform.
-func (c Config) FetchToken(ctx context.Context, refresh bool) (*shoptoken.Token, error) {
-	if err := c.check(opToken, true); err != nil {
+// process that holds it: leave that to NewSource or NewApp, which do it once per shop under the
+// fleet lease. The request is never retried once it may have reached the platform.
+func (c Config) FetchToken(ctx context.Context, shop string, refresh bool) (*shoptoken.Token, error) {
+	if err := c.check(opToken); err != nil {
 		return nil, err
 	}
-	return c.token(ctx, c.tokenHTTP(), opToken, tokenRequest{
-		AuthorizeType: "silent",
-		GrantID:       c.GrantID,
-		Refresh:       &refresh,
-	})
+	if err := checkShop(opToken, shop); err != nil {
+		return nil, err
+	}
+	return c.silent(ctx, c.tokenHTTP(), shop, refresh)
+}
+
+// silent makes one silent-authorization call for shop through hc.
+func (c Config) silent(ctx context.Context, hc *httpx.Client, shop string, refresh bool) (*shoptoken.Token, error) {
+	return c.token(ctx, hc, opToken, tokenRequest{AuthorizeType: "silent", GrantID: shop, Refresh: &refresh})
 }
 
 // ExchangeCode turns the authorization code a merchant's browser brought back to redirectURI
 // into a token (authorize_type "authorization_code", tool apps). The token carries a refresh
-// token: start NewToolSource from it with shoptoken.WithToken (and a Store, so the rotations
-// survive restarts). An invalid or used code is ErrReauthorize (1005).
+// token, and its Subject is the shop's kdt_id (authority_id): give it to the shop's tool-app
+// Cache, App.Set(ctx, tok.Subject, tok) on a NewToolApp, or NewToolSource(c, tok.Subject,
+// shoptoken.WithToken(tok)), with a Store so that the rotations survive restarts. An invalid or
+// used code is ErrReauthorize (1005).
 func (c Config) ExchangeCode(ctx context.Context, code, redirectURI string) (*shoptoken.Token, error) {
-	if err := c.check(opExchange, false); err != nil {
+	if err := c.check(opExchange); err != nil {
 		return nil, err
 	}
 	if err := check.Required(platform, opExchange, shoptoken.ErrBadRequest, "authorization code", code); err != nil {
@@ -94,9 +101,9 @@ func (c Config) ExchangeCode(ctx context.Context, code, redirectURI string) (*sh
 
 // Refresh redeems refreshToken for a new pair (authorize_type "refresh_token", tool apps). The
 // platform kills refreshToken at once [seed]: persist the returned token before using it, or use
-// NewToolSource, which does. A dead or expired refresh token is ErrReauthorize.
+// NewToolSource or NewToolApp, which do. A dead or expired refresh token is ErrReauthorize.
 func (c Config) Refresh(ctx context.Context, refreshToken string) (*shoptoken.Token, error) {
-	if err := c.check(opRefresh, false); err != nil {
+	if err := c.check(opRefresh); err != nil {
 		return nil, err
 	}
 	return c.refresh(ctx, c.tokenHTTP(), refreshToken)

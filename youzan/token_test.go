@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/youzan"
 )
@@ -26,9 +27,9 @@ func TestConfig_FetchToken_seedAnswer(t *testing.T) {
 	rec := newRecorder(fixture(t, "token_ok_seed.json"))
 	mock.RegisterResponder(http.MethodPost, tokenURL, rec.respond)
 	issued := time.Date(2020, 3, 2, 2, 25, 18, 116e6, time.UTC) // 7 days before the seed's expires
-	cfg.Now = func() time.Time { return issued }
+	cfg.Clock = shoptokentest.NewClock(issued)
 
-	tok, err := cfg.FetchToken(context.Background(), false)
+	tok, err := cfg.FetchToken(context.Background(), grant, false)
 	require.NoError(t, err)
 	assert.Equal(t, "774ae7b675f8db2aa65d38bf5de710b", tok.AccessToken)
 	assert.Equal(t, "93fdf9ffac4cba63a7044b64d5w9603", tok.RefreshToken)
@@ -53,9 +54,9 @@ func TestConfig_FetchToken_refreshIsJSONBoolean(t *testing.T) {
 	rec := newRecorder(tokenAnswer(secretAccess, secretRefresh, time.Now().Add(7*24*time.Hour)))
 	mock.RegisterResponder(http.MethodPost, tokenURL, rec.respond)
 
-	_, err := cfg.FetchToken(context.Background(), true)
+	_, err := cfg.FetchToken(context.Background(), grant, true)
 	require.NoError(t, err)
-	_, err = cfg.FetchToken(context.Background(), false)
+	_, err = cfg.FetchToken(context.Background(), grant, false)
 	require.NoError(t, err)
 	assert.Contains(t, rec.raw[0], `"refresh":true`)
 	assert.Contains(t, rec.raw[1], `"refresh":false`)
@@ -89,7 +90,7 @@ func TestConfig_FetchToken_errors(t *testing.T) {
 			cfg, mock := mockConfig(t)
 			mock.RegisterResponder(http.MethodPost, tokenURL, httpmock.NewBytesResponder(200, fixture(t, tt.fixture)))
 
-			tok, err := cfg.FetchToken(context.Background(), false)
+			tok, err := cfg.FetchToken(context.Background(), grant, false)
 			require.Error(t, err)
 			assert.Nil(t, tok)
 			require.ErrorIs(t, err, tt.want)
@@ -113,7 +114,7 @@ func TestConfig_FetchToken_errors(t *testing.T) {
 
 func TestConfig_FetchToken_missingField(t *testing.T) {
 	t.Parallel()
-	full := youzan.Config{ClientID: "id", ClientSecret: "secret", GrantID: "1", BaseURL: "http://127.0.0.1:1"}
+	full := youzan.Config{ClientID: "id", ClientSecret: "secret", BaseURL: "http://127.0.0.1:1"}
 	tests := []struct {
 		name  string
 		edit  func(*youzan.Config)
@@ -121,7 +122,6 @@ func TestConfig_FetchToken_missingField(t *testing.T) {
 	}{
 		{"no client id", func(c *youzan.Config) { c.ClientID = "" }, "ClientID"},
 		{"no client secret", func(c *youzan.Config) { c.ClientSecret = "" }, "ClientSecret"},
-		{"no grant id", func(c *youzan.Config) { c.GrantID = "" }, "GrantID"},
 		{"bad base url", func(c *youzan.Config) { c.BaseURL = "ftp://x" }, "BaseURL"},
 	}
 	for _, tt := range tests {
@@ -129,14 +129,53 @@ func TestConfig_FetchToken_missingField(t *testing.T) {
 			t.Parallel()
 			c := full
 			tt.edit(&c)
-			_, err := c.FetchToken(context.Background(), false)
+			_, err := c.FetchToken(context.Background(), grant, false)
 			require.ErrorIs(t, err, shoptoken.ErrBadRequest)
 			assert.Contains(t, err.Error(), "Config."+tt.field)
-			_, err = youzan.NewSource(c)
+			_, err = youzan.NewSource(c, grant)
+			require.ErrorIs(t, err, shoptoken.ErrBadRequest)
+			assert.Contains(t, err.Error(), "Config."+tt.field)
+			_, err = youzan.NewToolSource(c, grant)
+			require.ErrorIs(t, err, shoptoken.ErrBadRequest)
+			assert.Contains(t, err.Error(), "Config."+tt.field)
+			_, err = youzan.NewApp(c)
+			require.ErrorIs(t, err, shoptoken.ErrBadRequest)
+			assert.Contains(t, err.Error(), "Config."+tt.field)
+			_, err = youzan.NewToolApp(c)
+			require.ErrorIs(t, err, shoptoken.ErrBadRequest)
+			assert.Contains(t, err.Error(), "Config."+tt.field)
+			_, err = youzan.NewClient(c, shoptoken.StaticSource(&shoptoken.Token{AccessToken: "a"}))
 			require.ErrorIs(t, err, shoptoken.ErrBadRequest)
 			assert.Contains(t, err.Error(), "Config."+tt.field)
 		})
 	}
+}
+
+// TestConfig_FetchToken_badShop: a shop id that cannot be a kdt_id (decimal digits, at most 20)
+// is refused by everything that takes one, before anything is sent.
+func TestConfig_FetchToken_badShop(t *testing.T) {
+	t.Parallel()
+	srv := testkit.NewCounter(t, string(tokenAnswer(secretAccess, secretRefresh, time.Now().Add(time.Hour))))
+	cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, BaseURL: srv.URL}
+	app, err := youzan.NewApp(cfg)
+	require.NoError(t, err)
+	defer app.Close()
+	ctx := context.Background()
+	for _, shop := range []string{"", "abc", "4258715a", "-1", "1 2", "１２３", "123456789012345678901", "1/2", "42587152\n"} {
+		_, err := cfg.FetchToken(ctx, shop, false)
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, "%q", shop)
+		_, err = youzan.NewSource(cfg, shop)
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, "%q", shop)
+		_, err = youzan.NewToolSource(cfg, shop)
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, "%q", shop)
+		_, err = app.Token(ctx, shop)
+		require.ErrorIs(t, err, shoptoken.ErrBadRequest, "%q", shop)
+		require.ErrorIs(t, app.Call(ctx, shop, "youzan.shop.get", "3.0.0", nil, nil), shoptoken.ErrBadRequest, "%q", shop)
+	}
+	assert.Zero(t, srv.Hits(), "nothing is sent")
+	assert.Zero(t, app.Len(), "no Cache is made for a shop that cannot exist")
+	_, err = cfg.FetchToken(ctx, "12345678901234567890", false)
+	require.NoError(t, err, "20 digits is a kdt_id")
 }
 
 // TestConfig_FetchToken_malformed feeds the token endpoint's answer every way it can go wrong.
@@ -175,7 +214,7 @@ func TestConfig_FetchToken_malformed(t *testing.T) {
 			log, logs := newLogger()
 			cfg.Logger = log
 			mock.RegisterResponder(http.MethodPost, tokenURL, httpmock.NewStringResponder(tt.status, tt.body))
-			tok, err := cfg.FetchToken(context.Background(), true)
+			tok, err := cfg.FetchToken(context.Background(), grant, true)
 			require.Error(t, err)
 			assert.Nil(t, tok)
 			require.ErrorIs(t, err, tt.want, "%v", err)
@@ -209,7 +248,7 @@ func TestConfig_FetchToken_requestIDKept(t *testing.T) {
 			t.Parallel()
 			cfg, mock := mockConfig(t)
 			mock.RegisterResponder(http.MethodPost, tokenURL, httpmock.NewStringResponder(tt.status, tt.body))
-			_, err := cfg.FetchToken(context.Background(), false)
+			_, err := cfg.FetchToken(context.Background(), grant, false)
 			require.ErrorIs(t, err, tt.want, "%v", err)
 			var e *shoptoken.Error
 			require.ErrorAs(t, err, &e)
@@ -223,7 +262,8 @@ func TestConfig_FetchToken_requestIDKept(t *testing.T) {
 // an answer whose token was issued costs more than a lenient read.
 func TestConfig_FetchToken_tolerantTypes(t *testing.T) {
 	t.Parallel()
-	exp := time.Now().Add(7 * 24 * time.Hour).Truncate(time.Millisecond)
+	now := time.Now().Truncate(time.Millisecond)
+	exp := now.Add(7 * 24 * time.Hour)
 	tests := []struct {
 		name string
 		body string
@@ -240,13 +280,14 @@ func TestConfig_FetchToken_tolerantTypes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cfg, mock := mockConfig(t)
+			cfg.Clock = shoptokentest.NewClock(now) // the 7 days assumed count from the same instant
 			mock.RegisterResponder(http.MethodPost, tokenURL, httpmock.NewStringResponder(200, tt.body))
-			tok, err := cfg.FetchToken(context.Background(), false)
+			tok, err := cfg.FetchToken(context.Background(), grant, false)
 			require.NoError(t, err)
 			assert.Equal(t, "abc123def456", tok.AccessToken)
 			assert.Equal(t, "42587152", tok.Subject)
 			assert.Equal(t, []string{"shop"}, tok.Scope)
-			assert.WithinDuration(t, exp, tok.Expiry, time.Second)
+			assert.WithinDuration(t, exp, tok.Expiry, time.Second) // "expires in seconds" loses the milliseconds
 			assert.True(t, tok.RefreshExpiry.IsZero(), "no refresh token, no refresh expiry")
 		})
 	}
@@ -270,9 +311,9 @@ func TestConfig_FetchToken_emulatorFaults(t *testing.T) {
 			t.Parallel()
 			yz := shoptokentest.NewYouzan(shoptokentest.WithCredentials("id", secretClient), shoptokentest.WithGrants("42587152"))
 			defer yz.Close()
-			cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, GrantID: "42587152", BaseURL: yz.URL}
+			cfg := youzan.Config{ClientID: "id", ClientSecret: secretClient, BaseURL: yz.URL}
 			yz.FailNext(tt.fault, 1)
-			tok, err := cfg.FetchToken(context.Background(), false)
+			tok, err := cfg.FetchToken(context.Background(), grant, false)
 			assert.Equal(t, 1, yz.Stats().TokenRequests, "never resent")
 			if tt.want == nil {
 				require.NoError(t, err)
@@ -282,7 +323,7 @@ func TestConfig_FetchToken_emulatorFaults(t *testing.T) {
 			require.ErrorIs(t, err, tt.want, "%v", err)
 			requireNoSecret(t, errText(err))
 			// refresh:false is non-destructive: the next call gets a working token.
-			tok, err = cfg.FetchToken(context.Background(), false)
+			tok, err = cfg.FetchToken(context.Background(), grant, false)
 			require.NoError(t, err)
 			assert.True(t, yz.Valid(tok.AccessToken))
 		})
@@ -292,7 +333,6 @@ func TestConfig_FetchToken_emulatorFaults(t *testing.T) {
 func TestConfig_ExchangeCode_request(t *testing.T) {
 	t.Parallel()
 	cfg, mock := mockConfig(t)
-	cfg.GrantID = ""
 	rec := newRecorder(tokenAnswer(secretAccess, secretRefresh, time.Now().Add(7*24*time.Hour)))
 	mock.RegisterResponder(http.MethodPost, tokenURL, rec.respond)
 
@@ -377,12 +417,12 @@ func TestConfig_FetchToken_secretsNeverShow(t *testing.T) {
 	mock.RegisterResponder(http.MethodPost, tokenURL, rec.respond)
 	ctx := context.Background()
 
-	tok, err := cfg.FetchToken(ctx, false)
+	tok, err := cfg.FetchToken(ctx, grant, false)
 	require.NoError(t, err)
 	out := fmt.Sprintf("%v %+v %#v %s %v %+v", tok, tok, tok, tok, *tok, cfg)
 	out += fmt.Sprintf("%v %+v %#v %s %q", cfg, cfg, cfg, cfg, cfg)
 	log.Info("token", "token", tok, "config", cfg)
-	_, err1 := cfg.FetchToken(ctx, true)
+	_, err1 := cfg.FetchToken(ctx, grant, true)
 	_, err2 := cfg.Refresh(ctx, secretRefresh)
 	_, err3 := cfg.ExchangeCode(ctx, secretCode, "https://isv.example/cb")
 	for _, err := range []error{err1, err2, err3} {

@@ -49,15 +49,21 @@ func offline(ctx context.Context) error {
 
 	// Two workers, as two servers behind one egress IP would be, sharing one store (Redis in
 	// production). The default minimum interval between fetches is 60 s; the demo shortens it.
+	// The store key is built by the package from the Account ("vvtool/account"): every worker
+	// finds the same token.
 	store := shoptoken.NewMemoryStore()
-	var workers []*http.Client
+	var workers []*vvtool.Client
 	for range 2 {
-		src, err := vvtool.NewSource(cfg, shoptoken.WithStore(store, "vvtool:account"), shoptoken.WithMinInterval(300*time.Millisecond))
+		src, err := vvtool.NewSource(cfg, shoptoken.WithStore(store), shoptoken.WithMinInterval(300*time.Millisecond))
 		if err != nil {
 			return err
 		}
 		defer src.Close()
-		workers = append(workers, vvtool.NewClient(src, fromIP("10.0.0.1")))
+		cl, err := vvtool.NewClient(cfg, src) // API calls leave through cfg.HTTPClient too: 10.0.0.1
+		if err != nil {
+			return err
+		}
+		workers = append(workers, cl)
 	}
 	const perWorker = 50
 
@@ -86,13 +92,18 @@ func offline(ctx context.Context) error {
 	}
 
 	fmt.Println("\n3. a third worker whose calls leave from 10.0.0.2 while the token was fetched from 10.0.0.1")
-	src, err := vvtool.NewSource(cfg) // its own Cache, default settings
+	src, err := vvtool.NewSource(cfg) // its own Cache, default settings; fetches from 10.0.0.1
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	emu.ResetStats()
-	elsewhere := vvtool.NewClient(src, fromIP("10.0.0.2"))
+	other := cfg
+	other.HTTPClient = fromIP("10.0.0.2")
+	elsewhere, err := vvtool.NewClient(other, src)
+	if err != nil {
+		return err
+	}
 	var last error
 	for range 5 {
 		last = call(ctx, elsewhere, infoURL)
@@ -105,7 +116,7 @@ func offline(ctx context.Context) error {
 	return nil
 }
 
-func burst(ctx context.Context, workers []*http.Client, url string, n int) error {
+func burst(ctx context.Context, workers []*vvtool.Client, url string, n int) error {
 	var failed atomic.Int64
 	var first atomic.Value
 	var wg sync.WaitGroup
@@ -129,7 +140,7 @@ func burst(ctx context.Context, workers []*http.Client, url string, n int) error
 }
 
 // call makes one API call and fails unless the answer is HTTP 200 with code 0.
-func call(ctx context.Context, hc *http.Client, url string) error {
+func call(ctx context.Context, hc *vvtool.Client, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -170,9 +181,10 @@ func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func live(ctx context.Context) error {
 	cfg := vvtool.Config{
-		Account:   os.Getenv("VVTOOL_ACCOUNT"),
-		AccessKey: os.Getenv("VVTOOL_ACCESS_KEY"),
-		TokenURL:  os.Getenv("VVTOOL_TOKEN_URL"),
+		Account:    os.Getenv("VVTOOL_ACCOUNT"),
+		AccessKey:  os.Getenv("VVTOOL_ACCESS_KEY"),
+		TokenURL:   os.Getenv("VVTOOL_TOKEN_URL"),
+		HTTPClient: &http.Client{Timeout: 20 * time.Second}, // the token request and the API call
 	}
 	infoURL := os.Getenv("VVTOOL_API_URL")
 	if infoURL == "" {
@@ -189,7 +201,10 @@ func live(ctx context.Context) error {
 		return err
 	}
 	defer src.Close()
-	hc := vvtool.NewClient(src, &http.Client{Timeout: 20 * time.Second})
+	hc, err := vvtool.NewClient(cfg, src)
+	if err != nil {
+		return err
+	}
 	fmt.Println("real platform: fetching a token for account", cfg.Account, "and calling", infoURL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, infoURL, nil)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/shops"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/youzan"
 )
@@ -19,8 +20,7 @@ func main() {
 		err = online(ctx, youzan.Config{
 			ClientID:     id,
 			ClientSecret: os.Getenv("YOUZAN_CLIENT_SECRET"),
-			GrantID:      os.Getenv("YOUZAN_GRANT_ID"),
-		})
+		}, os.Getenv("YOUZAN_GRANT_ID"))
 	} else {
 		err = offline(ctx)
 	}
@@ -34,9 +34,10 @@ func offline(ctx context.Context) error {
 	yz := shoptokentest.NewYouzan()
 	defer yz.Close()
 	fmt.Println("offline: Youzan emulator at", yz.URL, "(set YOUZAN_CLIENT_ID, YOUZAN_CLIENT_SECRET, YOUZAN_GRANT_ID for the real platform)")
-	cfg := youzan.Config{ClientID: "id", ClientSecret: "secret", GrantID: "88888", BaseURL: yz.URL}
+	cfg := youzan.Config{ClientID: "id", ClientSecret: "secret", BaseURL: yz.URL}
+	const shop = shoptokentest.YouzanGrantID // the shop's kdt_id
 
-	src, err := youzan.NewSource(cfg, shoptoken.WithEvents(func(e shoptoken.Event) {
+	src, err := youzan.NewSource(cfg, shop, shoptoken.WithEvents(func(e shoptoken.Event) {
 		if e.Kind == shoptoken.EventRefreshed {
 			fmt.Printf("   [cache] token call (%s): got %v\n", e.Reason, e.Token.AccessToken[:4]+"…")
 		}
@@ -45,7 +46,10 @@ func offline(ctx context.Context) error {
 		return err
 	}
 	defer src.Close()
-	cl := youzan.NewClient(cfg, src)
+	cl, err := youzan.NewClient(cfg, src)
+	if err != nil {
+		return err
+	}
 
 	var out struct {
 		Name string `json:"name"`
@@ -58,7 +62,7 @@ func offline(ctx context.Context) error {
 	fmt.Printf("   ok, with token %s…\n", mine.AccessToken[:4])
 
 	fmt.Println("2. another process asks for a new token (refresh:true): ours is superseded")
-	theirs, err := cfg.FetchToken(ctx, true)
+	theirs, err := cfg.FetchToken(ctx, shop, true)
 	if err != nil {
 		return err
 	}
@@ -80,12 +84,47 @@ func offline(ctx context.Context) error {
 	if st.Rejected != 1 || st.TokenRequests != 1 || st.Issued != 0 || now.AccessToken != theirs.AccessToken {
 		return fmt.Errorf("unexpected platform traffic: %+v", st)
 	}
+	return manyShops(ctx)
+}
+
+// manyShops runs one App for three shops of the app, on one store: the SDK names each shop's
+// token, and App.Call takes the shop as its first argument.
+func manyShops(ctx context.Context) error {
+	kdtIDs := []string{"42587152", "42587153", "42587154"}
+	yz := shoptokentest.NewYouzan(shoptokentest.WithGrants(kdtIDs...))
+	defer yz.Close()
+	store := shoptoken.NewMemoryStore() // redisstore.New(rdb) for a fleet
+	app, err := youzan.NewApp(youzan.Config{ClientID: "id", ClientSecret: "secret", BaseURL: yz.URL}, shops.WithStore(store))
+	if err != nil {
+		return err
+	}
+	defer app.Shutdown(ctx)
+	fmt.Println("4. many shops: one App, one store, three shops, two calls each")
+	for range 2 {
+		for _, shop := range kdtIDs {
+			if err := app.Call(ctx, shop, "youzan.shop.get", "3.0.0", nil, nil); err != nil {
+				return err
+			}
+		}
+	}
+	for _, shop := range kdtIDs {
+		tok, _, err := store.Load(ctx, app.Key(shop).String())
+		if err != nil {
+			return err
+		}
+		fmt.Printf("   %s: token %s… stored\n", app.Key(shop), tok.AccessToken[:4])
+	}
+	st := yz.Stats()
+	fmt.Printf("   platform saw: %d API calls, %d token calls\n", st.APICalls, st.TokenRequests)
+	if st.APICalls != 6 || st.TokenRequests != 3 {
+		return fmt.Errorf("unexpected platform traffic: %+v", st)
+	}
 	return nil
 }
 
-func online(ctx context.Context, cfg youzan.Config) error {
-	fmt.Println("real platform:", youzan.DefaultBaseURL, "shop", cfg.GrantID)
-	src, err := youzan.NewSource(cfg)
+func online(ctx context.Context, cfg youzan.Config, shop string) error {
+	fmt.Println("real platform:", youzan.DefaultBaseURL, "shop", shop)
+	src, err := youzan.NewSource(cfg, shop)
 	if err != nil {
 		return err
 	}
@@ -96,12 +135,16 @@ func online(ctx context.Context, cfg youzan.Config) error {
 	}
 	fmt.Printf("token for shop %s, expires %s, %d scopes\n", tok.Subject, tok.Expiry.Format(time.RFC3339), len(tok.Scope))
 
-	var shop map[string]any
-	if err := youzan.NewClient(cfg, src).Call(ctx, "youzan.shop.get", "3.0.0", nil, &shop); err != nil {
+	cl, err := youzan.NewClient(cfg, src)
+	if err != nil {
+		return err
+	}
+	var info map[string]any
+	if err := cl.Call(ctx, "youzan.shop.get", "3.0.0", nil, &info); err != nil {
 		return err
 	}
 	for _, k := range []string{"id", "name", "intro", "url"} {
-		if v, ok := shop[k]; ok {
+		if v, ok := info[k]; ok {
 			fmt.Printf("shop %s: %v\n", k, v)
 		}
 	}
