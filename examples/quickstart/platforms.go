@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +30,7 @@ func youzanDemo(ctx context.Context, p *printer) error {
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer shutdown(src)
 	if err := parallel(100, func() error { _, err := src.Token(ctx); return err }); err != nil {
 		return err
 	}
@@ -70,7 +71,7 @@ func vvtoolDemo(ctx context.Context, p *printer) error {
 		if err != nil {
 			return err
 		}
-		defer src.Close()
+		defer shutdown(src)
 		clients = append(clients, vvtool.NewClient(src, nil))
 	}
 	call := func(i int) error {
@@ -121,7 +122,7 @@ func veapiDemo(ctx context.Context, p *printer) error {
 		return err
 	}
 	cur := src.Current()
-	src.Close()
+	shutdown(src)
 	p.row("veapi", "rotations while callers read", fmt.Sprintf("%d rotations, store version %d holds the latest refresh token: %v",
 		va.Stats().Issued, version, stored.RefreshToken == cur.RefreshToken), stored.RefreshToken == cur.RefreshToken && va.Stats().Issued >= 2)
 
@@ -157,7 +158,7 @@ func vipauthDemo(ctx context.Context, p *printer) error {
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer shutdown(src)
 	api := vipauth.NewClient(src, nil)
 	resp, err := api.Get(vip.URL + "/api/account/info")
 	if err != nil {
@@ -195,4 +196,14 @@ func countErr(err error) int {
 		return len(j.Unwrap())
 	}
 	return 1
+}
+
+// shutdown stops src the way a process about to exit should: it waits, up to 10 s, for a refresh
+// under way and for its new token to be saved, so that a rotation in flight is never lost.
+func shutdown(src *shoptoken.Cache) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := src.Shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "shutdown:", err)
+	}
 }

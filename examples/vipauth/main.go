@@ -143,7 +143,7 @@ func offline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer a.src.Close()
+	defer shutdown(a.src)
 	srv := &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
@@ -227,7 +227,7 @@ func online(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer a.src.Close()
+	defer shutdown(a.src)
 	srv := &http.Server{Addr: addr, Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		for tok := range a.done {
@@ -314,4 +314,14 @@ func stripTags(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// shutdown stops src the way a process about to exit should: it waits, up to 10 s, for a refresh
+// under way and for its new token to be saved, so that a rotation in flight is never lost.
+func shutdown(src *shoptoken.Cache) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := src.Shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "shutdown:", err)
+	}
 }

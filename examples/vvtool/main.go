@@ -56,7 +56,7 @@ func offline(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		defer src.Close()
+		defer shutdown(src)
 		workers = append(workers, vvtool.NewClient(src, fromIP("10.0.0.1")))
 	}
 	const perWorker = 50
@@ -90,7 +90,7 @@ func offline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer shutdown(src)
 	emu.ResetStats()
 	elsewhere := vvtool.NewClient(src, fromIP("10.0.0.2"))
 	var last error
@@ -188,7 +188,7 @@ func live(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer shutdown(src)
 	hc := vvtool.NewClient(src, &http.Client{Timeout: 20 * time.Second})
 	fmt.Println("real platform: fetching a token for account", cfg.Account, "and calling", infoURL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, infoURL, nil)
@@ -209,4 +209,14 @@ func live(ctx context.Context) error {
 		return errors.New("the call did not succeed")
 	}
 	return nil
+}
+
+// shutdown stops src the way a process about to exit should: it waits, up to 10 s, for a refresh
+// under way and for its new token to be saved, so that a rotation in flight is never lost.
+func shutdown(src *shoptoken.Cache) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := src.Shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "shutdown:", err)
+	}
 }

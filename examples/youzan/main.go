@@ -44,7 +44,7 @@ func offline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer shutdown(src)
 	cl := youzan.NewClient(cfg, src)
 
 	var out struct {
@@ -89,7 +89,7 @@ func online(ctx context.Context, cfg youzan.Config) error {
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer shutdown(src)
 	tok, err := src.Token(ctx)
 	if err != nil {
 		return err
@@ -106,4 +106,14 @@ func online(ctx context.Context, cfg youzan.Config) error {
 		}
 	}
 	return nil
+}
+
+// shutdown stops src the way a process about to exit should: it waits, up to 10 s, for a refresh
+// under way and for its new token to be saved, so that a rotation in flight is never lost.
+func shutdown(src *shoptoken.Cache) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := src.Shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "shutdown:", err)
+	}
 }
