@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,13 +24,14 @@ import (
 func youzanDemo(ctx context.Context, p *printer) error {
 	yz := shoptokentest.NewYouzan()
 	defer yz.Close()
-	cfg := youzan.Config{ClientID: "id", ClientSecret: "secret", GrantID: "88888", BaseURL: yz.URL}
-	src, err := youzan.NewSource(cfg, shoptoken.WithStore(shoptoken.NewMemoryStore(), "youzan/88888"),
+	cfg := youzan.Config{ClientID: "id", ClientSecret: "secret", BaseURL: yz.URL}
+	shop := shoptokentest.YouzanGrantID // the shop's kdt_id
+	src, err := youzan.NewSource(cfg, shop, shoptoken.WithStore(shoptoken.NewMemoryStore()),
 		shoptoken.WithMinInterval(200*time.Millisecond))
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer shutdown(src)
 	if err := parallel(100, func() error { _, err := src.Token(ctx); return err }); err != nil {
 		return err
 	}
@@ -37,13 +39,16 @@ func youzanDemo(ctx context.Context, p *printer) error {
 	st := yz.Stats()
 	p.row("youzan", "100 callers, cold start", fmt.Sprintf("%d token issued, subject %s, %d scopes", st.Issued, tok.Subject, len(tok.Scope)), st.Issued == 1 && tok.Subject == "88888")
 
-	cl := youzan.NewClient(cfg, src)
-	var shop struct{ Name string }
-	if err := cl.Call(ctx, "youzan.shop.get", "3.0.0", nil, &shop); err != nil {
+	cl, err := youzan.NewClient(cfg, src)
+	if err != nil {
+		return err
+	}
+	var info struct{ Name string }
+	if err := cl.Call(ctx, "youzan.shop.get", "3.0.0", nil, &info); err != nil {
 		return err
 	}
 	time.Sleep(250 * time.Millisecond)
-	if _, err := cfg.FetchToken(ctx, true); err != nil { // another process forces a new token
+	if _, err := cfg.FetchToken(ctx, shop, true); err != nil { // another process forces a new token
 		return err
 	}
 	before := yz.Stats()
@@ -66,12 +71,16 @@ func vvtoolDemo(ctx context.Context, p *printer) error {
 	store := shoptoken.NewMemoryStore()
 	var clients []*http.Client
 	for range 2 {
-		src, err := vvtool.NewSource(cfg, shoptoken.WithStore(store, "vvtool/account"), shoptoken.WithMinInterval(200*time.Millisecond))
+		src, err := vvtool.NewSource(cfg, shoptoken.WithStore(store), shoptoken.WithMinInterval(200*time.Millisecond))
 		if err != nil {
 			return err
 		}
-		defer src.Close()
-		clients = append(clients, vvtool.NewClient(src, nil))
+		defer shutdown(src)
+		cl, err := vvtool.NewClient(cfg, src)
+		if err != nil {
+			return err
+		}
+		clients = append(clients, cl.HTTPClient())
 	}
 	call := func(i int) error {
 		resp, err := clients[i%2].Get(vv.URL + "/tool/members/info")
@@ -103,12 +112,12 @@ func vvtoolDemo(ctx context.Context, p *printer) error {
 func veapiDemo(ctx context.Context, p *printer) error {
 	va := shoptokentest.NewVeapi(shoptokentest.WithTokenTTL(time.Second))
 	defer va.Close()
-	cfg := veapi.Config{VEKey: "vekey", BaseURL: va.URL}
+	cfg := veapi.Config{VEKey: "vekey", App: "demo", BaseURL: va.URL}
 	store := shoptoken.NewMemoryStore()
 	granted := va.NewGrant("shop-1")
-	opts := []shoptoken.Option{shoptoken.WithStore(store, "veapi/shop-1"), shoptoken.WithEarlyRefresh(time.Second),
+	opts := []shoptoken.Option{shoptoken.WithStore(store), shoptoken.WithEarlyRefresh(time.Second),
 		shoptoken.WithMinInterval(0), shoptoken.WithExpirySkew(0)}
-	src, err := veapi.NewSource(cfg, append(opts, shoptoken.WithToken(&shoptoken.Token{RefreshToken: granted, Subject: "shop-1"}))...)
+	src, err := veapi.NewSource(cfg, "shop-1", append(opts, shoptoken.WithToken(&shoptoken.Token{RefreshToken: granted, Subject: "shop-1"}))...)
 	if err != nil {
 		return err
 	}
@@ -116,16 +125,16 @@ func veapiDemo(ctx context.Context, p *printer) error {
 		return err
 	}
 	time.Sleep(1600 * time.Millisecond) // 1-second tokens: planned rotations run in the background
-	stored, version, err := store.Load(ctx, "veapi/shop-1")
+	stored, version, err := store.Load(ctx, "veapi/demo/shop-1") // the Key the SDK built: veapi/<App>/<shop>
 	if err != nil {
 		return err
 	}
 	cur := src.Current()
-	src.Close()
+	shutdown(src)
 	p.row("veapi", "rotations while callers read", fmt.Sprintf("%d rotations, store version %d holds the latest refresh token: %v",
 		va.Stats().Issued, version, stored.RefreshToken == cur.RefreshToken), stored.RefreshToken == cur.RefreshToken && va.Stats().Issued >= 2)
 
-	restarted, err := veapi.NewSource(cfg, opts...) // a new process: no WithToken, the store has it
+	restarted, err := veapi.NewSource(cfg, "shop-1", opts...) // a new process: no WithToken, the store has it
 	if err != nil {
 		return err
 	}
@@ -153,12 +162,16 @@ func vipauthDemo(ctx context.Context, p *printer) error {
 		return err
 	}
 	p.row("vipauth", "exchange code, token_info", fmt.Sprintf("open_id %s…, expires %s (China time)", tok.Subject[:8], info.ExpiresAt.Format("2006-01-02 15:04")), info.OpenID == tok.Subject)
-	src, err := vipauth.NewSource(cfg, shoptoken.WithToken(tok))
+	src, err := vipauth.NewSource(cfg, tok.Subject, shoptoken.WithToken(tok))
 	if err != nil {
 		return err
 	}
-	defer src.Close()
-	api := vipauth.NewClient(src, nil)
+	defer shutdown(src)
+	cl, err := vipauth.NewClient(cfg, src)
+	if err != nil {
+		return err
+	}
+	api := cl.HTTPClient()
 	resp, err := api.Get(vip.URL + "/api/account/info")
 	if err != nil {
 		return err
@@ -195,4 +208,15 @@ func countErr(err error) int {
 		return len(j.Unwrap())
 	}
 	return 1
+}
+
+// shutdown stops src (a Cache or an App) the way a process about to exit should: it waits, up to
+// 10 s, for refreshes under way and for their new tokens to be saved, so that a rotation in
+// flight is never lost.
+func shutdown(src interface{ Shutdown(context.Context) error }) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := src.Shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "shutdown:", err)
+	}
 }

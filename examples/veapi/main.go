@@ -65,7 +65,7 @@ func offlineMode() error {
 			return err
 		}
 	}
-	src.Close()
+	shutdown(src)
 
 	before := emu.Stats().TokenRequests
 	fmt.Println("restart: a new Cache on the same store, no WithToken")
@@ -73,7 +73,7 @@ func offlineMode() error {
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer shutdown(src)
 	tok, err := src.Token(ctx)
 	if err != nil {
 		return err
@@ -146,17 +146,14 @@ func realMode() error {
 	_ = store.Delete(ctx, probe)
 
 	var mu sync.Mutex
-	var refreshed, saveFailed bool
+	var refreshed bool
 	opts := []shoptoken.Option{
 		shoptoken.WithStore(store),
 		shoptoken.WithEvents(func(e shoptoken.Event) {
-			mu.Lock()
-			defer mu.Unlock()
-			switch e.Kind {
-			case shoptoken.EventRefreshed:
+			if e.Kind == shoptoken.EventRefreshed {
+				mu.Lock()
 				refreshed = true
-			case shoptoken.EventSaveFailed:
-				saveFailed = true
+				mu.Unlock()
 			}
 		}),
 	}
@@ -167,14 +164,14 @@ func realMode() error {
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer shutdown(src)
 
 	tok, err := src.Token(ctx)
 	if err != nil {
 		return err
 	}
 	mu.Lock()
-	didRefresh, failed := refreshed, saveFailed
+	didRefresh := refreshed
 	mu.Unlock()
 	fmt.Println("token:", tok)
 	fmt.Println("access token expires:", tok.Expiry.Format(time.RFC3339), "grant ends:", tok.RefreshExpiry.Format(time.RFC3339))
@@ -183,10 +180,14 @@ func realMode() error {
 		return nil
 	}
 	// The old refresh token is dead now: the new one must be in the store before we exit.
-	if err := ensureSaved(ctx, store, key, tok, failed); err != nil {
+	// Shutdown waits for the save (retried at once if it failed) and tells us if it never happened.
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := src.Shutdown(sctx); err != nil && src.Pending() {
 		// Last resort, so that the authorization is not lost with this process: write the refresh
 		// token to a file only this user can read (os.CreateTemp makes it 0600) and say where. It
 		// never goes to the terminal, where it would end up in logs.
+		tok := src.Current()
 		f, ferr := os.CreateTemp("", "veapi-refresh-token-*.txt")
 		if ferr == nil {
 			_, ferr = f.WriteString(tok.RefreshToken + "\n")
@@ -208,28 +209,13 @@ func realMode() error {
 	return nil
 }
 
-// ensureSaved makes sure the store holds tok. The Cache saves a token before returning it, so
-// unless a save failed there is nothing to do (a different stored token is a newer rotation by
-// another process). After a failed save the Cache retries in the background; this waits for it,
-// and tries a save of its own, until ctx ends.
-func ensureSaved(ctx context.Context, store shoptoken.Store, key string, tok *shoptoken.Token, failed bool) error {
-	if !failed {
-		return nil
-	}
-	for {
-		stored, ver, err := store.Load(ctx, key)
-		switch {
-		case err == nil && stored.RefreshToken == tok.RefreshToken:
-			return nil
-		case err == nil || errors.Is(err, shoptoken.ErrNotFound):
-			if _, err := store.Save(ctx, key, tok, ver); err == nil {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+// shutdown stops src (a Cache or an App) the way a process about to exit should: it waits, up to
+// 10 s, for refreshes under way and for their new tokens to be saved, so that a rotation in
+// flight is never lost.
+func shutdown(src interface{ Shutdown(context.Context) error }) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := src.Shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "shutdown:", err)
 	}
 }

@@ -150,7 +150,7 @@ func offline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer a.users.Close()
+	defer shutdown(a.users)
 	srv := &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
@@ -234,7 +234,7 @@ func online(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer a.users.Close()
+	defer shutdown(a.users)
 	srv := &http.Server{Addr: addr, Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		for tok := range a.done {
@@ -321,4 +321,15 @@ func stripTags(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// shutdown stops src (a Cache or an App) the way a process about to exit should: it waits, up to
+// 10 s, for refreshes under way and for their new tokens to be saved, so that a rotation in
+// flight is never lost.
+func shutdown(src interface{ Shutdown(context.Context) error }) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := src.Shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "shutdown:", err)
+	}
 }

@@ -58,7 +58,7 @@ func offline(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		defer src.Close()
+		defer shutdown(src)
 		cl, err := vvtool.NewClient(cfg, src) // API calls leave through cfg.HTTPClient too: 10.0.0.1
 		if err != nil {
 			return err
@@ -96,7 +96,7 @@ func offline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer shutdown(src)
 	emu.ResetStats()
 	other := cfg
 	other.HTTPClient = fromIP("10.0.0.2")
@@ -200,7 +200,7 @@ func live(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer shutdown(src)
 	hc, err := vvtool.NewClient(cfg, src)
 	if err != nil {
 		return err
@@ -224,4 +224,15 @@ func live(ctx context.Context) error {
 		return errors.New("the call did not succeed")
 	}
 	return nil
+}
+
+// shutdown stops src (a Cache or an App) the way a process about to exit should: it waits, up to
+// 10 s, for refreshes under way and for their new tokens to be saved, so that a rotation in
+// flight is never lost.
+func shutdown(src interface{ Shutdown(context.Context) error }) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := src.Shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "shutdown:", err)
+	}
 }

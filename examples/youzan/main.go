@@ -45,7 +45,7 @@ func offline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer shutdown(src)
 	cl, err := youzan.NewClient(cfg, src)
 	if err != nil {
 		return err
@@ -128,7 +128,7 @@ func online(ctx context.Context, cfg youzan.Config, shop string) error {
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer shutdown(src)
 	tok, err := src.Token(ctx)
 	if err != nil {
 		return err
@@ -149,4 +149,15 @@ func online(ctx context.Context, cfg youzan.Config, shop string) error {
 		}
 	}
 	return nil
+}
+
+// shutdown stops src (a Cache or an App) the way a process about to exit should: it waits, up to
+// 10 s, for refreshes under way and for their new tokens to be saved, so that a rotation in
+// flight is never lost.
+func shutdown(src interface{ Shutdown(context.Context) error }) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := src.Shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "shutdown:", err)
+	}
 }

@@ -22,7 +22,7 @@ import (
 )
 
 const (
-	stallKey   = "stall:shop"
+	stallKey   = "test/fleet/stall"
 	stallLease = time.Second // lease TTL of both holders; refresh timeout 500 ms
 )
 
@@ -82,7 +82,7 @@ func TestFleet_leaseExpiry_fencing(t *testing.T) {
 		defer mu.Unlock()
 		calls++
 		return &shoptoken.Token{AccessToken: "B-token", Expiry: time.Now().Add(time.Hour)}, nil
-	}), shoptoken.WithStore(f.store(), stallKey), shoptoken.WithRefreshTimeout(stallLease/2),
+	}), shoptoken.WithStore(f.store()), shoptoken.WithKey(fk(stallKey)), shoptoken.WithRefreshTimeout(stallLease/2),
 		shoptoken.WithLeaseTTL(stallLease), shoptoken.WithEarlyRefresh(0), shoptoken.WithMinInterval(0))
 	t.Cleanup(b.Close)
 	bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -152,7 +152,7 @@ func runStallChild(e *childEnv) error {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-	}), shoptoken.WithStore(&recordingStore{Store: rs, e: e}, stallKey),
+	}), shoptoken.WithStore(&recordingStore{Store: rs, e: e}), shoptoken.WithKey(fk(stallKey)),
 		shoptoken.WithRefreshTimeout(stallLease/2), shoptoken.WithLeaseTTL(stallLease),
 		shoptoken.WithEarlyRefresh(0), shoptoken.WithMinInterval(0),
 		shoptoken.WithBackoff(100*time.Millisecond, 200*time.Millisecond),

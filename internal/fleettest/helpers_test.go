@@ -343,3 +343,12 @@ func newCache(tb testing.TB, r shoptoken.Refresher, opts ...shoptoken.Option) *s
 	}
 	return c
 }
+
+// fk is the Key whose String is key, a "platform/app/shop" string of a test.
+func fk(key string) shoptoken.Key {
+	k, err := shoptoken.ParseKey(key)
+	if err != nil {
+		panic("fleettest: bad test key " + key) // a typo in a test's constant
+	}
+	return k
+}

@@ -62,7 +62,7 @@ func TestFleet_redisRestart(t *testing.T) {
 	ctx := context.Background()
 	p := &fakePlatform{life: restartLife, issued: map[string]time.Time{}}
 	prefix := "shoptoken-fleettest:" + randomHex(6) + ":"
-	const key = "restart:shop"
+	const key = "test/fleet/restart"
 
 	var events eventLog
 	cs := make([]*shoptoken.Cache, caches)
@@ -70,7 +70,7 @@ func TestFleet_redisRestart(t *testing.T) {
 		rdb := redis.NewClient(&redis.Options{Addr: srv.addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond, PoolSize: 1000,
 			ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
 		st := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithPollInterval(100*time.Millisecond))
-		cs[i] = newCache(t, p, shoptoken.WithStore(st, key), shoptoken.WithEvents(func(e shoptoken.Event) {
+		cs[i] = newCache(t, p, shoptoken.WithStore(st), shoptoken.WithKey(fk(key)), shoptoken.WithEvents(func(e shoptoken.Event) {
 			events.add(i, e)
 		}),
 			shoptoken.WithEarlyRefresh(restartEarly), shoptoken.WithExpirySkew(100*time.Millisecond),

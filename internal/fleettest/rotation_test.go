@@ -25,7 +25,7 @@ import (
 )
 
 const (
-	lateKey     = "veapi:late"
+	lateKey     = "veapi/fleet/late" // the Key veapi.NewSource builds for App "fleet", shop "late"
 	lateTimeout = time.Second            // the children's WithRefreshTimeout
 	lateFail    = 850 * time.Millisecond // a failing refresh answers 系统繁忙 this late
 	lateHold    = 600 * time.Millisecond // a rotation's answer arrives this long after veapi rotated
@@ -197,8 +197,8 @@ func runVeapiLateChild(e *childEnv) error {
 	store := redisstore.New(srdb, redisstore.WithPrefix(e.prefix), redisstore.WithPollInterval(50*time.Millisecond))
 	defer store.Close()
 	hc := &http.Client{Transport: nameTransport{name: e.name}, Timeout: 5 * time.Second}
-	src, err := veapi.NewSource(veapi.Config{VEKey: "vekey", BaseURL: e.url, HTTPClient: hc},
-		shoptoken.WithStore(store, lateKey),
+	src, err := veapi.NewSource(veapi.Config{VEKey: "vekey", App: "fleet", BaseURL: e.url, HTTPClient: hc}, "late",
+		shoptoken.WithStore(store),
 		shoptoken.WithEarlyRefresh(lateTTL/2),
 		shoptoken.WithExpirySkew(100*time.Millisecond),
 		shoptoken.WithMinInterval(100*time.Millisecond),

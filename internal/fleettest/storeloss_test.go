@@ -31,7 +31,7 @@ func TestCache_saveRetry_keepsNewestToken(t *testing.T) {
 	ms := shoptoken.NewMemoryStore()
 	fs := &flakyStore{Store: ms}
 	p := &fakePlatform{life: time.Hour, issued: map[string]time.Time{}}
-	c := newCache(t, p, shoptoken.WithStore(fs, "k"), shoptoken.WithEarlyRefresh(0),
+	c := newCache(t, p, shoptoken.WithStore(fs), shoptoken.WithKey(fk("test/fleet/k")), shoptoken.WithEarlyRefresh(0),
 		shoptoken.WithMinInterval(0), shoptoken.WithBackoff(400*time.Millisecond, 400*time.Millisecond))
 	t.Cleanup(c.Close)
 
@@ -45,12 +45,12 @@ func TestCache_saveRetry_keepsNewestToken(t *testing.T) {
 
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
-		if tok, _, err := ms.Load(ctx, "k"); err == nil && tok.AccessToken == b.AccessToken {
+		if tok, _, err := ms.Load(ctx, "test/fleet/k"); err == nil && tok.AccessToken == b.AccessToken {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	tok, v, err := ms.Load(ctx, "k")
+	tok, v, err := ms.Load(ctx, "test/fleet/k")
 	t.Errorf("3 s after the store came back it holds %v (version %d, err %v), not the Cache's token %s",
 		tok, v, err, b.AccessToken)
 }
@@ -68,7 +68,7 @@ func TestCache_saveRetry_adoptedTokenWins(t *testing.T) {
 	fs := &flakyStore{Store: ms}
 	p := &fakePlatform{life: time.Hour, issued: map[string]time.Time{}}
 	opts := []shoptoken.Option{shoptoken.WithEarlyRefresh(0), shoptoken.WithMinInterval(0)}
-	a := newCache(t, p, append(opts, shoptoken.WithStore(fs, "k"), shoptoken.WithBackoff(time.Second, time.Second))...)
+	a := newCache(t, p, append(opts, shoptoken.WithStore(fs), shoptoken.WithKey(fk("test/fleet/k")), shoptoken.WithBackoff(time.Second, time.Second))...)
 	t.Cleanup(a.Close)
 	t1, err := a.Token(ctx)
 	require.NoError(t, err)
@@ -77,11 +77,11 @@ func TestCache_saveRetry_adoptedTokenWins(t *testing.T) {
 	t2, err := a.Invalidate(ctx, t1)
 	require.NoError(t, err)
 	require.True(t, a.Pending(), "t2 waits to be saved")
-	b := newCache(t, p, append(opts, shoptoken.WithStore(ms, "k"))...)
+	b := newCache(t, p, append(opts, shoptoken.WithStore(ms), shoptoken.WithKey(fk("test/fleet/k")))...)
 	t.Cleanup(b.Close)
 	_, err = b.Invalidate(ctx, t1)
 	require.NoError(t, err)
-	t3, _, err := ms.Load(ctx, "k")
+	t3, _, err := ms.Load(ctx, "test/fleet/k")
 	require.NoError(t, err)
 	require.Equal(t, "tok-3", t3.AccessToken)
 	fs.down.Store(false)
@@ -92,7 +92,7 @@ func TestCache_saveRetry_adoptedTokenWins(t *testing.T) {
 	require.Equal(t, 3, p.count())
 
 	time.Sleep(1500 * time.Millisecond) // A's background retry has run
-	stored, v, err := ms.Load(ctx, "k")
+	stored, v, err := ms.Load(ctx, "test/fleet/k")
 	require.NoError(t, err)
 	assert.Equal(t, t3.AccessToken, stored.AccessToken,
 		"the store went back from %s to %s (version %d): adopting %s did not clear the pending save of %s, "+
@@ -107,10 +107,10 @@ func TestCache_saveRetry_adoptedTokenWins(t *testing.T) {
 func TestCache_storeLostData_noRefetch(t *testing.T) {
 	f := newFleet(t)
 	ctx := context.Background()
-	const key = "lost:shop"
+	const key = "test/fleet/lost"
 	p := &fakePlatform{life: time.Hour, issued: map[string]time.Time{}}
 	opts := []shoptoken.Option{shoptoken.WithEarlyRefresh(0), shoptoken.WithMinInterval(0)}
-	a := newCache(t, p, append(opts, shoptoken.WithStore(f.store(), key))...)
+	a := newCache(t, p, append(opts, shoptoken.WithStore(f.store()), shoptoken.WithKey(fk(key)))...)
 	t.Cleanup(a.Close)
 	t1, err := a.Token(ctx)
 	require.NoError(t, err)
@@ -123,7 +123,7 @@ func TestCache_storeLostData_noRefetch(t *testing.T) {
 	require.EqualValues(t, 3, v)
 
 	f.loseKey(key)
-	b := newCache(t, p, append(opts, shoptoken.WithStore(f.store(), key))...)
+	b := newCache(t, p, append(opts, shoptoken.WithStore(f.store()), shoptoken.WithKey(fk(key)))...)
 	t.Cleanup(b.Close)
 	t4, err := b.Token(ctx)
 	require.NoError(t, err)
@@ -146,11 +146,11 @@ func TestCache_storeLostData_noRefetch(t *testing.T) {
 func TestCache_storeLostData_staleSaveKeepsNewest(t *testing.T) {
 	f := newFleet(t)
 	ctx := context.Background()
-	const key = "lost:shop"
+	const key = "test/fleet/lost"
 	p := &fakePlatform{life: time.Hour, issued: map[string]time.Time{}}
 	opts := []shoptoken.Option{shoptoken.WithEarlyRefresh(0), shoptoken.WithMinInterval(0)}
 	fs := &flakyStore{Store: f.store()}
-	a := newCache(t, p, append(opts, shoptoken.WithStore(fs, key),
+	a := newCache(t, p, append(opts, shoptoken.WithStore(fs), shoptoken.WithKey(fk(key)),
 		shoptoken.WithBackoff(time.Second, time.Second))...) // first retry 0.5–1 s after the failure
 	t.Cleanup(a.Close)
 	t1, err := a.Token(ctx)
@@ -162,7 +162,7 @@ func TestCache_storeLostData_staleSaveKeepsNewest(t *testing.T) {
 	t3, err := a.Invalidate(ctx, t2)
 	require.NoError(t, err)
 	f.loseKey(key)
-	b := newCache(t, p, append(opts, shoptoken.WithStore(f.store(), key))...)
+	b := newCache(t, p, append(opts, shoptoken.WithStore(f.store()), shoptoken.WithKey(fk(key)))...)
 	t.Cleanup(b.Close)
 	t4, err := b.Token(ctx)
 	require.NoError(t, err)
@@ -231,7 +231,7 @@ func TestCache_damagedRedisValue_repaired(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newFleet(t)
 			ctx := context.Background()
-			const key = "damaged:shop"
+			const key = "test/fleet/damaged"
 			require.NoError(t, f.rdb.HSet(ctx, f.prefix+"{"+key+"}:tok", fields...).Err())
 			p := &fakePlatform{life: time.Hour, issued: map[string]time.Time{}}
 			var corrupt atomic.Int64
@@ -240,8 +240,8 @@ func TestCache_damagedRedisValue_repaired(t *testing.T) {
 					corrupt.Add(1)
 				}
 			})}
-			a := newCache(t, p, append(opts, shoptoken.WithStore(f.store(), key))...)
-			b := newCache(t, p, append(opts, shoptoken.WithStore(f.store(), key))...)
+			a := newCache(t, p, append(opts, shoptoken.WithStore(f.store()), shoptoken.WithKey(fk(key)))...)
+			b := newCache(t, p, append(opts, shoptoken.WithStore(f.store()), shoptoken.WithKey(fk(key)))...)
 			t.Cleanup(a.Close)
 			t.Cleanup(b.Close)
 			var wg sync.WaitGroup

@@ -25,7 +25,7 @@ import (
 )
 
 const (
-	veapiKey     = "veapi:shop-1"
+	veapiKey     = "veapi/fleet/shop-1" // the Key veapi.NewSource builds for App "fleet", shop "shop-1"
 	veapiTTL     = 2 * time.Second        // emulator access-token lifetime: a rotation every ~1 s
 	veapiLatency = 300 * time.Millisecond // every emulator answer waits this long before it rotates
 )
@@ -183,8 +183,8 @@ func runVeapiChild(e *childEnv) error {
 	store := redisstore.New(srdb, redisstore.WithPrefix(e.prefix))
 	defer store.Close()
 	hc := &http.Client{Transport: &inflightMarker{e: e, base: http.DefaultTransport}, Timeout: 5 * time.Second}
-	src, err := veapi.NewSource(veapi.Config{VEKey: "vekey", BaseURL: e.url, HTTPClient: hc},
-		shoptoken.WithStore(store, veapiKey),
+	src, err := veapi.NewSource(veapi.Config{VEKey: "vekey", App: "fleet", BaseURL: e.url, HTTPClient: hc}, "shop-1",
+		shoptoken.WithStore(store),
 		shoptoken.WithEarlyRefresh(veapiTTL/2),
 		shoptoken.WithExpirySkew(100*time.Millisecond),
 		shoptoken.WithMinInterval(100*time.Millisecond),
@@ -195,10 +195,11 @@ func runVeapiChild(e *childEnv) error {
 		return err
 	}
 	defer src.Close()
-	api, err := veapi.NewClient(veapi.Config{VEKey: "vekey", BaseURL: e.url}, src, &http.Client{Timeout: 5 * time.Second})
+	cl, err := veapi.NewClient(veapi.Config{VEKey: "vekey", App: "fleet", BaseURL: e.url, HTTPClient: &http.Client{Timeout: 5 * time.Second}}, src)
 	if err != nil {
 		return err
 	}
+	api := cl.HTTPClient()
 
 	var wg sync.WaitGroup
 	for range 10 {

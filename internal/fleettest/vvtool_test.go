@@ -132,8 +132,9 @@ func runVVToolChild(e *childEnv) error {
 	srdb := redis.NewClient(&redis.Options{Addr: os.Getenv(envRedis), PoolSize: 16})
 	store := redisstore.New(srdb, redisstore.WithPrefix(e.prefix))
 	defer store.Close()
-	src, err := vvtool.NewSource(vvtool.Config{Account: "account", AccessKey: "key", TokenURL: e.url + "/oauth/token"},
-		shoptoken.WithStore(store, "vvtool:account"),
+	cfg := vvtool.Config{Account: "account", AccessKey: "key", TokenURL: e.url + "/oauth/token"}
+	src, err := vvtool.NewSource(cfg,
+		shoptoken.WithStore(store),
 		// The default (one fetch per minute per process) would make a process that fetched for the
 		// fleet a moment ago refuse the next expiry; the fleet lease is what is under test here.
 		shoptoken.WithMinInterval(10*time.Millisecond))
@@ -142,7 +143,13 @@ func runVVToolChild(e *childEnv) error {
 	}
 	defer src.Close()
 	rec := &okRecorder{base: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}}
-	hc := vvtool.NewClient(src, &http.Client{Transport: rec, Timeout: 30 * time.Second})
+	apiCfg := cfg
+	apiCfg.HTTPClient = &http.Client{Transport: rec, Timeout: 30 * time.Second}
+	cl, err := vvtool.NewClient(apiCfg, src)
+	if err != nil {
+		return err
+	}
+	hc := cl.HTTPClient()
 
 	started := make([]atomic.Int64, goroutines) // when each goroutine's call under way began; 0: none
 	var reported sync.WaitGroup
