@@ -3,6 +3,7 @@
 package filestore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/seal"
 	"github.com/shoptoken/shoptoken/storetest"
 )
 
@@ -20,7 +22,7 @@ func TestStore_conformance(t *testing.T) {
 		opts []Option
 	}{
 		{"plain", nil},
-		{"sealed", []Option{WithSealKey(testKey())}},
+		{"sealed", []Option{WithSeal(testKeyring(t, "b", "a"))}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -53,14 +55,18 @@ func (s *Store) damage(_ context.Context, key string, d storetest.Damage, secret
 	case storetest.BadVersion:
 		data = []byte(`{"format":1,"key":` + quote(key) + `,"version":"v3","token":{"access_token":"` + secret + `"}}`)
 	case storetest.BadSeal:
-		if s.aead == nil {
+		if s.kr == nil {
 			return errors.ErrUnsupported
 		}
-		rec, err := s.record(key, v, []byte(`{"access_token":"`+secret+`"}`))
+		// Sealed under the current key's id, with another secret.
+		other, err := seal.New(seal.Key{ID: s.kr.Current(), Secret: bytes.Repeat([]byte{0xEE}, 32)})
 		if err != nil {
 			return err
 		}
-		rec.Sealed[len(rec.Sealed)-1] ^= 1
+		rec, err := (&Store{kr: other}).record(key, v, []byte(`{"access_token":"`+secret+`"}`))
+		if err != nil {
+			return err
+		}
 		if data, err = json.Marshal(rec); err != nil {
 			return err
 		}
