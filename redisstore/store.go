@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/seal"
 )
 
 // Store is a shoptoken.Store, shoptoken.Locker, shoptoken.LeaseLoader, shoptoken.Watcher,
@@ -40,6 +41,7 @@ type Option func(*config)
 
 type config struct {
 	prefix string
+	kr     *seal.Keyring // nil: tokens are stored in clear
 	poll   time.Duration
 	// health is how long the pub/sub connection may stay silent before it is pinged; a ping
 	// unanswered for as long again counts as a broken connection.
@@ -54,6 +56,18 @@ type config struct {
 // "shoptoken:". Give each application (or environment) sharing one Redis its own prefix.
 func WithPrefix(namespace string) Option {
 	return func(c *config) { c.prefix = namespace }
+}
+
+// WithSeal seals every token the Store writes with kr's current key, and opens tokens sealed with
+// any key kr lists: the tok field of the token hash then holds "seal:v1:<key id>:..." instead of
+// the token's JSON, bound to the store key (package seal says how, and how to rotate keys across a
+// fleet). Load, LoadMany and TryLockLoad open sealed tokens and still read tokens stored in clear
+// (written before sealing was turned on); those are sealed by the next Save of their key. A token
+// sealed with a key kr does not list, or altered, or moved under another key, is damage
+// (shoptoken.ErrCorrupt, also wrapping seal.ErrUnknownKey or seal.ErrDamaged), and so is every
+// sealed token for a Store without a keyring: a Cache replaces it. A nil kr stores in clear.
+func WithSeal(kr *seal.Keyring) Option {
+	return func(c *config) { c.kr = kr }
 }
 
 // WithPollInterval sets how often Watch and Lock poll Redis while pub/sub is not delivering
@@ -191,7 +205,7 @@ func (s *Store) Load(ctx context.Context, key string) (*shoptoken.Token, int64, 
 	if err != nil {
 		return nil, 0, fmt.Errorf("redisstore: load %q: %w", key, err)
 	}
-	return decode(key, vals)
+	return s.decode(key, vals)
 }
 
 func corrupt(key, reason string) error {
@@ -199,8 +213,8 @@ func corrupt(key, reason string) error {
 }
 
 // decode turns an HMGET v tok answer into a token and its version, reading the hash as the
-// scripts' state does.
-func decode(key string, vals []any) (*shoptoken.Token, int64, error) {
+// scripts' state does, and opening a sealed token with the Store's keyring.
+func (s *Store) decode(key string, vals []any) (*shoptoken.Token, int64, error) {
 	vs, hasV := vals[0].(string)
 	data, hasTok := vals[1].(string)
 	var v int64
@@ -216,6 +230,17 @@ func decode(key string, vals []any) (*shoptoken.Token, int64, error) {
 	}
 	if !hasTok {
 		return nil, 0, shoptoken.ErrNotFound // absent, or a tombstone
+	}
+	if seal.IsSealed(data) { // plaintext JSON never starts so: it keeps the fast path below
+		if s.cfg.kr == nil {
+			return nil, v, corrupt(key, "the token is sealed, but the Store has no keyring (redisstore.WithSeal)")
+		}
+		plain, _, err := s.cfg.kr.Open(key, data)
+		if err != nil {
+			// Both matchable: shoptoken.ErrCorrupt for the Cache, seal's kind for an operator.
+			return nil, v, fmt.Errorf("redisstore: load %q: %w: %w", key, shoptoken.ErrCorrupt, err)
+		}
+		data = string(plain)
 	}
 	tok, err := decodeToken(data)
 	switch {
@@ -269,7 +294,7 @@ func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev
 	if prev < 0 || prev > shoptoken.MaxVersion {
 		return 0, shoptoken.ErrConflict // no stored version matches; and Lua's numbers stay exact
 	}
-	data, err := json.Marshal((*plainToken)(tok))
+	data, err := s.encode(key, tok)
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: save %q: encode: %w", key, err)
 	}
@@ -284,6 +309,16 @@ func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev
 		return 0, shoptoken.ErrConflict
 	}
 	return res[1], nil
+}
+
+// encode returns what the tok field holds for tok: its JSON ([]byte), or the sealed text (string)
+// when the Store seals; go-redis sends either as it is, without a copy.
+func (s *Store) encode(key string, tok *shoptoken.Token) (any, error) {
+	data, err := json.Marshal((*plainToken)(tok))
+	if err != nil || s.cfg.kr == nil {
+		return data, err
+	}
+	return s.cfg.kr.Seal(key, data)
 }
 
 // Delete implements shoptoken.Store. It leaves a tombstone holding the next version, so versions
@@ -415,7 +450,7 @@ func (s *Store) loaded(key string, cmd *redis.SliceCmd) (shoptoken.Loaded, error
 	case err != nil:
 		return shoptoken.Loaded{}, fmt.Errorf("redisstore: load %q: %w", key, err)
 	}
-	tok, v, err := decode(key, cmd.Val())
+	tok, v, err := s.decode(key, cmd.Val())
 	if err != nil {
 		return shoptoken.Loaded{}, err
 	}
