@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -105,4 +106,37 @@ func (s *Store) stall(ctx context.Context, key string, ttl time.Duration) error 
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestStore_sealing runs storetest's sealing suite: rotation across a fleet of Caches, and no
+// secret in clear in any file of the directory.
+func TestStore_sealing(t *testing.T) {
+	storetest.RunSealing(t, func(t *testing.T) *storetest.SealHarness {
+		dir := t.TempDir()
+		names := &Store{dir: dir}
+		return &storetest.SealHarness{
+			Open: func(t *testing.T, kr *seal.Keyring) shoptoken.Store {
+				return newStore(t, dir, WithPollInterval(20*time.Millisecond), WithSeal(kr))
+			},
+			Raw: func(_ context.Context, key string) (string, error) {
+				b, err := os.ReadFile(names.path(key, ".json"))
+				return string(b), err
+			},
+			Dump: func(context.Context) ([]string, error) {
+				files, err := os.ReadDir(dir)
+				if err != nil {
+					return nil, err
+				}
+				var out []string
+				for _, f := range files {
+					b, err := os.ReadFile(filepath.Join(dir, f.Name()))
+					if err != nil {
+						return nil, err
+					}
+					out = append(out, f.Name(), string(b))
+				}
+				return out, nil
+			},
+		}
+	})
 }
