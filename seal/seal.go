@@ -164,9 +164,13 @@ func (r *Keyring) Seal(bind string, plaintext []byte) (string, error) {
 		return "", errNil
 	}
 	k := r.current
-	raw := make([]byte, nonceSize, nonceSize+len(plaintext)+tagSize)
+	// One buffer: the nonce, room for the ciphertext and tag, then the additional data.
+	n := nonceSize + len(plaintext) + tagSize
+	buf := make([]byte, n, n+adLen(k.id, bind))
+	ad := appendAD(buf[n:], k.id, bind)
+	raw := buf[:nonceSize]
 	_, _ = rand.Read(raw) // never fails (crypto/rand, Go 1.24)
-	raw = k.aead.Seal(raw, raw, plaintext, additionalData(k.id, bind))
+	raw = k.aead.Seal(raw, raw, plaintext, ad)
 	head := len(prefixV1) + len(k.id) + 1
 	out := make([]byte, head+b64.EncodedLen(len(raw)))
 	copy(out, prefixV1)
@@ -207,16 +211,18 @@ func (r *Keyring) Open(bind, sealed string) (plaintext []byte, keyID string, err
 	if b64.DecodedLen(len(data)) < nonceSize+tagSize {
 		return nil, "", damaged("too short")
 	}
-	raw := make([]byte, b64.DecodedLen(len(data)))
-	n, err := b64.Decode(raw, []byte(data))
+	// One buffer: the decoded value, opened in place, then the additional data.
+	size := b64.DecodedLen(len(data))
+	buf := make([]byte, size, size+adLen(k.id, bind))
+	n, err := b64.Decode(buf, []byte(data))
 	if err != nil {
 		return nil, "", damaged("not base64url")
 	}
-	raw = raw[:n]
+	raw, ad := buf[:n], appendAD(buf[size:], k.id, bind)
 	if len(raw) < nonceSize+tagSize {
 		return nil, "", damaged("too short")
 	}
-	plain, err := k.aead.Open(raw[nonceSize:nonceSize], raw[:nonceSize], raw[nonceSize:], additionalData(k.id, bind))
+	plain, err := k.aead.Open(raw[nonceSize:nonceSize], raw[:nonceSize], raw[nonceSize:], ad)
 	if err != nil {
 		return nil, "", &Error{Kind: ErrDamaged, Arg: -1, KeyID: k.id,
 			Detail: "does not authenticate: altered, stored under another key, or sealed with another secret under this id"}
@@ -234,12 +240,15 @@ func (r *Keyring) key(id string) *entry {
 	return nil
 }
 
-// additionalData authenticates the format, the key id and bind with every value: a value moved
-// to another bind, or relabelled with another id, fails to open.
-func additionalData(id, bind string) []byte {
-	ad := make([]byte, 0, len(adLabel)+len(id)+1+len(bind))
-	ad = append(ad, adLabel...)
-	ad = append(ad, id...)
-	ad = append(ad, 0)
-	return append(ad, bind...)
+// appendAD appends to dst the additional data that authenticates the format, the key id and bind
+// with every value: a value moved to another bind, or relabelled with another id, fails to open.
+// An id holds no zero byte, so the encoding is unambiguous.
+func appendAD(dst []byte, id, bind string) []byte {
+	dst = append(dst, adLabel...)
+	dst = append(dst, id...)
+	dst = append(dst, 0)
+	return append(dst, bind...)
 }
+
+// adLen is the length of the additional data for id and bind.
+func adLen(id, bind string) int { return len(adLabel) + len(id) + 1 + len(bind) }
