@@ -65,7 +65,8 @@
 // their key; a file sealed with a key the keyring does not list is damaged (see above, and its
 // error also wraps seal.ErrUnknownKey), and so is every sealed file for a Store without a keyring.
 // Every process sharing a directory must therefore be able to open every key in use: roll keys as
-// package seal describes. Sealing does not stop someone with write access to the directory from
+// package seal describes; Reseal rewrites with the current key the files still sealed with an
+// older key (or in clear), so that the older key can be dropped. Sealing does not stop someone with write access to the directory from
 // deleting files, putting back an older file of the same key, or writing a token in clear.
 //
 // # Concurrency

@@ -336,6 +336,43 @@ func (s *Store) record(key string, version int64, plain []byte) (record, error) 
 	return rec, err
 }
 
+// Reseal rewrites each of keys whose token is not sealed with the Store's current key (sealed with
+// an older key of its keyring, or stored in clear) through Save, which seals it with the current
+// key: the last part of a key rotation (see package seal), for keys that nothing has written since
+// the new key became current. It returns how many it rewrote. A key without a token is skipped; a
+// key written meanwhile (shoptoken.ErrConflict) was sealed by its writer and is skipped too. A
+// key that does not load (damage, such as a token sealed with a key the keyring lacks) is left as
+// it is and reported in the error, which joins every failure.
+func (s *Store) Reseal(ctx context.Context, keys []string) (int, error) {
+	if s.kr == nil {
+		return 0, errors.New("filestore: reseal: the Store has no keyring (WithSeal)")
+	}
+	cur := s.kr.Current()
+	n := 0
+	var errs []error
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("filestore: reseal: %w", err))
+			break
+		}
+		e, err := s.read(k)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		case !e.live || e.sealedBy == cur:
+			continue
+		}
+		switch _, err := s.Save(ctx, k, e.tok, e.version); {
+		case err == nil:
+			n++
+		case !errors.Is(err, shoptoken.ErrConflict):
+			errs = append(errs, err)
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
 // Delete implements shoptoken.Store. It replaces the token with a tombstone that records the next
 // version, so versions keep growing and a writer holding the deleted version gets
 // shoptoken.ErrConflict. Load reports a tombstone as shoptoken.ErrNotFound with version 0. Delete

@@ -215,6 +215,13 @@ func corrupt(key, reason string) error {
 // decode turns an HMGET v tok answer into a token and its version, reading the hash as the
 // scripts' state does, and opening a sealed token with the Store's keyring.
 func (s *Store) decode(key string, vals []any) (*shoptoken.Token, int64, error) {
+	tok, v, _, err := s.decodeSealed(key, vals)
+	return tok, v, err
+}
+
+// decodeSealed is decode that also returns the id of the key that sealed the token; "" when it
+// was stored in clear.
+func (s *Store) decodeSealed(key string, vals []any) (_ *shoptoken.Token, _ int64, sealedBy string, _ error) {
 	vs, hasV := vals[0].(string)
 	data, hasTok := vals[1].(string)
 	var v int64
@@ -222,36 +229,36 @@ func (s *Store) decode(key string, vals []any) (*shoptoken.Token, int64, error) 
 	case hasV:
 		n, ok := parseVersion(vs)
 		if !ok {
-			return nil, 0, corrupt(key, "the version is not a number in 1..MaxVersion")
+			return nil, 0, "", corrupt(key, "the version is not a number in 1..MaxVersion")
 		}
 		v = n
 	case hasTok:
-		return nil, 0, corrupt(key, "a token without a version")
+		return nil, 0, "", corrupt(key, "a token without a version")
 	}
 	if !hasTok {
-		return nil, 0, shoptoken.ErrNotFound // absent, or a tombstone
+		return nil, 0, "", shoptoken.ErrNotFound // absent, or a tombstone
 	}
 	if seal.IsSealed(data) { // plaintext JSON never starts so: it keeps the fast path below
 		if s.cfg.kr == nil {
-			return nil, v, corrupt(key, "the token is sealed, but the Store has no keyring (redisstore.WithSeal)")
+			return nil, v, "", corrupt(key, "the token is sealed, but the Store has no keyring (redisstore.WithSeal)")
 		}
-		plain, _, err := s.cfg.kr.Open(key, data)
+		plain, by, err := s.cfg.kr.Open(key, data)
 		if err != nil {
 			// Both matchable: shoptoken.ErrCorrupt for the Cache, seal's kind for an operator.
-			return nil, v, fmt.Errorf("redisstore: load %q: %w: %w", key, shoptoken.ErrCorrupt, err)
+			return nil, v, "", fmt.Errorf("redisstore: load %q: %w: %w", key, shoptoken.ErrCorrupt, err)
 		}
-		data = string(plain)
+		data, sealedBy = string(plain), by
 	}
 	tok, err := decodeToken(data)
 	switch {
 	case errors.Is(err, errNotObject):
-		return nil, v, corrupt(key, "the stored token is not a JSON object")
+		return nil, v, "", corrupt(key, "the stored token is not a JSON object")
 	case err != nil:
 		// The decoder's message may quote stored content (time.Time quotes the value it could
 		// not parse), so it is not passed on.
-		return nil, v, corrupt(key, "the stored token is not valid JSON")
+		return nil, v, "", corrupt(key, "the stored token is not valid JSON")
 	}
-	return tok, v, nil
+	return tok, v, sealedBy, nil
 }
 
 // parseVersion reads a stored version as the scripts do: decimal digits without sign or leading
@@ -331,6 +338,53 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("redisstore: delete %q: %w", key, err)
 	}
 	return nil
+}
+
+// Reseal rewrites each of keys whose token is not sealed with the Store's current key (sealed with
+// an older key of its keyring, or stored in clear) through Save, which seals it with the current
+// key: the last part of a key rotation (see package seal), for keys that nothing has written since
+// the new key became current. It returns how many it rewrote. A key without a token is skipped; a
+// key written meanwhile (shoptoken.ErrConflict) was sealed by its writer and is skipped too. A
+// key that does not load (damage, such as a token sealed with a key the keyring lacks) is left as
+// it is and reported in the error, which joins every failure. Each key costs up to two round
+// trips; ctx bounds the whole run.
+func (s *Store) Reseal(ctx context.Context, keys []string) (int, error) {
+	if s.cfg.kr == nil {
+		return 0, errors.New("redisstore: reseal: the Store has no keyring (WithSeal)")
+	}
+	cur := s.cfg.kr.Current()
+	n := 0
+	var errs []error
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("redisstore: reseal: %w", err))
+			break
+		}
+		vals, err := s.rdb.HMGet(ctx, s.tokKey(k), "v", "tok").Result()
+		if redis.HasErrorPrefix(err, "WRONGTYPE") {
+			errs = append(errs, corrupt(k, "the key holds another Redis type"))
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("redisstore: reseal %q: %w", k, err))
+			continue
+		}
+		tok, v, by, err := s.decodeSealed(k, vals)
+		switch {
+		case errors.Is(err, shoptoken.ErrNotFound) || err == nil && by == cur:
+			continue
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		}
+		switch _, err := s.Save(ctx, k, tok, v); {
+		case err == nil:
+			n++
+		case !errors.Is(err, shoptoken.ErrConflict):
+			errs = append(errs, err)
+		}
+	}
+	return n, errors.Join(errs...)
 }
 
 // loadBatch is how many keys LoadMany sends in one pipeline, and loadWorkers how many pipelines

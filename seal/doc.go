@@ -49,14 +49,17 @@
 //  1. Add N as an older key: seal.New(C, N). Every process now opens N but still seals with C.
 //  2. Make N current: seal.New(N, C). Every write now seals with N; values sealed with C still
 //     open, and are re-sealed with N when their key is next written (a refresh, a Set, a Save).
-//  3. Once every value has been written since step 2, drop C: seal.New(N).
+//  3. Once every value has been written since step 2, drop C: seal.New(N). The stores' Reseal
+//     (filestore.Store.Reseal, redisstore.Store.Reseal) rewrites the values nothing else has
+//     written: run it over all your keys, from a process at step 2, before this deploy.
 //
 // Skipping step 1 leaves, during the deploy of step 2, processes that still run seal.New(C) and
 // cannot open what the new ones write: each sees ErrCorrupt, replaces the token, and the two
 // halves of the fleet keep replacing each other's tokens until the deploy ends. Dropping C before
 // a value sealed with it has been rewritten turns that value into damage. Keys that a keeper
 // (shops.App.Run) keeps refreshed are all rewritten within one token lifetime, since a refresh
-// saves the new token; a key nothing refreshes keeps its old seal until something writes it.
+// saves the new token; a key nothing refreshes keeps its old seal until something writes it, or
+// Reseal does.
 // Open reports the id of the key that opened a value: a value opened with another than Current
 // is one that a rotation has not reached yet.
 //

@@ -44,7 +44,9 @@ type SealHarness struct {
 // the three deploys package seal prescribes, processes of old and new keyrings side by side,
 // loses no refresh token, never reports damage, and ends with every token sealed with the new key
 // and no secret in clear at rest, while a rollout that skips the first deploy is caught reporting
-// damage.
+// damage. A store with a method Reseal(ctx, keys) (int, error), as filestore's and redisstore's,
+// must rewrite with the current key exactly the tokens sealed with an older one or stored in
+// clear, reporting those it cannot open.
 func RunSealing(t *testing.T, newHarness func(t *testing.T) *SealHarness) {
 	t.Helper()
 	id := rand.Text()[:8]
@@ -254,9 +256,57 @@ func testSealRotation(t *testing.T, e *sealEnv) {
 	e.sealedWith(t, ctx, k2, e.a.ID)
 	opens(t, ctx, e.Open(t, e.keyring(t, e.a, e.b)), k1, "1b", v1, "a token sealed with the new key, by a process that opens with it")
 
+	resealed := testReseal(t, ctx, e, onlyA, bCurrent, k1)
+
 	onlyB := e.Open(t, e.keyring(t, e.b))
 	opens(t, ctx, onlyB, k1, "1b", v1, "a re-sealed token, once the older key is dropped")
+	for k, v := range resealed {
+		opens(t, ctx, onlyB, k, k[len(k)-1:], v, "a token rewritten by Reseal, once the older key is dropped")
+	}
 	corruptBy(t, ctx, onlyB, k2, seal.ErrUnknownKey, v2, "a token never re-sealed, once its key is dropped")
+}
+
+// resealer is a store that rewrites, on demand, the tokens not sealed with its current key, as
+// filestore's and redisstore's Reseal do.
+type resealer interface {
+	Reseal(ctx context.Context, keys []string) (int, error)
+}
+
+// testReseal checks Reseal, if s has it, over a token sealed with the current key (done), one
+// sealed with an older key, one in clear, an absent key and one sealed with a key the keyring
+// lacks: the two in between are rewritten (sealed with the current key, at the next version), the
+// last is reported as damage and left alone, and a second Reseal rewrites nothing. It returns the
+// rewritten keys and their versions; their tokens are tagged with the keys' last letter.
+func testReseal(t *testing.T, ctx context.Context, e *sealEnv, old, s shoptoken.Store, done string) map[string]int64 {
+	t.Helper()
+	r, ok := s.(resealer)
+	if !ok {
+		t.Log("storetest: the store has no Reseal method; skipping its checks")
+		return nil
+	}
+	older, clear, absent, foreign := e.key("older-o"), e.key("clear-c"), e.key("absent"), e.key("foreign-f")
+	vo := save(t, ctx, old, older, token("o"), 0)
+	vc := save(t, ctx, e.Open(t, nil), clear, token("c"), 0)
+	other := sealKey("storetest-other")
+	vf := save(t, ctx, e.Open(t, e.keyring(t, other)), foreign, token("f"), 0)
+	n, err := r.Reseal(ctx, []string{done, older, clear, absent, foreign})
+	if n != 2 {
+		t.Errorf("Reseal rewrote %d tokens; want 2 (one sealed with the older key, one in clear)", n)
+	}
+	if !errors.Is(err, shoptoken.ErrCorrupt) || !errors.Is(err, seal.ErrUnknownKey) || !strings.Contains(err.Error(), strconv.Quote(foreign)) {
+		t.Errorf("Reseal over a token sealed with a key the keyring lacks: %v; want ErrCorrupt and seal.ErrUnknownKey naming %q", err, foreign)
+	}
+	noSecret(t, "Reseal", err)
+	e.sealedWith(t, ctx, older, e.b.ID)
+	e.sealedWith(t, ctx, clear, e.b.ID)
+	e.sealedWith(t, ctx, foreign, other.ID)
+	opens(t, ctx, s, older, "o", vo+1, "a token Reseal rewrote")
+	opens(t, ctx, s, clear, "c", vc+1, "a token in clear Reseal sealed")
+	if n, err := r.Reseal(ctx, []string{done, older, clear, absent}); n != 0 || err != nil {
+		t.Errorf("a second Reseal rewrote %d tokens, error %v; want none, nil", n, err)
+	}
+	corruptBy(t, ctx, s, foreign, seal.ErrUnknownKey, vf, "a token Reseal could not open, left as it was")
+	return map[string]int64{older: vo + 1, clear: vc + 1}
 }
 
 // authority is a platform whose refresh tokens rotate: each refresh needs the live refresh token
