@@ -71,8 +71,9 @@
 // # Secrets
 //
 // New copies the secrets it is given, so the caller may wipe its slices afterwards, and keeps
-// only the AES key schedules. Key and Keyring print (fmt, every verb, and slog) with ids and
-// secret lengths only; errors never contain a secret nor the content of a sealed value.
+// only the AES key schedules. Key and Keyring print (fmt, every verb, slog, encoding/json) with
+// ids and secret lengths only; errors never contain a secret, nor anything of a sealed value but
+// the id of the key it names.
 //
 // # Concurrency
 //

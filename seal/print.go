@@ -10,9 +10,9 @@ import (
 	"github.com/shoptoken/shoptoken/internal/redact"
 )
 
-// Key and Keyring hold secrets (a Keyring as AES key schedules, which fmt would print field by
-// field), so they print through a redact.View: ids and lengths only. The methods have value
-// receivers so that a dereferenced *Keyring prints the same way.
+// Key and Keyring hold secrets, so they print through a redact.View: ids and lengths only. A
+// Keyring holds its key schedules behind pointers, which fmt prints as addresses even in a
+// dereferenced Keyring, and encoding/json not at all (unexported fields).
 
 func (k Key) view() *redact.View {
 	v := redact.NewView("seal.Key").Plain("ID", "id", printableID(k.ID))
@@ -57,9 +57,9 @@ func (k Key) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-func (r Keyring) view() *redact.View {
+func (r *Keyring) view() *redact.View {
 	v := redact.NewView("seal.Keyring")
-	if r.current == nil {
+	if r == nil || r.current == nil {
 		return v
 	}
 	older := make([]string, 0, len(r.keys)-1)
@@ -70,13 +70,13 @@ func (r Keyring) view() *redact.View {
 }
 
 // String returns e.g. "seal.Keyring{Current: 2026-12, Older: 2026-06}": the key IDs only.
-func (r Keyring) String() string { return r.view().String() }
+func (r *Keyring) String() string { return r.view().String() }
 
 // GoString is used by %#v; it prints like String.
-func (r Keyring) GoString() string { return r.String() }
+func (r *Keyring) GoString() string { return r.String() }
 
 // Format prints like String for every verb.
-func (r Keyring) Format(f fmt.State, verb rune) { r.view().Format(f, verb) }
+func (r *Keyring) Format(f fmt.State, verb rune) { r.view().Format(f, verb) }
 
 // LogValue implements slog.LogValuer: the key IDs.
-func (r Keyring) LogValue() slog.Value { return r.view().LogValue() }
+func (r *Keyring) LogValue() slog.Value { return r.view().LogValue() }

@@ -7,7 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -234,7 +237,10 @@ func TestKeyring_nil(t *testing.T) {
 	require.Error(t, err)
 	assert.Empty(t, r.Current())
 	assert.Empty(t, r.IDs())
-	assert.Equal(t, "<nil>", testkit.Printed(r)[0])
+	for _, out := range testkit.Printed(r) {
+		assert.NotContains(t, out, "PANIC", "a nil Keyring prints without a panic")
+	}
+	assert.Equal(t, "seal.Keyring{}", r.String())
 }
 
 func TestPrint_noSecret(t *testing.T) {
@@ -279,4 +285,33 @@ func TestKey_MarshalJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `[{"id":"2026-12","secret":"…(32)"}]`, string(b))
 	testkit.NoSecret(t, "a Key as JSON", secretSpellings(k), string(b))
+}
+
+// TestKeyring_concurrent: one Keyring seals and opens from many goroutines at once (run with
+// -race), each value opening to its own plaintext.
+func TestKeyring_concurrent(t *testing.T) {
+	r := mustNew(t, Key{ID: "b", Secret: secret(t)}, Key{ID: "a", Secret: secret(t)})
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				bind := "shop/" + strconv.Itoa(g)
+				plain := []byte(plainToken + strconv.Itoa(i))
+				sealed, err := r.Seal(bind, plain)
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				got, id, err := r.Open(bind, sealed)
+				if err != nil || id != "b" || !bytes.Equal(got, plain) {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, bad.Load(), "seals that did not open to their plaintext")
 }
