@@ -9,7 +9,7 @@ import (
 
 func benchStores(b *testing.B) map[string]*Store {
 	stores := map[string]*Store{}
-	for name, opts := range map[string][]Option{"plain": nil, "sealed": {WithSealKey(testKey())}} {
+	for name, opts := range map[string][]Option{"plain": nil, "sealed": {WithSeal(testKeyring(b, "b", "a"))}} {
 		s, err := New(b.TempDir(), opts...)
 		if err != nil {
 			b.Fatal(err)

@@ -3,14 +3,17 @@
 package filestore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/seal"
 	"github.com/shoptoken/shoptoken/storetest"
 )
 
@@ -20,7 +23,7 @@ func TestStore_conformance(t *testing.T) {
 		opts []Option
 	}{
 		{"plain", nil},
-		{"sealed", []Option{WithSealKey(testKey())}},
+		{"sealed", []Option{WithSeal(testKeyring(t, "b", "a"))}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -53,14 +56,18 @@ func (s *Store) damage(_ context.Context, key string, d storetest.Damage, secret
 	case storetest.BadVersion:
 		data = []byte(`{"format":1,"key":` + quote(key) + `,"version":"v3","token":{"access_token":"` + secret + `"}}`)
 	case storetest.BadSeal:
-		if s.aead == nil {
+		if s.kr == nil {
 			return errors.ErrUnsupported
 		}
-		rec, err := s.record(key, v, []byte(`{"access_token":"`+secret+`"}`))
+		// Sealed under the current key's id, with another secret.
+		other, err := seal.New(seal.Key{ID: s.kr.Current(), Secret: bytes.Repeat([]byte{0xEE}, 32)})
 		if err != nil {
 			return err
 		}
-		rec.Sealed[len(rec.Sealed)-1] ^= 1
+		rec, err := (&Store{kr: other}).record(key, v, []byte(`{"access_token":"`+secret+`"}`))
+		if err != nil {
+			return err
+		}
 		if data, err = json.Marshal(rec); err != nil {
 			return err
 		}
@@ -99,4 +106,37 @@ func (s *Store) stall(ctx context.Context, key string, ttl time.Duration) error 
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestStore_sealing runs storetest's sealing suite: rotation across a fleet of Caches, and no
+// secret in clear in any file of the directory.
+func TestStore_sealing(t *testing.T) {
+	storetest.RunSealing(t, func(t *testing.T) *storetest.SealHarness {
+		dir := t.TempDir()
+		names := &Store{dir: dir}
+		return &storetest.SealHarness{
+			Open: func(t *testing.T, kr *seal.Keyring) shoptoken.Store {
+				return newStore(t, dir, WithPollInterval(20*time.Millisecond), WithSeal(kr))
+			},
+			Raw: func(_ context.Context, key string) (string, error) {
+				b, err := os.ReadFile(names.path(key, ".json"))
+				return string(b), err
+			},
+			Dump: func(context.Context) ([]string, error) {
+				files, err := os.ReadDir(dir)
+				if err != nil {
+					return nil, err
+				}
+				var out []string
+				for _, f := range files {
+					b, err := os.ReadFile(filepath.Join(dir, f.Name()))
+					if err != nil {
+						return nil, err
+					}
+					out = append(out, f.Name(), string(b))
+				}
+				return out, nil
+			},
+		}
+	})
 }

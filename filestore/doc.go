@@ -32,10 +32,10 @@
 // # Damaged files
 //
 // A data file that cannot be read as a token (not JSON, another format, a version outside
-// 1..shoptoken.MaxVersion, another key's, a seal that does not open) makes Load return an error
-// wrapping shoptoken.ErrCorrupt that names the key, the file and the reason, never the token, with
-// the version that Save accepts as prev to replace it: the file's, or 0 when the file shows no
-// version in range. The replacement's version follows the file's (1 after 0), and the first of
+// 1..shoptoken.MaxVersion, another key's, a seal that does not open or names a key the keyring
+// lacks) makes Load return an error wrapping shoptoken.ErrCorrupt that names the key, the file and
+// the reason, never the token, with the version that Save accepts as prev to replace it: the
+// file's, or 0 when the file shows no version in range. The replacement's version follows the file's (1 after 0), and the first of
 // several writers to replace the file wins; the others get shoptoken.ErrConflict. A Cache replaces
 // it with its next token. Delete clears it too.
 //
@@ -57,13 +57,17 @@
 //
 // # Sealing
 //
-// With WithSealKey, tokens are sealed with AES-256-GCM and a random 12-byte nonce; the key name
-// and version are authenticated as additional data, so a file copied to another key or with its
-// version altered fails to load. Key names and versions stay readable in the files; the token
-// does not. Sealing does not stop someone with write access to the directory from deleting files
-// or putting back an older file of the same key. A file that does not unseal is damaged (see
-// above): a process with another seal key, or none, would see every file as damaged and replace
-// it, so every process sharing a directory must have the same key.
+// With WithSeal, tokens are sealed with a seal.Keyring (AES-256-GCM, see package seal, which also
+// says how to rotate keys): the file's "token" is then a JSON string, "seal:v1:<key id>:...",
+// bound to the key name and version, so a file copied to another key or with its version altered
+// fails to load. Key names and versions stay readable in the files; the token does not. Files
+// written in the clear before sealing was turned on still load, and are sealed by the next Save of
+// their key; a file sealed with a key the keyring does not list is damaged (see above, and its
+// error also wraps seal.ErrUnknownKey), and so is every sealed file for a Store without a keyring.
+// Every process sharing a directory must therefore be able to open every key in use: roll keys as
+// package seal describes; Reseal rewrites with the current key the files still sealed with an
+// older key (or in clear), so that the older key can be dropped. Sealing does not stop someone with write access to the directory from
+// deleting files, putting back an older file of the same key, or writing a token in clear.
 //
 // # Concurrency
 //

@@ -9,10 +9,12 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/filestore"
+	"github.com/shoptoken/shoptoken/seal"
 )
 
 func ExampleNew() {
@@ -53,19 +55,23 @@ func ExampleNew() {
 	// shoptoken: version conflict
 }
 
-func ExampleWithSealKey() {
+func ExampleWithSeal() {
 	dir, err := os.MkdirTemp("", "filestore-example")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
 
-	// In production, load the key from a secret manager; every process needs the same one.
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
+	// In production, load the secret from a secret manager; every process needs the same keys.
+	secret := make([]byte, seal.SecretSize)
+	if _, err := rand.Read(secret); err != nil {
 		log.Fatal(err)
 	}
-	store, err := filestore.New(dir, filestore.WithSealKey(key))
+	kr, err := seal.New(seal.Key{ID: "2026-12", Secret: secret})
+	if err != nil {
+		log.Fatal(err)
+	}
+	store, err := filestore.New(dir, filestore.WithSeal(kr))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -78,5 +84,12 @@ func ExampleWithSealKey() {
 		log.Fatal(err)
 	}
 	fmt.Println(tok.AccessToken)
-	// Output: at-sealed
+
+	// On disk, only the key and version are readable.
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	data, _ := os.ReadFile(files[0])
+	fmt.Println(strings.Contains(string(data), "at-sealed"), strings.Contains(string(data), `"token":"seal:v1:2026-12:`))
+	// Output:
+	// at-sealed
+	// false true
 }

@@ -3,9 +3,6 @@ package filestore
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
@@ -21,12 +18,13 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/seal"
 )
 
 // ErrCorrupt is shoptoken.ErrCorrupt, which the error of Load wraps for a token file it cannot
-// read: damaged, altered, belonging to another key, with a version out of range, sealed with
-// another key, or sealed when the Store has no seal key (and the reverse). The error names the key
-// and the file, never the token.
+// read: damaged, altered, belonging to another key, with a version out of range, sealed with a
+// key the Store's keyring does not list, or sealed when the Store has no keyring. The error names
+// the key and the file, never the token.
 //
 // Deprecated: use shoptoken.ErrCorrupt, which is the same value.
 var ErrCorrupt = shoptoken.ErrCorrupt
@@ -54,7 +52,7 @@ const (
 // same host that open the same directory. Create it with New; the zero value is not usable.
 type Store struct {
 	dir  string
-	aead cipher.AEAD // nil: tokens are stored in the clear
+	kr   *seal.Keyring // nil: tokens are stored in the clear
 	poll time.Duration
 }
 
@@ -62,24 +60,18 @@ type Store struct {
 type Option func(*config)
 
 type config struct {
-	sealKey []byte
-	poll    time.Duration
-	err     error
+	kr   *seal.Keyring
+	poll time.Duration
 }
 
-// WithSealKey seals tokens at rest with AES-256-GCM under key, which must be 32 bytes (New reports
-// an error otherwise). Every process sharing the directory must use the same key: a Store reports
-// files sealed with another key as damaged (shoptoken.ErrCorrupt), and so do sealed and unsealed
-// Stores each other's files; a Cache then replaces them.
-func WithSealKey(key []byte) Option {
-	key = bytes.Clone(key) // now: the caller may reuse or wipe its slice before New runs
-	return func(c *config) {
-		if len(key) != 32 {
-			c.err = fmt.Errorf("filestore: seal key is %d bytes, want 32 (AES-256)", len(key))
-			return
-		}
-		c.sealKey = key
-	}
+// WithSeal seals every token the Store writes with kr's current key, and opens tokens sealed with
+// any key kr lists (see package seal, which also says how to rotate keys across processes). Files
+// written in the clear before sealing was turned on still load, and are sealed when their key is
+// next saved. A file sealed with a key kr does not list, or altered, is damaged
+// (shoptoken.ErrCorrupt, wrapping seal.ErrUnknownKey or seal.ErrDamaged), and so are sealed files
+// for a Store without a keyring: a Cache then replaces the token. A nil kr leaves tokens in clear.
+func WithSeal(kr *seal.Keyring) Option {
+	return func(c *config) { c.kr = kr }
 }
 
 // WithPollInterval sets how often Watch checks the file and the longest pause between attempts
@@ -104,9 +96,6 @@ func New(dir string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.err != nil {
-		return nil, cfg.err
-	}
 	if dir == "" {
 		return nil, errors.New("filestore: dir is empty")
 	}
@@ -127,17 +116,7 @@ func New(dir string, opts ...Option) (*Store, error) {
 	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
 		return nil, fmt.Errorf("filestore: %s is writable by group or others (mode %#o); use mode 0700", abs, perm)
 	}
-	s := &Store{dir: abs, poll: cfg.poll}
-	if cfg.sealKey != nil {
-		block, err := aes.NewCipher(cfg.sealKey)
-		if err != nil {
-			return nil, fmt.Errorf("filestore: %w", err)
-		}
-		if s.aead, err = cipher.NewGCM(block); err != nil {
-			return nil, fmt.Errorf("filestore: %w", err)
-		}
-	}
-	return s, nil
+	return &Store{dir: abs, kr: cfg.kr, poll: cfg.poll}, nil
 }
 
 // Dir returns the absolute path of the directory holding the Store's files.
@@ -160,23 +139,26 @@ func (s *Store) path(key, ext string) string {
 	return filepath.Join(s.dir, stem(key)+ext)
 }
 
-// record is the JSON content of a data file. Token holds the token's JSON when the store is not
-// sealed; Sealed holds nonce || AES-GCM(token JSON) when it is. Key and Version are in the clear
-// and, when sealed, authenticated as additional data.
+// record is the JSON content of a data file. Token holds the token as a JSON object when the
+// Store does not seal, and as a JSON string holding the sealed token (package seal) when it does.
+// Key and Version are in the clear and, when sealed, bound to the token (seal's additional data).
 type record struct {
 	Format  int             `json:"format"`
 	Key     string          `json:"key"`
 	Version int64           `json:"version"`
 	Deleted bool            `json:"deleted,omitempty"`
 	Token   json.RawMessage `json:"token,omitempty"`
-	Sealed  []byte          `json:"sealed,omitempty"`
+	// Legacy is where WithSealKey, before package seal, kept its sealed tokens: such a file no
+	// longer opens, and is reported as damage saying so.
+	Legacy json.RawMessage `json:"sealed,omitempty"`
 }
 
 // entry is what a data file says about its key. version is 0 when there is no file.
 type entry struct {
-	version int64
-	live    bool // false for no file and for a tombstone
-	tok     *shoptoken.Token
+	version  int64
+	live     bool // false for no file and for a tombstone
+	tok      *shoptoken.Token
+	sealedBy string // the id of the key that opened the token; "" when it was stored in clear
 }
 
 // read returns the entry stored for key. On an ErrCorrupt error the entry carries the version
@@ -214,25 +196,26 @@ func (s *Store) read(key string) (entry, error) {
 		return corrupt(e, fmt.Sprintf("the file belongs to key %q", k))
 	}
 	if rec.Deleted {
-		if rec.Token != nil || rec.Sealed != nil {
+		if rec.Token != nil || rec.Legacy != nil {
 			return corrupt(e, "deleted entry carries a token")
 		}
 		return e, nil
 	}
-	plain := []byte(rec.Token)
-	switch {
-	case s.aead != nil && rec.Sealed == nil:
-		return corrupt(e, "not sealed, but the store has a seal key")
-	case s.aead == nil && rec.Sealed != nil:
-		return corrupt(e, "sealed, but the store has no seal key")
-	case s.aead != nil:
-		ns := s.aead.NonceSize()
-		if len(rec.Sealed) < ns {
-			return corrupt(e, "sealed data too short")
+	if rec.Legacy != nil {
+		return corrupt(e, "sealed by a pre-release filestore.WithSealKey, whose format no longer opens")
+	}
+	plain := bytes.TrimSpace(rec.Token)
+	if len(plain) > 0 && plain[0] == '"' {
+		var sealed string
+		if err := json.Unmarshal(plain, &sealed); err != nil || !seal.IsSealed(sealed) {
+			return corrupt(e, "token is not a JSON object")
 		}
-		plain, err = s.aead.Open(nil, rec.Sealed[:ns], rec.Sealed[ns:], additionalData(key, rec.Version))
-		if err != nil {
-			return corrupt(e, "cannot unseal (wrong seal key, or the file was altered)")
+		if s.kr == nil {
+			return corrupt(e, "sealed, but the store has no keyring (filestore.WithSeal)")
+		}
+		if plain, e.sealedBy, err = s.kr.Open(bind(key, rec.Version), sealed); err != nil {
+			// Both matchable: shoptoken.ErrCorrupt for the Cache, seal's kind for an operator.
+			return e, fmt.Errorf("filestore: key %q: %s: %w: %w", key, path, ErrCorrupt, err)
 		}
 	}
 	if len(plain) == 0 {
@@ -265,14 +248,10 @@ func readFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-// additionalData binds a sealed token to its key and version: a file copied to another key's
-// name, or with its version edited, fails to unseal.
-func additionalData(key string, version int64) []byte {
-	b := make([]byte, 0, len("shoptoken/filestore/v1")+len(key)+24)
-	b = append(b, "shoptoken/filestore/v1\x00"...)
-	b = append(b, key...)
-	b = append(b, 0)
-	return strconv.AppendInt(b, version, 10)
+// bind is what a sealed token is bound to: its key and version, so that a file copied to another
+// key's name, or with its version edited, fails to open.
+func bind(key string, version int64) string {
+	return key + "\x00" + strconv.FormatInt(version, 10)
 }
 
 // Load implements shoptoken.Store. It takes no lock: files are replaced by rename, so a reader
@@ -345,16 +324,53 @@ func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev
 // seals.
 func (s *Store) record(key string, version int64, plain []byte) (record, error) {
 	rec := record{Format: formatV1, Key: key, Version: version}
-	if s.aead == nil {
+	if s.kr == nil {
 		rec.Token = plain
 		return rec, nil
 	}
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
+	sealed, err := s.kr.Seal(bind(key, version), plain)
+	if err != nil {
 		return record{}, err
 	}
-	rec.Sealed = s.aead.Seal(nonce, nonce, plain, additionalData(key, version))
-	return rec, nil
+	rec.Token, err = json.Marshal(sealed)
+	return rec, err
+}
+
+// Reseal rewrites each of keys whose token is not sealed with the Store's current key (sealed with
+// an older key of its keyring, or stored in clear) through Save, which seals it with the current
+// key: the last part of a key rotation (see package seal), for keys that nothing has written since
+// the new key became current. It returns how many it rewrote. A key without a token is skipped; a
+// key written meanwhile (shoptoken.ErrConflict) was sealed by its writer and is skipped too. A
+// key that does not load (damage, such as a token sealed with a key the keyring lacks) is left as
+// it is and reported in the error, which joins every failure.
+func (s *Store) Reseal(ctx context.Context, keys []string) (int, error) {
+	if s.kr == nil {
+		return 0, errors.New("filestore: reseal: the Store has no keyring (WithSeal)")
+	}
+	cur := s.kr.Current()
+	n := 0
+	var errs []error
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("filestore: reseal: %w", err))
+			break
+		}
+		e, err := s.read(k)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		case !e.live || e.sealedBy == cur:
+			continue
+		}
+		switch _, err := s.Save(ctx, k, e.tok, e.version); {
+		case err == nil:
+			n++
+		case !errors.Is(err, shoptoken.ErrConflict):
+			errs = append(errs, err)
+		}
+	}
+	return n, errors.Join(errs...)
 }
 
 // Delete implements shoptoken.Store. It replaces the token with a tombstone that records the next

@@ -5,6 +5,7 @@ package filestore
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/seal"
 )
 
 const (
@@ -36,7 +38,46 @@ func fullToken() *shoptoken.Token {
 	}
 }
 
-func testKey() []byte { return bytes.Repeat([]byte{7}, 32) }
+// testSealKey returns a seal key named id whose secret is derived from id.
+func testSealKey(id string) seal.Key {
+	return seal.Key{ID: id, Secret: bytes.Repeat([]byte(id[:1]), 32)}
+}
+
+func mustKeyring(t testing.TB, current seal.Key, older ...seal.Key) *seal.Keyring {
+	t.Helper()
+	kr, err := seal.New(current, older...)
+	require.NoError(t, err)
+	return kr
+}
+
+// testKeyring returns a keyring of testSealKey(id) for each id, the first current.
+func testKeyring(t testing.TB, ids ...string) *seal.Keyring {
+	t.Helper()
+	keys := make([]seal.Key, len(ids))
+	for i, id := range ids {
+		keys[i] = testSealKey(id)
+	}
+	return mustKeyring(t, keys[0], keys[1:]...)
+}
+
+// readAny returns the id of the key that seals key's file, whatever keyring s has: it reads the
+// id from the file.
+func (s *Store) readAny(key string) (string, error) {
+	data, err := os.ReadFile(s.path(key, ".json"))
+	if err != nil {
+		return "", err
+	}
+	var rec record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return "", err
+	}
+	var sealed string
+	if err := json.Unmarshal(rec.Token, &sealed); err != nil {
+		return "", err // in clear
+	}
+	id, _, _ := strings.Cut(strings.TrimPrefix(sealed, "seal:v1:"), ":")
+	return id, nil
+}
 
 func newStore(t *testing.T, dir string, opts ...Option) *Store {
 	t.Helper()
@@ -59,7 +100,8 @@ func tryLock2(s *Store, key string) error {
 func TestStore_sealed(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := newStore(t, dir, WithSealKey(testKey()))
+	kr := testKeyring(t, "a")
+	s := newStore(t, dir, WithSeal(kr))
 	_, err := s.Save(ctx, "youzan/88888", fullToken(), 0)
 	require.NoError(t, err)
 	_, err = s.Save(ctx, "youzan/99999", fullToken(), 0)
@@ -72,24 +114,33 @@ func TestStore_sealed(t *testing.T) {
 		assert.NotContains(t, string(data), secret)
 	}
 	assert.Contains(t, string(data), `"key":"youzan/88888"`)
+	assert.Contains(t, string(data), `"token":"seal:v1:a:`)
 
-	assertCorrupt := func(t *testing.T, err error, reason string) {
+	assertCorrupt := func(t *testing.T, err error, reason string, kind error) {
 		t.Helper()
 		require.ErrorIs(t, err, shoptoken.ErrCorrupt)
+		if kind != nil {
+			require.ErrorIs(t, err, kind)
+		}
 		assert.NotErrorIs(t, err, shoptoken.ErrNotFound)
 		assert.Contains(t, err.Error(), filepath.Base(file))
 		assert.Contains(t, err.Error(), reason)
 		assert.NotContains(t, err.Error(), "SECRET")
 	}
 
-	t.Run("another key", func(t *testing.T) {
-		other := bytes.Repeat([]byte{8}, 32)
-		_, _, err := newStore(t, dir, WithSealKey(other)).Load(ctx, "youzan/88888")
-		assertCorrupt(t, err, "wrong seal key")
+	t.Run("a keyring without the key", func(t *testing.T) {
+		_, _, err := newStore(t, dir, WithSeal(testKeyring(t, "b"))).Load(ctx, "youzan/88888")
+		assertCorrupt(t, err, `key "a"`, seal.ErrUnknownKey)
+	})
+	t.Run("another secret under the same id", func(t *testing.T) {
+		other, err := seal.New(seal.Key{ID: "a", Secret: bytes.Repeat([]byte{8}, 32)})
+		require.NoError(t, err)
+		_, _, err = newStore(t, dir, WithSeal(other)).Load(ctx, "youzan/88888")
+		assertCorrupt(t, err, "does not authenticate", seal.ErrDamaged)
 	})
 	t.Run("unsealed store", func(t *testing.T) {
 		_, _, err := newStore(t, dir).Load(ctx, "youzan/88888")
-		assertCorrupt(t, err, "no seal key")
+		assertCorrupt(t, err, "no keyring", nil)
 	})
 	t.Run("version altered", func(t *testing.T) {
 		altered := bytes.Replace(data, []byte(`"version":1`), []byte(`"version":7`), 1)
@@ -97,7 +148,7 @@ func TestStore_sealed(t *testing.T) {
 		require.NoError(t, os.WriteFile(file, altered, 0o600))
 		defer func() { require.NoError(t, os.WriteFile(file, data, 0o600)) }()
 		_, _, err := s.Load(ctx, "youzan/88888")
-		assertCorrupt(t, err, "altered")
+		assertCorrupt(t, err, "altered", seal.ErrDamaged)
 	})
 	t.Run("file swapped between keys", func(t *testing.T) {
 		other := s.path("youzan/99999", ".json")
@@ -106,21 +157,34 @@ func TestStore_sealed(t *testing.T) {
 		require.NoError(t, os.WriteFile(other, swapped, 0o600))
 		_, _, err := s.Load(ctx, "youzan/99999")
 		require.ErrorIs(t, err, shoptoken.ErrCorrupt)
+		require.ErrorIs(t, err, seal.ErrDamaged)
 		assert.Contains(t, err.Error(), "altered")
 	})
 	t.Run("sealed store on a plain file", func(t *testing.T) {
+		// A file written before sealing was turned on loads, and is sealed by the next Save.
 		plainDir := t.TempDir()
 		_, err := newStore(t, plainDir).Save(ctx, "k", fullToken(), 0)
 		require.NoError(t, err)
-		sealed := newStore(t, plainDir, WithSealKey(testKey()))
-		_, _, err = sealed.Load(ctx, "k")
-		require.ErrorIs(t, err, shoptoken.ErrCorrupt)
-		assert.Contains(t, err.Error(), "not sealed")
-		_, err = sealed.Save(ctx, "k", fullToken(), 0)
-		require.ErrorIs(t, err, shoptoken.ErrConflict)
-		v, err := sealed.Save(ctx, "k", fullToken(), 1)
-		require.NoError(t, err, "replaced with the version Load reported")
+		sealed := newStore(t, plainDir, WithSeal(kr))
+		got, v, err := sealed.Load(ctx, "k")
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), v)
+		assert.Equal(t, fullToken(), got)
+		v, err = sealed.Save(ctx, "k", got, v)
+		require.NoError(t, err)
 		assert.Equal(t, int64(2), v)
+		raw, err := os.ReadFile(sealed.path("k", ".json"))
+		require.NoError(t, err)
+		assert.Contains(t, string(raw), `"token":"seal:v1:a:`)
+		assert.NotContains(t, string(raw), "SECRET")
+	})
+	t.Run("a file of the pre-release WithSealKey", func(t *testing.T) {
+		legacy := `{"format":1,"key":"old","version":4,"sealed":"` + strings.Repeat("QUJD", 20) + `"}`
+		require.NoError(t, os.WriteFile(s.path("old", ".json"), []byte(legacy), 0o600))
+		_, v, err := s.Load(ctx, "old")
+		require.ErrorIs(t, err, shoptoken.ErrCorrupt)
+		assert.Contains(t, err.Error(), "WithSealKey")
+		assert.Equal(t, int64(4), v)
 	})
 	t.Run("original still loads", func(t *testing.T) {
 		got, v, err := s.Load(ctx, "youzan/88888")
@@ -130,12 +194,56 @@ func TestStore_sealed(t *testing.T) {
 	})
 }
 
-func TestNew_options(t *testing.T) {
-	for _, n := range []int{0, 16, 24, 31, 33} {
-		_, err := New(t.TempDir(), WithSealKey(make([]byte, n)))
-		require.Error(t, err, "key of %d bytes", n)
-		assert.Contains(t, err.Error(), "32")
+// TestStore_sealRotation: seal with A; make B current; files sealed with A still load and are
+// sealed with B by their next Save; once A is dropped, the files never saved again are damaged.
+func TestStore_sealRotation(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	a, b := testSealKey("a"), testSealKey("b")
+	onlyA := newStore(t, dir, WithSeal(mustKeyring(t, a)))
+	for _, k := range []string{"shop/1", "shop/2"} {
+		_, err := onlyA.Save(ctx, k, fullToken(), 0)
+		require.NoError(t, err)
 	}
+	sealedWith := func(key string) string {
+		t.Helper()
+		e, err := onlyA.readAny(key)
+		require.NoError(t, err)
+		return e
+	}
+	assert.Equal(t, "a", sealedWith("shop/1"))
+
+	addB := newStore(t, dir, WithSeal(mustKeyring(t, a, b))) // step 1: B opens
+	bNow := newStore(t, dir, WithSeal(mustKeyring(t, b, a))) // step 2: B seals
+	for _, s := range []*Store{onlyA, addB, bNow} {
+		got, v, err := s.Load(ctx, "shop/1")
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), v)
+		assert.Equal(t, fullToken(), got)
+	}
+	_, err := bNow.Save(ctx, "shop/1", fullToken(), 1)
+	require.NoError(t, err)
+	assert.Equal(t, "b", sealedWith("shop/1"), "re-sealed with the current key by the next Save")
+	assert.Equal(t, "a", sealedWith("shop/2"), "not written since: still sealed with A")
+	_, _, err = addB.Load(ctx, "shop/1")
+	require.NoError(t, err, "a process at step 1 opens what step 2 writes")
+	_, _, err = onlyA.Load(ctx, "shop/1")
+	require.ErrorIs(t, err, seal.ErrUnknownKey, "a process that skipped step 1 cannot")
+
+	onlyB := newStore(t, dir, WithSeal(mustKeyring(t, b))) // step 3: A dropped
+	_, v, err := onlyB.Load(ctx, "shop/1")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), v)
+	_, v, err = onlyB.Load(ctx, "shop/2")
+	require.ErrorIs(t, err, shoptoken.ErrCorrupt)
+	require.ErrorIs(t, err, seal.ErrUnknownKey)
+	assert.Equal(t, int64(1), v, "the version that replaces the damage")
+	_, err = onlyB.Save(ctx, "shop/2", fullToken(), v)
+	require.NoError(t, err)
+	assert.Equal(t, "b", sealedWith("shop/2"))
+}
+
+func TestNew_options(t *testing.T) {
 	_, err := New("")
 	require.Error(t, err)
 
@@ -143,18 +251,9 @@ func TestNew_options(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, defaultPoll, s.poll)
 
-	// The caller's key slice may change once WithSealKey returns, before New runs, without
-	// affecting the Store: a Store made with the original key reads what it wrote.
-	dir := t.TempDir()
-	key := testKey()
-	opt := WithSealKey(key)
-	key[0] ^= 0xff
-	s, err = New(dir, opt)
+	s, err = New(t.TempDir(), WithSeal(nil))
 	require.NoError(t, err)
-	_, err = s.Save(context.Background(), "k", fullToken(), 0)
-	require.NoError(t, err)
-	_, _, err = newStore(t, dir, WithSealKey(testKey())).Load(context.Background(), "k")
-	require.NoError(t, err, "the Store sealed with the key as it was when WithSealKey was called")
+	assert.Nil(t, s.kr, "WithSeal(nil) stores in clear")
 }
 
 // TestStore_corruptFile: Load reports each kind of unreadable file with its reason and the

@@ -82,13 +82,80 @@ func fleet(b *testing.B, s *Store, n int) []string {
 		pipe := s.rdb.Pipeline()
 		for i := lo; i < min(lo+loadBatch, n); i++ {
 			keys[i] = "youzan/client-1/" + strconv.Itoa(40000000+i)
-			saveScript.Run(ctx, pipe, []string{s.tokKey(keys[i])}, 0, mustJSON(b, fleetToken(i, exp)), s.channel(keys[i]))
+			data, err := s.encode(keys[i], fleetToken(i, exp)) // sealed if s seals
+			if err != nil {
+				b.Fatal(err)
+			}
+			saveScript.Run(ctx, pipe, []string{s.tokKey(keys[i])}, 0, data, s.channel(keys[i]))
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}
 	return keys
+}
+
+// BenchmarkLoadSealed is BenchmarkLoad with the token sealed (WithSeal): the cost of sealing on
+// one Load is the difference.
+func BenchmarkLoadSealed(b *testing.B) {
+	ctx := context.Background()
+	s := newEnv(b).store(WithSeal(testKeyring(b, "b", "a")))
+	if _, err := s.Save(ctx, "k", benchToken(), 0); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.Load(ctx, "k"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportTokens(b, b.N)
+}
+
+// BenchmarkLoadManySealed is BenchmarkLoadMany with every token sealed (WithSeal).
+func BenchmarkLoadManySealed(b *testing.B) {
+	ctx := context.Background()
+	s := newEnv(b).store(WithSeal(testKeyring(b, "b", "a")))
+	keys := fleet(b, s, loadManyKeys)
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := s.LoadMany(ctx, keys)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) != len(keys) {
+			b.Fatalf("loaded %d of %d", len(got), len(keys))
+		}
+	}
+	reportTokens(b, b.N*len(keys))
+}
+
+// BenchmarkLoadManySealedVsPlain loads 100 000 plain and 100 000 sealed tokens in turn, so that
+// both see the same load on a shared machine, and reports the sealed LoadMany's time as a
+// multiple of the plain one's.
+func BenchmarkLoadManySealedVsPlain(b *testing.B) {
+	ctx := context.Background()
+	e := newEnv(b)
+	plain, sealed := e.store(WithPrefix(e.prefix+"plain:")), e.store(WithPrefix(e.prefix+"sealed:"), WithSeal(testKeyring(b, "b", "a")))
+	pk, sk := fleet(b, plain, loadManyKeys), fleet(b, sealed, loadManyKeys)
+	var tp, ts time.Duration
+	for b.Loop() {
+		start := time.Now()
+		got, err := plain.LoadMany(ctx, pk)
+		mid := time.Now()
+		if err != nil || len(got) != len(pk) {
+			b.Fatalf("plain: loaded %d of %d: %v", len(got), len(pk), err)
+		}
+		got, err = sealed.LoadMany(ctx, sk)
+		ts += time.Since(mid)
+		tp += mid.Sub(start)
+		if err != nil || len(got) != len(sk) {
+			b.Fatalf("sealed: loaded %d of %d: %v", len(got), len(sk), err)
+		}
+	}
+	b.ReportMetric(ts.Seconds()/tp.Seconds(), "sealed/plain")
+	b.ReportMetric(float64(b.N*len(sk))/ts.Seconds(), "sealed-tokens/s")
+	b.ReportMetric(float64(b.N*len(pk))/tp.Seconds(), "plain-tokens/s")
 }
 
 // BenchmarkLoadMany loads 100 000 tokens; compare with BenchmarkRawPipeline, the same HMGETs in

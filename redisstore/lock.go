@@ -174,7 +174,7 @@ func (s *Store) TryLockLoad(ctx context.Context, key string, ttl time.Duration) 
 	if foreign == 1 {
 		ll.LoadErr = corrupt(key, "the key holds another Redis type")
 	} else {
-		ll.Token, ll.Version, ll.LoadErr = decode(key, res[2:4])
+		ll.Token, ll.Version, ll.LoadErr = s.decode(key, res[2:4])
 	}
 	return ll, nil
 }

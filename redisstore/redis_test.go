@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shoptoken/shoptoken/seal"
 )
 
 // redisAddr is the Redis the tests use: REDIS_ADDR, or 127.0.0.1:6379.
@@ -96,4 +99,23 @@ func withoutPubSub() Option  { return func(c *config) { c.noPubSub = true } }
 func withoutRenewal() Option { return func(c *config) { c.noRenew = true } }
 func withHealthCheck(d time.Duration) Option {
 	return func(c *config) { c.health = d }
+}
+
+// testSealKey returns a seal key named id whose secret is derived from id.
+func testSealKey(id string) seal.Key {
+	return seal.Key{ID: id, Secret: bytes.Repeat([]byte(id[:1]), 32)}
+}
+
+// testKeyring returns a keyring of testSealKey(id) for each id, the first current.
+func testKeyring(tb testing.TB, ids ...string) *seal.Keyring {
+	tb.Helper()
+	keys := make([]seal.Key, len(ids))
+	for i, id := range ids {
+		keys[i] = testSealKey(id)
+	}
+	kr, err := seal.New(keys[0], keys[1:]...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return kr
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/seal"
 )
 
 // Store is a shoptoken.Store, shoptoken.Locker, shoptoken.LeaseLoader, shoptoken.Watcher,
@@ -40,6 +41,7 @@ type Option func(*config)
 
 type config struct {
 	prefix string
+	kr     *seal.Keyring // nil: tokens are stored in clear
 	poll   time.Duration
 	// health is how long the pub/sub connection may stay silent before it is pinged; a ping
 	// unanswered for as long again counts as a broken connection.
@@ -54,6 +56,18 @@ type config struct {
 // "shoptoken:". Give each application (or environment) sharing one Redis its own prefix.
 func WithPrefix(namespace string) Option {
 	return func(c *config) { c.prefix = namespace }
+}
+
+// WithSeal seals every token the Store writes with kr's current key, and opens tokens sealed with
+// any key kr lists: the tok field of the token hash then holds "seal:v1:<key id>:..." instead of
+// the token's JSON, bound to the store key (package seal says how, and how to rotate keys across a
+// fleet). Load, LoadMany and TryLockLoad open sealed tokens and still read tokens stored in clear
+// (written before sealing was turned on); those are sealed by the next Save of their key. A token
+// sealed with a key kr does not list, or altered, or moved under another key, is damage
+// (shoptoken.ErrCorrupt, also wrapping seal.ErrUnknownKey or seal.ErrDamaged), and so is every
+// sealed token for a Store without a keyring: a Cache replaces it. A nil kr stores in clear.
+func WithSeal(kr *seal.Keyring) Option {
+	return func(c *config) { c.kr = kr }
 }
 
 // WithPollInterval sets how often Watch and Lock poll Redis while pub/sub is not delivering
@@ -191,7 +205,7 @@ func (s *Store) Load(ctx context.Context, key string) (*shoptoken.Token, int64, 
 	if err != nil {
 		return nil, 0, fmt.Errorf("redisstore: load %q: %w", key, err)
 	}
-	return decode(key, vals)
+	return s.decode(key, vals)
 }
 
 func corrupt(key, reason string) error {
@@ -199,8 +213,15 @@ func corrupt(key, reason string) error {
 }
 
 // decode turns an HMGET v tok answer into a token and its version, reading the hash as the
-// scripts' state does.
-func decode(key string, vals []any) (*shoptoken.Token, int64, error) {
+// scripts' state does, and opening a sealed token with the Store's keyring.
+func (s *Store) decode(key string, vals []any) (*shoptoken.Token, int64, error) {
+	tok, v, _, err := s.decodeSealed(key, vals)
+	return tok, v, err
+}
+
+// decodeSealed is decode that also returns the id of the key that sealed the token; "" when it
+// was stored in clear.
+func (s *Store) decodeSealed(key string, vals []any) (_ *shoptoken.Token, _ int64, sealedBy string, _ error) {
 	vs, hasV := vals[0].(string)
 	data, hasTok := vals[1].(string)
 	var v int64
@@ -208,25 +229,36 @@ func decode(key string, vals []any) (*shoptoken.Token, int64, error) {
 	case hasV:
 		n, ok := parseVersion(vs)
 		if !ok {
-			return nil, 0, corrupt(key, "the version is not a number in 1..MaxVersion")
+			return nil, 0, "", corrupt(key, "the version is not a number in 1..MaxVersion")
 		}
 		v = n
 	case hasTok:
-		return nil, 0, corrupt(key, "a token without a version")
+		return nil, 0, "", corrupt(key, "a token without a version")
 	}
 	if !hasTok {
-		return nil, 0, shoptoken.ErrNotFound // absent, or a tombstone
+		return nil, 0, "", shoptoken.ErrNotFound // absent, or a tombstone
+	}
+	if seal.IsSealed(data) { // plaintext JSON never starts so: it keeps the fast path below
+		if s.cfg.kr == nil {
+			return nil, v, "", corrupt(key, "the token is sealed, but the Store has no keyring (redisstore.WithSeal)")
+		}
+		plain, by, err := s.cfg.kr.Open(key, data)
+		if err != nil {
+			// Both matchable: shoptoken.ErrCorrupt for the Cache, seal's kind for an operator.
+			return nil, v, "", fmt.Errorf("redisstore: load %q: %w: %w", key, shoptoken.ErrCorrupt, err)
+		}
+		data, sealedBy = string(plain), by
 	}
 	tok, err := decodeToken(data)
 	switch {
 	case errors.Is(err, errNotObject):
-		return nil, v, corrupt(key, "the stored token is not a JSON object")
+		return nil, v, "", corrupt(key, "the stored token is not a JSON object")
 	case err != nil:
 		// The decoder's message may quote stored content (time.Time quotes the value it could
 		// not parse), so it is not passed on.
-		return nil, v, corrupt(key, "the stored token is not valid JSON")
+		return nil, v, "", corrupt(key, "the stored token is not valid JSON")
 	}
-	return tok, v, nil
+	return tok, v, sealedBy, nil
 }
 
 // parseVersion reads a stored version as the scripts do: decimal digits without sign or leading
@@ -269,7 +301,7 @@ func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev
 	if prev < 0 || prev > shoptoken.MaxVersion {
 		return 0, shoptoken.ErrConflict // no stored version matches; and Lua's numbers stay exact
 	}
-	data, err := json.Marshal((*plainToken)(tok))
+	data, err := s.encode(key, tok)
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: save %q: encode: %w", key, err)
 	}
@@ -286,6 +318,16 @@ func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev
 	return res[1], nil
 }
 
+// encode returns what the tok field holds for tok: its JSON ([]byte), or the sealed text (string)
+// when the Store seals; go-redis sends either as it is, without a copy.
+func (s *Store) encode(key string, tok *shoptoken.Token) (any, error) {
+	data, err := json.Marshal((*plainToken)(tok))
+	if err != nil || s.cfg.kr == nil {
+		return data, err
+	}
+	return s.cfg.kr.Seal(key, data)
+}
+
 // Delete implements shoptoken.Store. It leaves a tombstone holding the next version, so versions
 // of a key never repeat and a writer still holding a version from before the Delete gets
 // ErrConflict. After a Delete, Load returns ErrNotFound with version 0, and Save with prev 0
@@ -296,6 +338,53 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("redisstore: delete %q: %w", key, err)
 	}
 	return nil
+}
+
+// Reseal rewrites each of keys whose token is not sealed with the Store's current key (sealed with
+// an older key of its keyring, or stored in clear) through Save, which seals it with the current
+// key: the last part of a key rotation (see package seal), for keys that nothing has written since
+// the new key became current. It returns how many it rewrote. A key without a token is skipped; a
+// key written meanwhile (shoptoken.ErrConflict) was sealed by its writer and is skipped too. A
+// key that does not load (damage, such as a token sealed with a key the keyring lacks) is left as
+// it is and reported in the error, which joins every failure. Each key costs up to two round
+// trips; ctx bounds the whole run.
+func (s *Store) Reseal(ctx context.Context, keys []string) (int, error) {
+	if s.cfg.kr == nil {
+		return 0, errors.New("redisstore: reseal: the Store has no keyring (WithSeal)")
+	}
+	cur := s.cfg.kr.Current()
+	n := 0
+	var errs []error
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("redisstore: reseal: %w", err))
+			break
+		}
+		vals, err := s.rdb.HMGet(ctx, s.tokKey(k), "v", "tok").Result()
+		if redis.HasErrorPrefix(err, "WRONGTYPE") {
+			errs = append(errs, corrupt(k, "the key holds another Redis type"))
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("redisstore: reseal %q: %w", k, err))
+			continue
+		}
+		tok, v, by, err := s.decodeSealed(k, vals)
+		switch {
+		case errors.Is(err, shoptoken.ErrNotFound) || err == nil && by == cur:
+			continue
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		}
+		switch _, err := s.Save(ctx, k, tok, v); {
+		case err == nil:
+			n++
+		case !errors.Is(err, shoptoken.ErrConflict):
+			errs = append(errs, err)
+		}
+	}
+	return n, errors.Join(errs...)
 }
 
 // loadBatch is how many keys LoadMany sends in one pipeline, and loadWorkers how many pipelines
@@ -415,7 +504,7 @@ func (s *Store) loaded(key string, cmd *redis.SliceCmd) (shoptoken.Loaded, error
 	case err != nil:
 		return shoptoken.Loaded{}, fmt.Errorf("redisstore: load %q: %w", key, err)
 	}
-	tok, v, err := decode(key, cmd.Val())
+	tok, v, err := s.decode(key, cmd.Val())
 	if err != nil {
 		return shoptoken.Loaded{}, err
 	}

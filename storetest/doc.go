@@ -52,6 +52,16 @@
 // key) and limit; batches of thousands of keys in one Schedule or Unschedule; and namespaces that
 // never see each other's keys, however alike their names.
 //
+// # Sealing
+//
+// RunSealing checks a store that seals tokens with a seal.Keyring (as filestore.WithSeal and
+// redisstore.WithSeal do): a SealHarness opens it as processes with different keyrings would and
+// reads what it keeps at rest. It checks that nothing of a sealed token is stored in clear, that
+// tokens stored in clear before sealing load and are sealed by the next Save, that a token that
+// does not open is damage through every read (Load, TryLockLoad, LoadMany), and it runs a fleet of
+// Caches over four processes through a key rotation, deploy by deploy, counting lost refresh
+// tokens and reports of damage.
+//
 // # Running it
 //
 // Run calls the harness function once per subtest, and the subtests run in parallel. Keys and
