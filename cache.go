@@ -488,13 +488,13 @@ func (c *Cache) startRecheckLocked(ctx context.Context, why Reason) *flight {
 var errRecheckFailed = errors.New("shoptoken: store recheck found nothing new")
 
 // flyLocked runs get as the Cache's one flight and hands its result to every waiter. get runs on
-// ctx's values, detached from its cancellation, with the refresh timeout as the budget for what
-// comes before a platform call (refresh gives the call a budget of its own).
+// ctx's values, detached from its cancellation, with prepTimeout as the budget for what comes
+// before a platform call (refresh gives the call a budget of its own).
 func (c *Cache) flyLocked(ctx context.Context, get func(context.Context) (*Token, error)) *flight {
 	f := &flight{done: make(chan struct{})}
 	c.flight = f
 	go func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.refreshTimeout)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.prepTimeout())
 		tok, err := get(rctx)
 		cancel()
 		c.mu.Lock()
@@ -677,10 +677,19 @@ func (c *Cache) leaseLoad(ctx context.Context, ll LeaseLoader, why Reason) (*Tok
 	}
 }
 
+// prepTimeout bounds the preparation of a refresh: its own store reads and interval wait (a
+// refresh timeout), and a wait for a lease holder, which may take as long as the holder's
+// platform call (a refresh timeout of its own) and its save. A waiter never gives up on a holder
+// that is within its budget; callers stop waiting at their own deadlines anyway.
+func (c *Cache) prepTimeout() time.Duration {
+	return 2*c.cfg.refreshTimeout + c.cfg.storeTimeout
+}
+
 // awaitChange waits until the key changes in the store (a Watcher wakes it: the lease holder
-// saved or let go), or for a while, bounded by the lease's life; false when ctx ended.
+// saved or let go), or for a short while, in case the notification was lost (a store that
+// restarted, a pub/sub connection being rebuilt); false when ctx ended.
 func (c *Cache) awaitChange(ctx context.Context) bool {
-	wait := min(c.cfg.leaseTTL, time.Second)
+	wait := min(c.cfg.leaseTTL/4, time.Second)
 	var changed <-chan struct{}
 	if w, ok := c.cfg.store.(Watcher); ok {
 		ch, stop, err := w.Watch(ctx, c.id.String())
@@ -690,7 +699,7 @@ func (c *Cache) awaitChange(ctx context.Context) bool {
 		}
 	}
 	if changed == nil {
-		wait = min(wait, 100*time.Millisecond) // polling
+		wait = min(wait, 50*time.Millisecond) // polling
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()

@@ -186,12 +186,14 @@ func WithExpirySkew(d time.Duration) Option {
 	}
 }
 
-// WithRefreshTimeout bounds each of the two parts of a refresh (default 30 s). The first part
-// prepares the platform call: store reads, the wait for the fleet's lease, the wait for the minimum
-// interval. The second part is the platform call itself, which may be destructive (a rotated
-// refresh token, a fetch that kills the previous token): it starts only with the whole timeout
-// ahead of it, whatever the first part took, and once started its answer is received and saved
-// even if every caller has gone. Callers stop waiting at their own deadlines.
+// WithRefreshTimeout bounds the parts of a refresh (default 30 s). The first part prepares the
+// platform call: store reads and the wait for the minimum interval take at most d, and the wait
+// for the fleet's lease may last as long again as its holder's own platform call and save (a
+// waiter never gives up on a holder within its budget). The second part is the platform call
+// itself, which may be destructive (a rotated refresh token, a fetch that kills the previous
+// token): it starts only with the whole of d ahead of it, whatever the first part took, and once
+// started its answer is received and saved even if every caller has gone. Callers stop waiting at
+// their own deadlines.
 func WithRefreshTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if c.positive("WithRefreshTimeout", d) {
