@@ -413,8 +413,12 @@ func (e *childEnv) get(name string) string {
 	return v
 }
 
-func (e *childEnv) set(name, v string)    { _, _ = e.do(http.MethodPut, "/board/"+url.PathEscape(name), v) }
-func (e *childEnv) append(name, v string) { _, _ = e.do(http.MethodPost, "/board/"+url.PathEscape(name), v) }
+func (e *childEnv) set(name, v string) {
+	_, _ = e.do(http.MethodPut, "/board/"+url.PathEscape(name), v)
+}
+func (e *childEnv) append(name, v string) {
+	_, _ = e.do(http.MethodPost, "/board/"+url.PathEscape(name), v)
+}
 func (e *childEnv) fail(format string, args ...any) {
 	_, _ = e.do(http.MethodPost, "/fail", e.name+": "+fmt.Sprintf(format, args...))
 }
