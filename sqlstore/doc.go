@@ -40,8 +40,11 @@
 //
 // # Round trips
 //
-// Counted at the driver, with pgx (whose statement cache makes each statement one round trip) and
-// with go-sql-driver/mysql and interpolateParams=true:
+// Statements, counted at the driver (TestStore_roundTrips). Each is one round trip with
+// go-sql-driver/mysql and interpolateParams=true, and with pgx once its statement cache holds the
+// statement (pgx prepares a statement text it has not seen on a connection: one more round trip,
+// the first time on each connection, and for every new batch size of Schedule, Unschedule and
+// LoadMany's last batch):
 //
 //	                                        PostgreSQL   MySQL
 //	Load, Delete, Save with prev > 0        1            1
