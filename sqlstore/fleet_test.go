@@ -289,9 +289,19 @@ func TestFleet_oneFetchPerExpiry(t *testing.T) {
 				}
 				return true, ""
 			})
-			// Let the calls that took the old token before the fleet recovered finish their one
-			// retry: a second expiry within one call would fail it for a reason not the store's.
-			time.Sleep(100 * time.Millisecond)
+			// Let the calls under way since before the fleet recovered finish: one may have taken
+			// the old token and be waiting for its one retry, and a second expiry within one call
+			// would fail it for a reason not the store's.
+			all := time.Now().UnixNano()
+			waitFor(t, 30*time.Second, what+" (calls begun before it ending)", func() (bool, string) {
+				check()
+				for _, c := range kids {
+					if n, _ := strconv.ParseInt(p.get("oldest:"+c.name), 10, 64); n <= all {
+						return false, "child " + c.name + " has a call under way that began before the fleet recovered"
+					}
+				}
+				return true, ""
+			})
 		}
 		start := time.Now()
 		recovered("the fleet's first accepted calls")
@@ -481,12 +491,26 @@ func runFleetChild(e *childEnv) error {
 		return err
 	}
 	defer c.Close()
+	started := make([]atomic.Int64, n) // when each goroutine's call under way began; 0: none
+	go func() {
+		// Every 10 ms: when the oldest call under way began (Unix ns; now when there is none).
+		for sleep(e.ctx, 10*time.Millisecond) {
+			oldest := time.Now().UnixNano()
+			for i := range started {
+				if s := started[i].Load(); s != 0 && s < oldest {
+					oldest = s
+				}
+			}
+			e.set("oldest:"+e.name, strconv.FormatInt(oldest, 10))
+		}
+	}()
 	var wg sync.WaitGroup
-	for range n {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for sleep(e.ctx, time.Duration(5+rand.IntN(20))*time.Millisecond) {
+				started[i].Store(time.Now().UnixNano())
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				tok, err := c.Token(ctx)
 				if err == nil {
@@ -501,6 +525,7 @@ func runFleetChild(e *childEnv) error {
 				if err != nil && e.ctx.Err() == nil {
 					e.fail("%v", err)
 				}
+				started[i].Store(0)
 			}
 		}()
 	}
