@@ -172,7 +172,7 @@ func (s *Store) TryLockLoad(ctx context.Context, key string, ttl time.Duration) 
 	}
 	var ll shoptoken.LeaseLoad
 	if v.Valid {
-		ll.Token, ll.Version, ll.LoadErr = readRow(key, v.Int64, tok)
+		ll.Token, ll.Version, ll.LoadErr = s.readRow(key, v.Int64, tok)
 	} else {
 		ll.LoadErr = shoptoken.ErrNotFound
 	}

@@ -24,6 +24,7 @@ type Store struct {
 	cfg     config
 	q       queries
 	channel string // the PostgreSQL notification channel of the store's tables
+	codec   codec
 	hub     *hub
 
 	closeOnce sync.Once
@@ -138,7 +139,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts ...Option) (*Store, er
 			}
 		}
 	}
-	s := &Store{db: db, d: d, cfg: cfg, q: newQueries(d, cfg.prefix), channel: cfg.prefix + "changes"}
+	s := &Store{db: db, d: d, cfg: cfg, q: newQueries(d, cfg.prefix), channel: cfg.prefix + "changes", codec: jsonCodec{}}
 	s.hub = newHub(s)
 	return s, nil
 }
@@ -191,20 +192,20 @@ func (s *Store) Load(ctx context.Context, key string) (*shoptoken.Token, int64, 
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlstore: load %q: %w", key, err)
 	}
-	return readRow(key, v, tok)
+	return s.readRow(key, v, tok)
 }
 
 // readRow reads a token row as the statements do (see sqlReplaceable): a version out of
 // 1..MaxVersion is damage reported with version 0 (also on a tombstone, and 0 with a token); a
 // NULL token a tombstone; a token that does not decode, damage at its version.
-func readRow(key string, v int64, tok sql.Null[[]byte]) (*shoptoken.Token, int64, error) {
+func (s *Store) readRow(key string, v int64, tok sql.Null[[]byte]) (*shoptoken.Token, int64, error) {
 	switch {
 	case v < 0 || v > shoptoken.MaxVersion || (tok.Valid && v == 0):
 		return nil, 0, corrupt(key, "the version is outside 1..MaxVersion")
 	case !tok.Valid:
 		return nil, 0, shoptoken.ErrNotFound
 	}
-	t, err := decodeToken(tok.V)
+	t, err := s.codec.decode(tok.V)
 	if err != nil {
 		return nil, v, corrupt(key, err.Error())
 	}
@@ -214,6 +215,21 @@ func readRow(key string, v int64, tok sql.Null[[]byte]) (*shoptoken.Token, int64
 func corrupt(key, reason string) error {
 	return fmt.Errorf("sqlstore: load %q: %w: %s", key, shoptoken.ErrCorrupt, reason)
 }
+
+// codec turns a token into what the token column holds, and back. The column is opaque to
+// everything else (statements, polling, LoadMany), so that a codec that seals tokens at rest slots
+// in here without a change of schema. decode's error is the reason Load gives with ErrCorrupt: it
+// never quotes the data.
+type codec interface {
+	encode(tok *shoptoken.Token) ([]byte, error)
+	decode(data []byte) (*shoptoken.Token, error)
+}
+
+// jsonCodec stores tokens as JSON, as redisstore does.
+type jsonCodec struct{}
+
+func (jsonCodec) encode(tok *shoptoken.Token) ([]byte, error)  { return encodeToken(tok) }
+func (jsonCodec) decode(data []byte) (*shoptoken.Token, error) { return decodeToken(data) }
 
 // plainToken has Token's fields without its methods, so the stored JSON holds every field
 // verbatim whatever methods Token grows; the same encoding as redisstore's.
@@ -278,7 +294,7 @@ func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev
 	if prev < 0 || prev > shoptoken.MaxVersion {
 		return 0, shoptoken.ErrConflict // no stored version matches
 	}
-	data, err := encodeToken(tok)
+	data, err := s.codec.encode(tok)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: save %q: encode: %w", key, err)
 	}
@@ -471,7 +487,7 @@ func (s *Store) loadBatch(ctx context.Context, keys []string) ([]keyLoaded, []er
 			return nil, nil, err
 		}
 		key := string(k)
-		t, v, err := readRow(key, v, tok)
+		t, v, err := s.readRow(key, v, tok)
 		switch {
 		case err == nil:
 			out = append(out, keyLoaded{key, shoptoken.Loaded{Token: t, Version: v}})
