@@ -205,7 +205,7 @@ func (s *Store) readRow(key string, v int64, tok sql.Null[[]byte]) (*shoptoken.T
 	case !tok.Valid:
 		return nil, 0, shoptoken.ErrNotFound
 	}
-	t, err := s.codec.decode(tok.V)
+	t, err := s.codec.decode(key, tok.V)
 	if err != nil {
 		return nil, v, corrupt(key, err.Error())
 	}
@@ -216,20 +216,20 @@ func corrupt(key, reason string) error {
 	return fmt.Errorf("sqlstore: load %q: %w: %s", key, shoptoken.ErrCorrupt, reason)
 }
 
-// codec turns a token into what the token column holds, and back. The column is opaque to
-// everything else (statements, polling, LoadMany), so that a codec that seals tokens at rest slots
-// in here without a change of schema. decode's error is the reason Load gives with ErrCorrupt: it
-// never quotes the data.
+// codec turns the token of a store key into what the token column holds, and back. The column is
+// opaque to everything else (statements, polling, LoadMany), so that a codec that seals tokens at
+// rest, bound to their key, slots in here without a change of schema. decode's error is the
+// reason Load gives with ErrCorrupt: it never quotes the data.
 type codec interface {
-	encode(tok *shoptoken.Token) ([]byte, error)
-	decode(data []byte) (*shoptoken.Token, error)
+	encode(key string, tok *shoptoken.Token) ([]byte, error)
+	decode(key string, data []byte) (*shoptoken.Token, error)
 }
 
 // jsonCodec stores tokens as JSON, as redisstore does.
 type jsonCodec struct{}
 
-func (jsonCodec) encode(tok *shoptoken.Token) ([]byte, error)  { return encodeToken(tok) }
-func (jsonCodec) decode(data []byte) (*shoptoken.Token, error) { return decodeToken(data) }
+func (jsonCodec) encode(_ string, tok *shoptoken.Token) ([]byte, error)  { return encodeToken(tok) }
+func (jsonCodec) decode(_ string, data []byte) (*shoptoken.Token, error) { return decodeToken(data) }
 
 // plainToken has Token's fields without its methods, so the stored JSON holds every field
 // verbatim whatever methods Token grows; the same encoding as redisstore's.
@@ -294,7 +294,7 @@ func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev
 	if prev < 0 || prev > shoptoken.MaxVersion {
 		return 0, shoptoken.ErrConflict // no stored version matches
 	}
-	data, err := s.codec.encode(tok)
+	data, err := s.codec.encode(key, tok)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: save %q: encode: %w", key, err)
 	}
