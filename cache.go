@@ -553,7 +553,14 @@ func (c *Cache) refresh(ctx context.Context, why Reason) (*Token, error) {
 	c.mu.Unlock()
 	start := c.cfg.clock.Now()
 	callCtx, cancelCall := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.refreshTimeout)
+	var traced func(error)
+	if c.cfg.trace != nil {
+		callCtx, traced = c.cfg.trace(callCtx, c.id, why)
+	}
 	tok, err := c.r.Refresh(callCtx, cur, why)
+	if traced != nil {
+		traced(err)
+	}
 	cancelCall()
 	took := c.cfg.clock.Now().Sub(start)
 	// What follows the call has budgets of its own (each store round trip its store timeout): the

@@ -416,3 +416,33 @@ func TestCache_tokenBeyondYear9999_isStoredNotLost(t *testing.T) {
 	err = c.Set(context.Background(), &Token{AccessToken: "x-0123456789", Expiry: far})
 	assert.ErrorIs(t, err, ErrBadRequest)
 }
+
+// TestCache_WithTrace: the trace hook wraps every platform call, gets the Key and the reason,
+// hands the Refresher its context, and sees the call's error; the warm path never calls it.
+func TestCache_WithTrace(t *testing.T) {
+	type ctxKey struct{}
+	var starts, ends atomic.Int64
+	var lastErr atomic.Pointer[error]
+	var sawCtx atomic.Bool
+	up := newUpstream(time.Now, time.Hour)
+	r := RefresherFunc(func(ctx context.Context, cur *Token, why Reason) (*Token, error) {
+		sawCtx.Store(ctx.Value(ctxKey{}) == "span")
+		return up.Refresh(ctx, cur, why)
+	})
+	k := Key{Platform: "test", App: "app", Shop: "s"}
+	c := newTestCache(t, r, WithKey(k), WithMinInterval(0), WithTrace(func(ctx context.Context, got Key, why Reason) (context.Context, func(error)) {
+		starts.Add(1)
+		assert.Equal(t, k, got)
+		assert.Equal(t, ReasonMissing, why)
+		return context.WithValue(ctx, ctxKey{}, "span"), func(err error) { ends.Add(1); lastErr.Store(&err) }
+	}))
+	defer c.Close()
+	for range 100 {
+		_, err := c.Token(context.Background())
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 1, starts.Load())
+	assert.EqualValues(t, 1, ends.Load())
+	assert.True(t, sawCtx.Load(), "the Refresher runs on the hook's context")
+	assert.NoError(t, *lastErr.Load())
+}

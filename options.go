@@ -1,6 +1,7 @@
 package shoptoken
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -30,6 +31,7 @@ type config struct {
 	grantWarning   time.Duration
 	logger         *slog.Logger
 	events         func(Event)
+	trace          func(ctx context.Context, k Key, why Reason) (context.Context, func(error))
 	clock          Clock
 	errs           []error // options given values that make no sense
 }
@@ -286,6 +288,15 @@ func WithEvents(fn func(Event)) Option {
 		}
 		c.events = fn
 	}
+}
+
+// WithTrace calls start around every platform call a refresh makes, for tracing: start gets the
+// context the call runs on (detached from the callers' cancellation, but with their values, among
+// them the span of the caller that asked first) and returns the context to give the Refresher
+// (with a span of its own, say) and end, called with the call's error. It adds no cost to the
+// warm path: it runs only when the platform is called. Each WithTrace replaces the previous one.
+func WithTrace(start func(ctx context.Context, k Key, why Reason) (context.Context, func(err error))) Option {
+	return func(c *config) { c.trace = start }
 }
 
 // WithClock replaces the system clock, for tests.

@@ -287,6 +287,14 @@ func (a *App) create(shop string, from *shoptoken.Token, version int64) (*shopto
 	return c, nil
 }
 
+// Range calls fn with the Key and the current token (nil when it has none yet) of every shop whose
+// Cache the App holds in memory, until fn returns false: for gauges of the tokens held (time to
+// expiry, grant end) and for operators' tools. It holds up no Token call; shops added or evicted
+// meanwhile may or may not be seen. fn must not call the App.
+func (a *App) Range(fn func(k shoptoken.Key, tok *shoptoken.Token) bool) {
+	a.caches.each(func(c *shoptoken.Cache) bool { return fn(c.Key(), c.Current()) })
+}
+
 // Len returns how many Caches the App holds in memory.
 func (a *App) Len() int { return int(a.caches.n.Load()) }
 

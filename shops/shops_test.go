@@ -432,3 +432,24 @@ func TestApp_dueIndexNeverDropsAShop(t *testing.T) {
 	assert.Len(t, due, n, "shops in the due index after a cold start from stored tokens")
 	assert.EqualValues(t, n, p.calls.Load(), "Preload made no platform call")
 }
+
+func TestApp_Range(t *testing.T) {
+	p := newPlatform("youzan", time.Now)
+	a := newApp(t, p.Platform("app1"))
+	ctx := context.Background()
+	for i := range 300 {
+		_, err := a.Token(ctx, "s"+strconv.Itoa(i))
+		require.NoError(t, err)
+	}
+	seen := map[string]bool{}
+	a.Range(func(k shoptoken.Key, tok *shoptoken.Token) bool {
+		assert.Equal(t, "youzan/app1", k.Namespace())
+		assert.Equal(t, k.Shop, tok.Subject)
+		seen[k.Shop] = true
+		return true
+	})
+	assert.Len(t, seen, 300)
+	n := 0
+	a.Range(func(shoptoken.Key, *shoptoken.Token) bool { n++; return n < 10 })
+	assert.Equal(t, 10, n, "stops when fn returns false")
+}

@@ -215,7 +215,29 @@ func (t *table) evict(target int64, keep *shoptoken.Cache, spare func(*shoptoken
 	return out
 }
 
-// all removes and returns every Cache.
+// each calls fn with every Cache, shard by shard (a shard's Caches are copied out first, so that
+// fn runs without the shard's lock), until fn returns false.
+func (t *table) each(fn func(*shoptoken.Cache) bool) {
+	var batch []*shoptoken.Cache
+	for si := range t.shards {
+		sh := &t.shards[si]
+		batch = batch[:0]
+		sh.mu.RLock()
+		for i := range sh.slots {
+			if c := sh.slots[i].c; c != nil {
+				batch = append(batch, c)
+			}
+		}
+		sh.mu.RUnlock()
+		for _, c := range batch {
+			if !fn(c) {
+				return
+			}
+		}
+	}
+}
+
+// drain removes and returns every Cache.
 func (t *table) drain() []*shoptoken.Cache {
 	var out []*shoptoken.Cache
 	for si := range t.shards {

@@ -124,7 +124,7 @@ func veapiDemo(ctx context.Context, p *printer) error {
 	if _, err := src.Token(ctx); err != nil {
 		return err
 	}
-	time.Sleep(1600 * time.Millisecond) // 1-second tokens: planned rotations run in the background
+	time.Sleep(1600 * time.Millisecond)                          // 1-second tokens: planned rotations run in the background
 	stored, version, err := store.Load(ctx, "veapi/demo/shop-1") // the Key the SDK built: veapi/<App>/<shop>
 	if err != nil {
 		return err

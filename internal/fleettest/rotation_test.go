@@ -25,7 +25,7 @@ import (
 )
 
 const (
-	lateKey     = "veapi/fleet/late" // the Key veapi.NewSource builds for App "fleet", shop "late"
+	lateKey     = "veapi/fleet/late"     // the Key veapi.NewSource builds for App "fleet", shop "late"
 	lateTimeout = time.Second            // the children's WithRefreshTimeout
 	lateFail    = 850 * time.Millisecond // a failing refresh answers 系统繁忙 this late
 	lateHold    = 600 * time.Millisecond // a rotation's answer arrives this long after veapi rotated

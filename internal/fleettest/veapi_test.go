@@ -25,7 +25,7 @@ import (
 )
 
 const (
-	veapiKey     = "veapi/fleet/shop-1" // the Key veapi.NewSource builds for App "fleet", shop "shop-1"
+	veapiKey     = "veapi/fleet/shop-1"   // the Key veapi.NewSource builds for App "fleet", shop "shop-1"
 	veapiTTL     = 2 * time.Second        // emulator access-token lifetime: a rotation every ~1 s
 	veapiLatency = 300 * time.Millisecond // every emulator answer waits this long before it rotates
 )
