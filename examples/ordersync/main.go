@@ -127,28 +127,28 @@ func run() error {
 		}
 	}
 	start := time.Now()
-	var wg sync.WaitGroup
 	var firstErr atomic.Pointer[error]
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := range rounds {
-				if w == 0 && r == rounds/2 {
-					// Midway, both platforms expire every token at once.
-					yz.ExpireNow()
-					va.ExpireNow()
-				}
+	for r := range rounds {
+		if r == rounds/2 {
+			// Midway, both platforms expire every token at once.
+			yz.ExpireNow()
+			va.ExpireNow()
+		}
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
 				for i := w; i < len(jobs); i += workers {
 					if err := syncShop(jobs[i]); err != nil {
 						failed.Add(1)
 						firstErr.CompareAndSwap(nil, &err)
 					}
 				}
-			}
-		}()
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	took := time.Since(start)
 	stopKeepers()
 	keepers.Wait()
