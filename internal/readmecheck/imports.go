@@ -1,0 +1,17 @@
+package readmecheck
+
+// The packages the README's snippets use, imported here so that this module requires them (the
+// snippets themselves are generated while the test runs).
+import (
+	_ "github.com/redis/go-redis/v9"
+
+	_ "github.com/shoptoken/shoptoken"
+	_ "github.com/shoptoken/shoptoken/filestore"
+	_ "github.com/shoptoken/shoptoken/redisstore"
+	_ "github.com/shoptoken/shoptoken/seal"
+	_ "github.com/shoptoken/shoptoken/shops"
+	_ "github.com/shoptoken/shoptoken/veapi"
+	_ "github.com/shoptoken/shoptoken/vipauth"
+	_ "github.com/shoptoken/shoptoken/vvtool"
+	_ "github.com/shoptoken/shoptoken/youzan"
+)
