@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,4 +109,37 @@ func ExampleError() {
 	// 1000 5f2c9a
 	// true true
 	// sync shop 88888: youzan: token: 1000 应用信息错误 (request_id 5f2c9a)
+}
+
+// Transport attaches the token to every request and, when the API rejects it, reports that very
+// token (one refresh for any number of such answers) and sends the request once more. Here the API
+// rejects the first token it sees.
+func ExampleTransport() {
+	var issued atomic.Int64
+	src, err := shoptoken.NewCache(shoptoken.RefresherFunc(func(context.Context, *shoptoken.Token, shoptoken.Reason) (*shoptoken.Token, error) {
+		n := issued.Add(1)
+		return &shoptoken.Token{AccessToken: fmt.Sprintf("token-%d-0123456789", n), Expiry: time.Now().Add(time.Hour)}, nil
+	}), shoptoken.WithMinInterval(0))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer src.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer token-1-0123456789" {
+			w.WriteHeader(http.StatusUnauthorized) // the platform killed it
+			return
+		}
+		fmt.Fprint(w, "orders for ", r.URL.Query().Get("shop"))
+	}))
+	defer api.Close()
+
+	hc := &http.Client{Transport: &shoptoken.Transport{Source: src}} // Bearer, 401 = rejected
+	resp, err := hc.Get(api.URL + "/orders?shop=42")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(body), "tokens issued:", issued.Load())
+	// Output: 200 orders for 42 tokens issued: 2
 }
