@@ -284,7 +284,6 @@ func (c *counters) print() {
 	}
 }
 
-
 // shutdown stops each app as a process about to exit should: it waits, up to 10 s, for refreshes
 // under way and their saves, and writes the due times not yet written.
 func shutdown(apps ...interface{ Shutdown(context.Context) error }) {
