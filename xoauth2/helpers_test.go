@@ -100,6 +100,25 @@ func (p *platform) Secrets() []string {
 	return append([]string{testSecret}, p.issued...)
 }
 
+// Seq returns the order in which the platform issued secret s (later is larger); -1 if it did not.
+func (p *platform) Seq(s string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, v := range p.issued {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// Live reports whether refresh token rt may be redeemed.
+func (p *platform) Live(rt string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.live[rt]
+}
+
 func (p *platform) secretLocked(prefix string) string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)

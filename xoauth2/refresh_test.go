@@ -371,4 +371,3 @@ func TestRefresher_Refresh_copiesConfig(t *testing.T) {
 	_, err = r.Refresh(context.Background(), &shoptoken.Token{RefreshToken: p.NewGrant()}, shoptoken.ReasonMissing)
 	require.NoError(t, err)
 }
-
