@@ -37,8 +37,8 @@ type Config struct {
 	// accepted for a loopback host (a test server) or with AllowHTTP. A query is kept (some
 	// platforms want a fixed parameter there) and shown redacted in errors.
 	OAuth2 *oauth2.Config
-	// Platform names the platform in Keys, errors and events: a lower-case name such as "jd",
-	// "douyin" or "kuaishou". Empty means DefaultPlatform ("oauth2").
+	// Platform names the platform in Keys, errors and events: a lower-case name such as "acme" or
+	// "acme-open". Empty means DefaultPlatform ("oauth2").
 	Platform string
 	// AllowHTTP accepts a TokenURL with plain http to a host that is not loopback, e.g. a proxy on
 	// a network you trust. The client secret and the refresh tokens then travel unencrypted. false
@@ -51,9 +51,9 @@ type Config struct {
 	// 15 s to the response headers). Whichever is used, a redirect is never followed: the request
 	// carries the client secret and a refresh token.
 	HTTPClient *http.Client
-	// SubjectField names the member of the token answer that says whose grant it is ("open_id" on
-	// Douyin and Kuaishou, "uid" on some others); its value becomes Token.Subject. Empty, or a
-	// member the answer lacks, keeps the Subject of the token being refreshed.
+	// SubjectField names the member of the token answer that says whose grant it is ("open_id",
+	// "uid", "user_id"); its value becomes Token.Subject. Empty, or a member the answer lacks,
+	// keeps the Subject of the token being refreshed.
 	SubjectField string
 	// ExtraFields names members of the token answer to keep, as text, in Token.Extra ("union_id",
 	// "open_id", ...). A name that marks a secret (it ends in "token" or "secret", or is "code",

@@ -4,8 +4,9 @@
 // not import it never has x/oauth2 in its module graph, and its go.mod keeps go 1.24. It requires
 // x/oauth2 v0.30.0, the newest release that does not declare go 1.24.0 or later (v0.31.0 to v0.35.0
 // declare 1.24.0, which go mod tidy would write into your go.mod; v0.36.0 needs 1.25, v0.37.0
-// 1.26). Its token retrieval, error type and token type are the same in every release up to
-// v0.35.0, and any newer x/oauth2 your program requires is used instead.
+// 1.26). The parts it relies on (token retrieval, RetrieveError, Token) are the same in every
+// release from v0.30.0 to v0.38.0, and its tests pass with v0.38.0; any newer x/oauth2 your
+// program requires is used instead.
 //
 // # A shoptoken source as an oauth2.TokenSource
 //
@@ -14,6 +15,11 @@
 //
 //	cache, err := youzan.NewSource(cfg, kdtID, shoptoken.WithStore(store))
 //	hc := oauth2.NewClient(ctx, xoauth2.NewTokenSource(cache))
+//
+// For your own HTTP calls, shoptoken.NewClient does more: it also tells the Cache when the
+// platform rejects a token and retries once. oauth2.NewClient puts an oauth2.ReuseTokenSource (a
+// mutex and a clock read per request) in front of the source, which a Cache does not need;
+// &oauth2.Transport{Source: ts, Base: ...} leaves it out.
 //
 // oauth2.TokenSource.Token has no context: NewTokenSource asks the source with
 // context.Background() (a Cache bounds the wait by its own refresh timeouts), and
@@ -24,17 +30,17 @@
 //
 // # An oauth2.Config and a refresh token as a shoptoken.Refresher
 //
-// Platforms that renew grants with the standard refresh-token grant (JD, Douyin, Kuaishou and many
-// others) get from the engine what x/oauth2 never had: the refresh ahead of expiry, one refresh
+// Platforms that renew grants with the standard refresh-token grant get from the engine what
+// x/oauth2 never had: the refresh ahead of expiry, one refresh
 // per grant across a fleet (a Store that is a Locker: redisstore, sqlstore, the MemoryStore in
 // one process), and the rotated refresh token saved to the Store before the new access token is
 // used, so that a crash or a second process never loses or reuses it:
 //
 //	cache, err := xoauth2.NewSource(xoauth2.Config{
-//		Platform: "kuaishou",
+//		Platform: "acme",
 //		OAuth2: &oauth2.Config{
-//			ClientID:     appKey,
-//			ClientSecret: appSecret,
+//			ClientID:     clientID,
+//			ClientSecret: clientSecret,
 //			Endpoint: oauth2.Endpoint{
 //				TokenURL:  tokenURL,
 //				AuthStyle: oauth2.AuthStyleInParams,
@@ -56,9 +62,12 @@
 // the caller that started it, a planned refresh on none, so prefer Config.HTTPClient); if none,
 // a client shared by the process with the SDK's timeouts, never http.DefaultClient.
 //
-// The platform must answer as RFC 6749 section 5 says, in JSON or a form, at the top level of the
-// body: a platform that wraps its answer ({"data": {...}}) or names its parameters its own way
-// (app_key for client_id) needs a Refresher of its own (shoptoken.RefresherFunc).
+// The platform must speak RFC 6749 on the wire: the refresh request as section 6 says (client_id,
+// client_secret, grant_type, refresh_token), the answer as section 5 says, in JSON or a form, at
+// the top level of the body. Several Chinese platforms that use refresh-token grants depart from
+// it (going by their public documentation, not verified here: JD and Kuaishou name the client
+// app_key or app_id, Douyin wraps its answer in a data object); such a platform needs a Refresher
+// of its own (shoptoken.RefresherFunc), and gets the same engine.
 //
 // # Errors
 //

@@ -45,7 +45,7 @@ func ExampleNewSource() {
 
 	store := shoptoken.NewMemoryStore() // in production: redisstore or sqlstore, shared by the fleet
 	cache, err := xoauth2.NewSource(xoauth2.Config{
-		Platform: "kuaishou",
+		Platform: "acme",
 		OAuth2: &oauth2.Config{
 			ClientID:     "client-1",
 			ClientSecret: testSecret,
@@ -70,7 +70,7 @@ func ExampleNewSource() {
 	fmt.Println(cache.Key(), tok.Subject, tok.Scope)
 	fmt.Println("rotated:", tok.RefreshToken != granted, "stored:", stored.RefreshToken == tok.RefreshToken, "version:", version)
 	// Output:
-	// kuaishou/client-1/shop-1 open-1 [user_info item.read]
+	// acme/client-1/shop-1 open-1 [user_info item.read]
 	// rotated: true stored: true version: 2
 }
 

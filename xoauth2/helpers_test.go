@@ -25,7 +25,7 @@ const (
 
 // platform is a standard OAuth2 token endpoint (RFC 6749: a form POST, client credentials in the
 // body or in Basic auth, a JSON answer) that rotates refresh tokens and kills each one the moment
-// it redeems it, as JD, Douyin and Kuaishou do, plus an API endpoint that accepts the access
+// it redeems it (as RFC 6749 section 10.4 allows and rotating platforms do), plus an API endpoint that accepts the access
 // tokens it issued while they are valid.
 type platform struct {
 	*httptest.Server

@@ -18,13 +18,13 @@ import (
 // The README's x/oauth2 snippets, compiled here. TestREADME checks that the README shows each
 // block between "// README:" and "// README end" verbatim (less one level of indentation).
 
-func readmeRefresher(appKey, appSecret, tokenURL, shopID, granted string, store shoptoken.Store) (*shoptoken.Cache, error) {
+func readmeRefresher(clientID, clientSecret, tokenURL, shopID, granted string, store shoptoken.Store) (*shoptoken.Cache, error) {
 	// README: refresher
 	cache, err := xoauth2.NewSource(xoauth2.Config{
-		Platform: "kuaishou",
+		Platform: "acme",
 		OAuth2: &oauth2.Config{
-			ClientID:     appKey,
-			ClientSecret: appSecret,
+			ClientID:     clientID,
+			ClientSecret: clientSecret,
 			Endpoint:     oauth2.Endpoint{TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams},
 		},
 		SubjectField: "open_id", // the answer's member that says whose grant it is
