@@ -18,8 +18,9 @@
 //
 // For your own HTTP calls, shoptoken.NewClient does more: it also tells the Cache when the
 // platform rejects a token and retries once. oauth2.NewClient puts an oauth2.ReuseTokenSource (a
-// mutex and a clock read per request) in front of the source, which a Cache does not need;
-// &oauth2.Transport{Source: ts, Base: ...} leaves it out.
+// mutex and a clock read per request) in front of the source, which a Cache does not need, and
+// which never asks again for a token without an Expiry; &oauth2.Transport{Source: ts, Base: ...}
+// leaves it out.
 //
 // oauth2.TokenSource.Token has no context: NewTokenSource asks the source with
 // context.Background() (a Cache bounds the wait by its own refresh timeouts), and

@@ -3,6 +3,7 @@ package xoauth2_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/testkit"
+	"github.com/shoptoken/shoptoken/shops"
 	"github.com/shoptoken/shoptoken/xoauth2"
 )
 
@@ -161,4 +163,46 @@ func TestNewSource_noGrant(t *testing.T) {
 	require.ErrorIs(t, err, shoptoken.ErrBadRequest)
 	_, err = xoauth2.NewApp(xoauth2.Config{})
 	require.ErrorIs(t, err, shoptoken.ErrBadRequest)
+}
+
+// TestNewApp_concurrentShops: one Refresher serves every shop of an App; many goroutines per shop,
+// through one shared adapter per shop, cause one refresh per shop.
+func TestNewApp_concurrentShops(t *testing.T) {
+	const shopCount, perShop = 20, 10
+	p := newPlatform(3600)
+	defer p.Close()
+	app, err := xoauth2.NewApp(p.Config(), shops.WithStore(shoptoken.NewMemoryStore()))
+	require.NoError(t, err)
+	defer app.Close()
+	ctx := context.Background()
+	sources := make([]oauth2.TokenSource, shopCount)
+	for i := range sources {
+		shop := "shop-" + strconv.Itoa(i)
+		require.NoError(t, app.Set(ctx, shop, &shoptoken.Token{RefreshToken: p.NewGrant()}))
+		sources[i] = xoauth2.NewTokenSource(app.Source(shop))
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	seen := make([]sync.Map, shopCount)
+	for i := range shopCount * perShop {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ot, err := sources[i%shopCount].Token()
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			seen[i%shopCount].Store(ot.AccessToken, true)
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, failed.Load())
+	assert.Equal(t, int64(shopCount), p.Rotations.Load(), "one refresh per shop")
+	assert.Equal(t, p.TokenRequests.Load(), p.Rotations.Load())
+	for i := range seen {
+		n := 0
+		seen[i].Range(func(any, any) bool { n++; return true })
+		assert.Equal(t, 1, n, "every caller of a shop got the one token")
+	}
 }
