@@ -11,7 +11,8 @@
 //     prefix and a Keeper only ever sees the shops of its own app. Due times are written in
 //     batches by one writer per App and are never dropped;
 //   - the Keeper (Run, Sweep) refreshes grants nobody is using before they lapse and reports
-//     those that need a person (WithOnReauthorize), with the same Key as the events.
+//     those that need a person (WithOnReauthorize), with the same Key as the events; WithOnSweep
+//     reports what each sweep did, for metrics.
 //
 // Platform packages build an App with their Config (youzan.NewApp, veapi.NewApp, ...); that is
 // where the logger and the clock are given, once, for everything. New is for a platform of your

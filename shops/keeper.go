@@ -24,10 +24,12 @@ var errNoIndex = &shoptoken.Error{Op: "sweep", Kind: shoptoken.ErrBadRequest,
 // Sweep refreshes the App's shops that are due now, at most WithRate per second, and schedules
 // each again. It sees only the App's own namespace of the due index: another platform's or
 // another app's shops in the same store are never touched. One sweep takes up to WithBatch shops.
-func (a *App) Sweep(ctx context.Context) (SweepResult, error) {
-	var res SweepResult
+func (a *App) Sweep(ctx context.Context) (res SweepResult, err error) {
 	if a.due == nil {
 		return res, errNoIndex
+	}
+	if fn := a.cfg.onSweep; fn != nil {
+		defer func() { fn(shoptoken.Key{Platform: a.p.Name, App: a.p.App}, res, err) }()
 	}
 	// The index must show what this process knows before it is asked what is due.
 	if err := a.due.flush(ctx); err != nil {

@@ -47,6 +47,7 @@ type config struct {
 	batch      int
 	retry      time.Duration
 	onReauth   func(shoptoken.Key, error)
+	onSweep    func(shoptoken.Key, SweepResult, error)
 	errs       []error
 	idxFromOpt bool
 }
@@ -159,6 +160,13 @@ func WithRetryFailed(d time.Duration) Option {
 // cannot be renewed: a person must authorize again. k is the same Key as in the shop's events.
 func WithOnReauthorize(fn func(k shoptoken.Key, err error)) Option {
 	return func(c *config) { c.onReauth = fn }
+}
+
+// WithOnSweep calls fn at the end of every sweep (Run's and Sweep's) with the App's Key (Platform
+// and App; no Shop), what the sweep did and the error Sweep returns, for metrics of the Keeper.
+// It runs on the sweeping goroutine; fn must be quick and must not call the App.
+func WithOnSweep(fn func(app shoptoken.Key, res SweepResult, err error)) Option {
+	return func(c *config) { c.onSweep = fn }
 }
 
 // App keeps the tokens of one app's shops. Create it with New (or a platform package's NewApp).

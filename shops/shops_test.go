@@ -453,3 +453,42 @@ func TestApp_Range(t *testing.T) {
 	a.Range(func(shoptoken.Key, *shoptoken.Token) bool { n++; return n < 10 })
 	assert.Equal(t, 10, n, "stops when fn returns false")
 }
+
+func TestApp_Sweep_reportsEverySweepToOnSweep(t *testing.T) {
+	clk := fakeclock.New(t0)
+	st := shoptoken.NewMemoryStore()
+	p := newPlatform("veapi", clk.Now)
+	p.life = 2 * time.Hour
+	pl := p.Platform("acct", shoptoken.WithEarlyRefresh(time.Hour), shoptoken.WithJitter(0))
+	pl.Clock = clk
+	type sweep struct {
+		app shoptoken.Key
+		res shops.SweepResult
+		err error
+	}
+	var got []sweep
+	a := newApp(t, pl, shops.WithStore(st), shops.WithRate(1e6),
+		shops.WithOnSweep(func(app shoptoken.Key, res shops.SweepResult, err error) { got = append(got, sweep{app, res, err}) }))
+	ctx := context.Background()
+	for i := range 3 {
+		_, err := a.Token(ctx, "shop-"+strconv.Itoa(i))
+		require.NoError(t, err)
+	}
+	_, err := a.Sweep(ctx)
+	require.NoError(t, err)
+	clk.Advance(90 * time.Minute)
+	res, err := a.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Due, "%+v", res)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = a.Sweep(cancelled)
+	require.ErrorIs(t, err, context.Canceled)
+
+	app := shoptoken.Key{Platform: "veapi", App: "acct"}
+	require.Len(t, got, 3, "one call per sweep")
+	assert.Equal(t, sweep{app, shops.SweepResult{}, nil}, got[0], "a sweep with nothing due is reported too")
+	assert.Equal(t, sweep{app, res, nil}, got[1])
+	assert.Equal(t, app, got[2].app)
+	assert.ErrorIs(t, got[2].err, context.Canceled, "the error Sweep returns")
+}

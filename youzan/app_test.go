@@ -482,3 +482,47 @@ func TestNewToolApp(t *testing.T) {
 	require.ErrorIs(t, err, shoptoken.ErrReauthorize, "no token for that shop")
 	assert.Equal(t, 1, yz.Stats().TokenRequests)
 }
+
+// TestConfig_OnRateLimited: every 4101 that Call returns is reported once, with the shop's Key,
+// the API and the advice RetryAfter gives, through App.Call, App.Client and NewClient alike; a
+// success and other errors are not reported.
+func TestConfig_OnRateLimited(t *testing.T) {
+	t.Parallel()
+	clk := shoptokentest.NewClock(t0)
+	ids := kdtIDs(40000000, 2)
+	yz, cfg := emulatedApp(t, clk, "id", secretClient, ids)
+	type limited struct {
+		k    shoptoken.Key
+		api  string
+		wait time.Duration
+		ctx  bool
+	}
+	var got testkit.Recorder[limited]
+	type ctxKey struct{}
+	cfg.OnRateLimited = func(ctx context.Context, k shoptoken.Key, api string, wait time.Duration) {
+		got.Record(limited{k, api, wait, ctx.Value(ctxKey{}) == "caller"})
+	}
+	app := newApp(t, cfg)
+	ctx := context.WithValue(context.Background(), ctxKey{}, "caller")
+	require.NoError(t, app.Call(ctx, ids[0], "youzan.trade.get", "4.0.2", nil, nil))
+	yz.FailAPIWith(4101, 3)
+	for _, call := range []func() error{
+		func() error { return app.Call(ctx, ids[0], "youzan.trade.get", "4.0.2", nil, nil) },
+		func() error { return app.Client(ids[1]).Call(ctx, "youzan.shop.get", "3.0.0", nil, nil) },
+		func() error {
+			own, err := youzan.NewClient(cfg, app.Source(ids[0]))
+			require.NoError(t, err)
+			return own.Call(ctx, "youzan.trade.get", "4.0.2", nil, nil)
+		},
+	} {
+		require.ErrorIs(t, call(), shoptoken.ErrRateLimited)
+		clk.Advance(3 * time.Second)
+	}
+	yz.FailAPIWith(4204, 1)
+	require.ErrorIs(t, app.Call(ctx, ids[0], "youzan.trade.get", "4.0.2", nil, nil), shoptoken.ErrPermission)
+	assert.Equal(t, []limited{
+		{shoptoken.Key{Platform: "youzan", App: "id", Shop: ids[0]}, "youzan.trade.get", 3 * time.Second, true},
+		{shoptoken.Key{Platform: "youzan", App: "id", Shop: ids[1]}, "youzan.shop.get", 3 * time.Second, true},
+		{shoptoken.Key{Platform: "youzan", App: "id"}, "youzan.trade.get", 3 * time.Second, true},
+	}, got.All())
+}

@@ -175,7 +175,7 @@ func (st *state) do(ctx context.Context, src shoptoken.TokenSource, inv shoptoke
 	}
 	res := st.send(ctx, target, body, tok)
 	if res.rejected == 0 {
-		return st.finish(shop, api, res, out)
+		return st.finish(ctx, shop, api, res, out)
 	}
 	if inv == nil {
 		return res.err // nothing to tell: the platform's own rejection, ErrTokenInvalid
@@ -200,7 +200,7 @@ func (st *state) do(ctx context.Context, src shoptoken.TokenSource, inv shoptoke
 		}
 		return res.err
 	}
-	return st.finish(shop, api, res, out)
+	return st.finish(ctx, shop, api, res, out)
 }
 
 // API names are lower-case dotted identifiers (youzan.trade.get, youzan.item.sku.update) and
@@ -446,10 +446,16 @@ func businessKind(code, msg string) error {
 }
 
 // finish decodes a successful answer into out, or returns the failure (adding the 4101 advice).
-func (st *state) finish(shop, api string, res result, out any) error {
+func (st *state) finish(ctx context.Context, shop, api string, res result, out any) error {
 	if res.err != nil {
 		if errors.Is(res.err, shoptoken.ErrRateLimited) {
-			return st.lim.rateLimited(shop, api, res.err)
+			err := st.lim.rateLimited(shop, api, res.err)
+			if fn := st.cfg.OnRateLimited; fn != nil {
+				if wait, ok := RetryAfter(err); ok {
+					fn(ctx, st.cfg.key(shop), api, wait)
+				}
+			}
+			return err
 		}
 		return res.err
 	}
@@ -568,7 +574,7 @@ func (e *retryAfterError) Error() string { return "retry after " + e.wait.String
 // RetryAfter returns how long Youzan asks the caller to wait before calling again, when err is
 // a 4101 (too many requests) from Call: 3 s, then 6, 12, 24 and 48 s for a shop and API that
 // stay limited. The sequence is shared by App.Call and every App.Client of one App; a Client
-// from NewClient keeps its own.
+// from NewClient keeps its own. Config.OnRateLimited is told of each one, for metrics.
 func RetryAfter(err error) (time.Duration, bool) {
 	var ra *retryAfterError
 	if errors.As(err, &ra) {

@@ -62,6 +62,12 @@ type Config struct {
 	// estimates, the Caches' planned refreshes, the Keeper's due times and the 4101 back-off.
 	// If nil, the system clock. Tests give a shoptokentest.Clock here and to the emulator.
 	Clock shoptoken.Clock
+	// OnRateLimited, if not nil, is called each time Call returns a 4101 (too many requests), with
+	// the caller's ctx, the Key of the shop the call was for (Shop is empty for a Client from
+	// NewClient), the API and the wait advised (see RetryAfter), for metrics of the back-offs
+	// (otelshoptoken's Telemetry.RateLimited fits). It runs on the caller's goroutine before Call
+	// returns: it must be quick.
+	OnRateLimited func(ctx context.Context, k shoptoken.Key, api string, wait time.Duration)
 }
 
 // Size limits for answers: token answers are small, API answers (a page of orders) can be large.

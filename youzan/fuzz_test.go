@@ -1,6 +1,7 @@
 package youzan
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -84,8 +85,8 @@ func FuzzParseCall(f *testing.F) {
 		}
 		st := &state{lim: limiter{now: time.Now}}
 		var out map[string]any
-		checkErr(t, st.finish("1", "api", res, &out))
+		checkErr(t, st.finish(context.Background(), "1", "api", res, &out))
 		var raw json.RawMessage
-		checkErr(t, st.finish("1", "api", res, &raw))
+		checkErr(t, st.finish(context.Background(), "1", "api", res, &raw))
 	})
 }
