@@ -806,8 +806,8 @@ func (c *Cache) lock(ctx context.Context, lk Locker) (func(), error) {
 }
 
 // spaceCall waits until the minimum interval since the last platform call has passed, or fails at
-// once with ErrRateLimited if that wait would outlast ctx (the preparation budget). The platform
-// call that follows has a budget of its own.
+// once with ErrRateLimited if that wait would take longer than the refresh timeout or outlast ctx
+// (the preparation budget). The platform call that follows has a budget of its own.
 func (c *Cache) spaceCall(ctx context.Context) error {
 	c.mu.Lock()
 	now := c.cfg.clock.Now()
@@ -815,7 +815,7 @@ func (c *Cache) spaceCall(ctx context.Context) error {
 	if c.lastCall.IsZero() || wait < 0 {
 		wait = 0
 	}
-	if dl, ok := ctx.Deadline(); ok && wait > 0 && time.Until(dl) < wait {
+	if dl, ok := ctx.Deadline(); wait > c.cfg.refreshTimeout || ok && wait > 0 && time.Until(dl) < wait {
 		c.mu.Unlock()
 		return &Error{Op: "refresh", Kind: ErrRateLimited,
 			Message: "next platform call for this key is allowed in " + wait.Round(time.Millisecond).String() + " (minimum interval)"}

@@ -410,7 +410,9 @@ func (a *App) onEvent(e shoptoken.Event) {
 }
 
 // Close closes every Cache (see shoptoken.Cache.Close) and stops the Keeper; later calls fail
-// with ErrClosed. It does not wait; a process about to exit calls Shutdown.
+// with ErrClosed. It does not wait for refreshes under way (a process about to exit calls
+// Shutdown), but it does write the due times not yet written (for at most 5 s), so that no shop
+// drops out of the due index.
 func (a *App) Close() {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -419,6 +421,11 @@ func (a *App) Close() {
 		c.Close()
 	}
 	if a.due != nil {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.due.flush(fctx); err != nil {
+			a.log.Warn("shoptoken: due times not written at Close", "namespace", a.ns, "err", err)
+		}
+		cancel()
 		a.due.stop()
 	}
 }

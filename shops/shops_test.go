@@ -492,3 +492,20 @@ func TestApp_Sweep_reportsEverySweepToOnSweep(t *testing.T) {
 	assert.Equal(t, app, got[2].app)
 	assert.ErrorIs(t, got[2].err, context.Canceled, "the error Sweep returns")
 }
+
+// TestApp_Close_writesPendingDueTimes: due times still waiting for their batch are written when
+// the App is closed, not dropped.
+func TestApp_Close_writesPendingDueTimes(t *testing.T) {
+	st := shoptoken.NewMemoryStore()
+	p := newPlatform("youzan", time.Now)
+	a, err := shops.New(p.Platform("app1", shoptoken.WithEarlyRefresh(time.Minute)), shops.WithStore(st))
+	require.NoError(t, err)
+	for i := range 20 {
+		_, err := a.Token(context.Background(), "s"+strconv.Itoa(i))
+		require.NoError(t, err)
+	}
+	a.Close() // at once: the writer's batch has not gone out yet
+	due, err := st.Due(context.Background(), a.Namespace(), time.Now().Add(time.Hour), 0)
+	require.NoError(t, err)
+	assert.Len(t, due, 20)
+}
