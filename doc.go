@@ -5,7 +5,8 @@
 // The root package is the engine; each platform has its own package built on it: veapi (Vipshop
 // through veapi.cn), vvtool (vv-tool's Taobao tool API), vipauth (vip.com OAuth2) and youzan
 // (Youzan cloud). redisstore and filestore share tokens between processes; shoptokentest emulates
-// the four platforms for tests.
+// the four platforms for tests; restyauth puts tokens on a resty client, as each platform's
+// APIPolicy says.
 //
 // # The engine
 //

@@ -16,10 +16,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-resty/resty/v2"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/oauth2"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/filestore"
+	"github.com/shoptoken/shoptoken/otelshoptoken"
+	"github.com/shoptoken/shoptoken/restyauth"
+	"github.com/shoptoken/shoptoken/xoauth2"
 	"github.com/shoptoken/shoptoken/redisstore"
 	"github.com/shoptoken/shoptoken/seal"
 	"github.com/shoptoken/shoptoken/shops"
@@ -40,6 +45,11 @@ var (
 	_ sync.Mutex
 	_ = time.Now
 	_ = redis.NewClient
+	_ = resty.New
+	_ = oauth2.NewClient
+	_ = otelshoptoken.New
+	_ = restyauth.Use
+	_ = xoauth2.NewSource
 	_ = shoptoken.NewCache
 	_ = filestore.New
 	_ = redisstore.New
@@ -67,6 +77,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/seal"
+	"github.com/shoptoken/shoptoken/shops"
 	"github.com/shoptoken/shoptoken/veapi"
 	"github.com/shoptoken/shoptoken/vipauth"
 	"github.com/shoptoken/shoptoken/vvtool"
@@ -82,9 +93,12 @@ var (
 	id, secret, shop, kdtID, tid        string
 	vekey, account, accessKey, openID   string
 	granted, code, state, key, shopID   string
-	src                                 *shoptoken.Cache
+	src, cache                          *shoptoken.Cache
 	cookie                              *http.Cookie
 	req                                 *http.Request
+	app                                 *shops.App
+	clientID, clientSecret, tokenURL    string
+	apiURL                              string
 	kdtIDs                              []string
 	rejected                            *shoptoken.Token
 	youzanCfg                           youzan.Config
