@@ -40,6 +40,15 @@ const (
 	maxRetryAfter = 30 * time.Second
 )
 
+// Header values every request carries, shared read-only by all of them (a Header's Set replaces a
+// value, and Add to a full slice copies it), so that building a request allocates none.
+var (
+	userAgent  = []string{UserAgent}
+	acceptJSON = []string{"application/json"}
+	jsonType   = []string{"application/json"}
+	formType   = []string{"application/x-www-form-urlencoded"}
+)
+
 // Config configures the Client of one platform.
 type Config struct {
 	// Platform names the platform ("youzan", "vvtool", "vipauth", "veapi") in every *shoptoken.Error.
@@ -52,6 +61,9 @@ type Config struct {
 	// Logger receives a Debug record for every attempt (method, redacted URL, status, duration,
 	// attempt). If nil, nothing is logged.
 	Logger *slog.Logger
+	// OmitBody leaves the body snippet out of the debug log, for an endpoint whose answers are
+	// made of secrets (one under a name the redaction does not know would show in the snippet).
+	OmitBody bool
 	// MaxBody caps the response body in bytes. If 0, 1 MiB.
 	MaxBody int64
 	// Retries is the number of extra attempts where a retry is safe. If 0, 2; if negative, none.
@@ -71,6 +83,7 @@ type Client struct {
 	platform    string
 	rc          *resty.Client
 	log         *slog.Logger
+	omitBody    bool
 	maxBody     int64
 	retries     int
 	backoffBase time.Duration
@@ -83,6 +96,7 @@ func New(cfg Config) *Client {
 	c := &Client{
 		platform:    cfg.Platform,
 		log:         cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		omitBody:    cfg.OmitBody,
 		maxBody:     cmp.Or(max(cfg.MaxBody, 0), defaultMaxBody),
 		retries:     max(cmp.Or(cfg.Retries, defaultRetries), 0),
 		backoffBase: base,
@@ -167,7 +181,9 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &exchange{c: c, p: p, r: c.rc.R().SetContext(ctx)}
+	// The provider decodes the body, never resty; a content type resty does not decode spares it
+	// the two regular expressions that decide whether to try.
+	x := &exchange{c: c, p: p, r: c.rc.R().SetContext(ctx).ForceContentType("-")}
 	x.r.Header = p.header
 	if p.body != nil {
 		x.r.SetBody(p.body)
@@ -287,8 +303,8 @@ func (c *Client) prepare(req Request) (*prepared, error) {
 	p.url = u.String()
 
 	p.header = make(http.Header, len(req.Header)+3)
-	p.header.Set("User-Agent", UserAgent)
-	p.header.Set("Accept", "application/json")
+	p.header["User-Agent"] = userAgent
+	p.header["Accept"] = acceptJSON
 	switch {
 	case bodies(req) > 1:
 		return nil, c.requestError(p, "request has more than one body (Form, Multipart, JSON)", nil)
@@ -301,7 +317,7 @@ func (c *Client) prepare(req Request) (*prepared, error) {
 		p.header.Set("Content-Type", ctype)
 	case req.Form != nil:
 		p.body = []byte(req.Form.Encode())
-		p.header.Set("Content-Type", "application/x-www-form-urlencoded")
+		p.header["Content-Type"] = formType
 	case req.JSON != nil:
 		switch v := req.JSON.(type) {
 		case []byte:
@@ -316,7 +332,7 @@ func (c *Client) prepare(req Request) (*prepared, error) {
 		if p.body == nil {
 			p.body = []byte{}
 		}
-		p.header.Set("Content-Type", "application/json")
+		p.header["Content-Type"] = jsonType
 	}
 	for k, vs := range req.Header {
 		p.header[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
@@ -327,7 +343,11 @@ func (c *Client) prepare(req Request) (*prepared, error) {
 			p.method = http.MethodPost
 		}
 	}
-	p.shown = p.method + " " + redact.Known(redact.URL(p.url), p.secrets...)
+	shown := p.url // without user information or a query, the URL is its own redaction
+	if u.User != nil || strings.Contains(shown, "?") {
+		shown = redact.URL(shown)
+	}
+	p.shown = p.method + " " + redact.Known(shown, p.secrets...)
 	return p, nil
 }
 
@@ -360,8 +380,9 @@ func multipartBody(fields url.Values) ([]byte, string, error) {
 	return buf.Bytes(), mw.FormDataContentType(), nil
 }
 
-// capBody ends every response body one byte past max. Resty's SetResponseBodyLimit reads in
-// 512-byte steps, so alone it may download up to 511 bytes more before it refuses the body.
+// capBody ends a response body one byte past max. Resty's SetResponseBodyLimit reads in 512-byte
+// steps, so alone it may download up to 511 bytes more before it refuses the body. A body whose
+// stated length fits is left alone: it ends there.
 type capBody struct {
 	http.RoundTripper
 	max int64
@@ -369,7 +390,7 @@ type capBody struct {
 
 func (t capBody) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.RoundTripper.RoundTrip(r)
-	if err == nil && resp.Body != nil {
+	if err == nil && resp.Body != nil && (resp.ContentLength < 0 || resp.ContentLength > t.max) {
 		resp.Body = struct {
 			io.Reader
 			io.Closer
@@ -468,10 +489,10 @@ func (c *Client) logAttempt(ctx context.Context, p *prepared, n int, d time.Dura
 	)
 	msg := "httpx: response"
 	if resp != nil {
-		attrs = append(attrs,
-			slog.Int("status", resp.StatusCode),
-			slog.String("body", Snippet(resp.Body, p.secrets...)),
-		)
+		attrs = append(attrs, slog.Int("status", resp.StatusCode))
+		if !c.omitBody {
+			attrs = append(attrs, slog.String("body", Snippet(resp.Body, p.secrets...)))
+		}
 	}
 	if err != nil {
 		msg = "httpx: request failed"
