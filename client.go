@@ -130,6 +130,9 @@ func AttachQuery(param string) func(r *http.Request, t *Token) {
 // hasParam reports whether the raw query names param, in any spelling url.ParseQuery decodes to
 // param. It allocates only for a name that carries escapes.
 func hasParam(raw, param string) bool {
+	if !strings.Contains(raw, param) && !strings.ContainsAny(raw, "%+") {
+		return false // the common case, told by two scans
+	}
 	for raw != "" {
 		var pair string
 		pair, raw, _ = strings.Cut(raw, "&")
