@@ -126,7 +126,8 @@ func (c Config) token(ctx context.Context, hc *httpx.Client, op string, req toke
 	// and NewApp once): no second parse of BaseURL per token.
 	base := c.baseURL()
 	req.ClientID, req.ClientSecret = c.ClientID, c.ClientSecret
-	secrets = append(secrets, c.ClientSecret)
+	// Room for the client secret and the two tokens parseToken adds: one allocation, not two.
+	secrets = append(append(make([]string, 0, len(secrets)+3), secrets...), c.ClientSecret)
 	resp, err := hc.Do(ctx, httpx.Request{
 		Op:     op,
 		Method: "POST",

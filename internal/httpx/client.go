@@ -299,8 +299,11 @@ func (c *Client) prepare(req Request) (*prepared, error) {
 			u.RawQuery += "&" + req.Query.Encode()
 		}
 	}
-	u.Fragment = ""
-	p.url = u.String()
+	p.url = req.URL // as written, unless a query is added or a fragment dropped
+	if len(req.Query) > 0 || strings.Contains(req.URL, "#") {
+		u.Fragment, u.RawFragment = "", ""
+		p.url = u.String()
+	}
 
 	p.header = make(http.Header, len(req.Header)+3)
 	p.header["User-Agent"] = userAgent
