@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/shoptoken/shoptoken/internal/defaultclient"
@@ -104,13 +105,48 @@ func AttachBearer(r *http.Request, t *Token) {
 }
 
 // AttachQuery returns an Attach function that puts the token in the query parameter param
-// (Youzan's and vip.com's access_token).
+// (Youzan's and vip.com's access_token), replacing any value the query already gives param. The
+// rest of the query is kept as written.
 func AttachQuery(param string) func(r *http.Request, t *Token) {
+	name := url.QueryEscape(param)
 	return func(r *http.Request, t *Token) {
-		q := r.URL.Query()
-		q.Set(param, t.AccessToken)
-		r.URL.RawQuery = q.Encode()
+		raw := r.URL.RawQuery
+		if hasParam(raw, param) {
+			// Rare: the caller's URL names param already. Parse, replace, encode.
+			q := r.URL.Query()
+			q.Set(param, t.AccessToken)
+			r.URL.RawQuery = q.Encode()
+			return
+		}
+		// One string built, no parse of the query: this runs on every request.
+		if raw == "" {
+			r.URL.RawQuery = name + "=" + url.QueryEscape(t.AccessToken)
+		} else {
+			r.URL.RawQuery = raw + "&" + name + "=" + url.QueryEscape(t.AccessToken)
+		}
 	}
+}
+
+// hasParam reports whether the raw query names param, in any spelling url.ParseQuery decodes to
+// param. It allocates only for a name that carries escapes.
+func hasParam(raw, param string) bool {
+	if !strings.Contains(raw, param) && !strings.ContainsAny(raw, "%+") {
+		return false // the common case, told by two scans
+	}
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		key, _, _ := strings.Cut(pair, "=")
+		if key == param {
+			return true
+		}
+		if strings.ContainsAny(key, "%+") {
+			if k, err := url.QueryUnescape(key); err == nil && k == param {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // RejectedStatus returns a Rejected function that matches any of the given HTTP statuses.
@@ -150,7 +186,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	rejected := t.Rejected
 	if rejected == nil {
-		rejected = RejectedStatus(http.StatusUnauthorized)
+		rejected = rejected401 // a function value, not a closure built per request
 	}
 	if redirectedAway(req) {
 		return base.RoundTrip(req)
@@ -168,7 +204,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, t.scrubErr(err, tok)
 	}
 	if !rejected(resp) {
-		return t.settle(req, resp, false, tok)
+		return t.settle(req, resp, false, tok, nil)
 	}
 	// Rejected. Replaying needs a fresh body; without GetBody the first send consumed it.
 	canReplay := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
@@ -179,7 +215,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ierr
 	}
 	if !canReplay || same(fresh, tok) {
-		return t.settle(req, resp, true, tok) // the caller sees the platform's own rejection
+		return t.settle(req, resp, true, tok, nil) // the caller sees the platform's own rejection
 	}
 	drain(resp)
 	second := req.Clone(ctx)
@@ -198,11 +234,24 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.settle(req, resp, t.Settled != nil && rejected(resp), tok, fresh)
 }
 
-// settle scrubs the final answer (see scrub) and hands it to Settled.
-func (t *Transport) settle(req *http.Request, resp *http.Response, rejected bool, sent ...*Token) (*http.Response, error) {
-	resp = t.scrub(resp, req, sent[len(sent)-1])
+// rejected401 is the default Rejected: RejectedStatus(http.StatusUnauthorized).
+func rejected401(resp *http.Response) bool { return resp.StatusCode == http.StatusUnauthorized }
+
+// settle scrubs the final answer (see scrub) and hands it to Settled. first is the token the
+// request was sent with, retried the one of the retry after a rejection (nil if none). The slice
+// Settled sees is built only when there is a Settled, so that the common path does not allocate.
+func (t *Transport) settle(req *http.Request, resp *http.Response, rejected bool, first, retried *Token) (*http.Response, error) {
+	last := first
+	if retried != nil {
+		last = retried
+	}
+	resp = t.scrub(resp, req, last)
 	if t.Settled == nil {
 		return resp, nil
+	}
+	sent := []*Token{first}
+	if retried != nil {
+		sent = append(sent, retried)
 	}
 	return t.Settled(req, resp, sent, rejected)
 }

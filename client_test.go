@@ -256,3 +256,25 @@ func TestTransport_Settled(t *testing.T) {
 		{sent: []string{"tok-2", "tok-3"}, rejected: true},
 	}, got)
 }
+
+func TestAttachQuery(t *testing.T) {
+	tok := &Token{AccessToken: "a+b/c="}
+	tests := []struct{ in, want string }{
+		{"", "access_token=a%2Bb%2Fc%3D"},
+		{"page=2&size=50", "page=2&size=50&access_token=a%2Bb%2Fc%3D"},
+		{"z=1&a=2", "z=1&a=2&access_token=a%2Bb%2Fc%3D"},            // the caller's order is kept
+		{"access_token=old&id=7", "access_token=a%2Bb%2Fc%3D&id=7"}, // an existing value is replaced
+		{"id=7&access%5Ftoken=old", "access_token=a%2Bb%2Fc%3D&id=7"},
+		{"id=7&access_token", "access_token=a%2Bb%2Fc%3D&id=7"},
+		{"access_tokens=1", "access_tokens=1&access_token=a%2Bb%2Fc%3D"},
+	}
+	attach := AttachQuery("access_token")
+	for _, tt := range tests {
+		r, err := http.NewRequest(http.MethodGet, "https://api.example.test/x", nil)
+		require.NoError(t, err)
+		r.URL.RawQuery = tt.in
+		attach(r, tok)
+		assert.Equal(t, tt.want, r.URL.RawQuery, tt.in)
+		assert.Equal(t, []string{tok.AccessToken}, r.URL.Query()["access_token"], tt.in)
+	}
+}

@@ -35,8 +35,10 @@ type state struct {
 func newState(c Config) *state {
 	log := c.logger()
 	s := &state{
-		c:       c,
-		hx:      httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: log}),
+		c: c,
+		// Shared: Config.Refresh builds a state per call; the same HTTPClient and Logger get the
+		// same client. c.Logger, not log, which is a new discarding Logger per call when nil.
+		hx:      httpx.Shared(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger}),
 		log:     log,
 		secrets: []string{c.VEKey},
 	}

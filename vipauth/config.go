@@ -145,7 +145,8 @@ func (c Config) LogValue() slog.Value { return c.view().LogValue() }
 func (c Config) client() *httpx.Client {
 	// Token endpoints are never retried after the request may have arrived (a code is single
 	// use); httpx retries only failures to connect for non-idempotent requests.
-	return httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger})
+	// Shared: one client for every call with the same HTTPClient and Logger, not one per call.
+	return httpx.Shared(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger})
 }
 
 // now reads Clock, or the system clock when there is none.

@@ -197,7 +197,8 @@ type fetcher struct {
 }
 
 func (c Config) newFetcher() *fetcher {
-	return &fetcher{cfg: c, hc: httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger})}
+	// Shared: FetchToken calls this every time; the same HTTPClient and Logger get the same client.
+	return &fetcher{cfg: c, hc: httpx.Shared(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger})}
 }
 
 func (f *fetcher) now() time.Time { return f.cfg.now() }

@@ -1,7 +1,6 @@
 package youzan
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -90,18 +89,25 @@ func (c Config) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// tokenHTTP returns the client for /auth/token: small answers, and no body in the debug log.
+// tokenHTTP returns the client for /auth/token: small answers, and no body in the debug log (a
+// token answer is made of secrets). Every call with the same HTTPClient and Logger gets the same
+// client, so that a one-off call (FetchToken, ExchangeCode, Refresh) does not build one.
 func (c Config) tokenHTTP() *httpx.Client {
-	return c.newHTTP(tokenMaxBody, tokenLogger(c.Logger))
+	return httpx.Shared(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger, MaxBody: tokenMaxBody, OmitBody: true})
 }
 
-// callHTTP returns the client for the API gateway.
+// callHTTP returns the client for the API gateway, shared as tokenHTTP's is.
 func (c Config) callHTTP() *httpx.Client {
-	return c.newHTTP(callMaxBody, c.Logger)
+	return httpx.Shared(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: c.Logger, MaxBody: callMaxBody})
 }
 
-func (c Config) newHTTP(maxBody int64, log *slog.Logger) *httpx.Client {
-	return httpx.New(httpx.Config{Platform: platform, HTTPClient: c.HTTPClient, Logger: log, MaxBody: maxBody})
+// baseURL returns the base URL without a trailing slash, unchecked: for a Config that check
+// has accepted.
+func (c Config) baseURL() string {
+	if c.BaseURL == "" {
+		return DefaultBaseURL
+	}
+	return strings.TrimRight(c.BaseURL, "/")
 }
 
 // base returns the validated base URL without a trailing slash.
@@ -175,34 +181,3 @@ func (c Config) Format(f fmt.State, verb rune) { c.view("youzan.Config").Format(
 
 // LogValue implements slog.LogValuer: the secret is redacted.
 func (c Config) LogValue() slog.Value { return c.view("youzan.Config").LogValue() }
-
-// tokenLogger returns l with the "body" attribute dropped from every record: a token answer is
-// made of secrets, and one under a name the redaction does not know (say, a bare "data" string)
-// would otherwise reach the debug log in httpx's body snippet.
-func tokenLogger(l *slog.Logger) *slog.Logger {
-	if l == nil {
-		return nil
-	}
-	return slog.New(dropBody{l.Handler()})
-}
-
-type dropBody struct{ slog.Handler }
-
-func (h dropBody) Handle(ctx context.Context, r slog.Record) error {
-	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key != "body" {
-			out.AddAttrs(a)
-		}
-		return true
-	})
-	return h.Handler.Handle(ctx, out)
-}
-
-func (h dropBody) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return dropBody{h.Handler.WithAttrs(attrs)}
-}
-
-func (h dropBody) WithGroup(name string) slog.Handler {
-	return dropBody{h.Handler.WithGroup(name)}
-}

@@ -122,12 +122,12 @@ func (c Config) refresh(ctx context.Context, hc *httpx.Client, refreshToken stri
 
 // token makes one POST /auth/token call and turns the answer into a Token or a *shoptoken.Error.
 func (c Config) token(ctx context.Context, hc *httpx.Client, op string, req tokenRequest, secrets ...string) (*shoptoken.Token, error) {
-	base, err := c.base(op)
-	if err != nil {
-		return nil, err
-	}
+	// Every caller has checked c (FetchToken, ExchangeCode and Refresh on each call, NewSource
+	// and NewApp once): no second parse of BaseURL per token.
+	base := c.baseURL()
 	req.ClientID, req.ClientSecret = c.ClientID, c.ClientSecret
-	secrets = append(secrets, c.ClientSecret)
+	// Room for the client secret and the two tokens parseToken adds: one allocation, not two.
+	secrets = append(append(make([]string, 0, len(secrets)+3), secrets...), c.ClientSecret)
 	resp, err := hc.Do(ctx, httpx.Request{
 		Op:     op,
 		Method: "POST",
@@ -145,18 +145,36 @@ func (c Config) token(ctx context.Context, hc *httpx.Client, op string, req toke
 	return tok, resp.TokenStatus(err) // a 401 here is about the app's credentials
 }
 
+// decodeToken decodes the common token answer, an object whose data is an object, in one pass;
+// ok is false for any other body, which parseToken decodes step by step.
+func decodeToken(body []byte) (ans tokenAnswer, d tokenData, ok bool) {
+	var a struct {
+		tokenAnswer
+		Data *tokenData `json:"data"` // shadows tokenAnswer.Data
+	}
+	if json.Unmarshal(body, &a) != nil || a.Data == nil {
+		return tokenAnswer{}, tokenData{}, false
+	}
+	return a.tokenAnswer, *a.Data, true
+}
+
 // parseToken reads a token answer. Errors come with HTTP 200 and success false [public].
 func (c Config) parseToken(resp *httpx.Response, op string, secrets []string) (*shoptoken.Token, error) {
-	var ans tokenAnswer
-	if err := resp.DecodeJSON(platform, op, &ans, secrets...); err != nil {
-		return nil, withRequestID(err, traceID(resp.Body))
-	}
-	data, hasData := object(ans.Data)
-	var d tokenData
-	if hasData {
-		if err := (&httpx.Response{StatusCode: resp.StatusCode, Body: data}).DecodeJSON(platform, op, &d, secrets...); err != nil {
-			return nil, withRequestID(err, httpx.Short(string(ans.TraceID)))
+	ans, d, hasData := decodeToken(resp.Body)
+	if !hasData {
+		// Not the common shape: the envelope first, then what its data holds, each with its
+		// own error.
+		if err := resp.DecodeJSON(platform, op, &ans, secrets...); err != nil {
+			return nil, withRequestID(err, traceID(resp.Body))
 		}
+		var data json.RawMessage
+		if data, hasData = object(ans.Data); hasData {
+			if err := (&httpx.Response{StatusCode: resp.StatusCode, Body: data}).DecodeJSON(platform, op, &d, secrets...); err != nil {
+				return nil, withRequestID(err, httpx.Short(string(ans.TraceID)))
+			}
+		}
+	}
+	if hasData {
 		secrets = append(secrets, string(d.AccessToken), string(d.RefreshToken))
 	}
 	ok := ans.Success.V || (!ans.Success.Set && string(ans.Code) == "200" && hasData)

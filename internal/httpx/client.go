@@ -2,12 +2,14 @@ package httpx
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"mime/multipart"
 	"net"
@@ -38,6 +40,15 @@ const (
 	maxRetryAfter = 30 * time.Second
 )
 
+// Header values every request carries, shared read-only by all of them (a Header's Set replaces a
+// value, and Add to a full slice copies it), so that building a request allocates none.
+var (
+	userAgent  = []string{UserAgent}
+	acceptJSON = []string{"application/json"}
+	jsonType   = []string{"application/json"}
+	formType   = []string{"application/x-www-form-urlencoded"}
+)
+
 // Config configures the Client of one platform.
 type Config struct {
 	// Platform names the platform ("youzan", "vvtool", "vipauth", "veapi") in every *shoptoken.Error.
@@ -50,6 +61,9 @@ type Config struct {
 	// Logger receives a Debug record for every attempt (method, redacted URL, status, duration,
 	// attempt). If nil, nothing is logged.
 	Logger *slog.Logger
+	// OmitBody leaves the body snippet out of the debug log, for an endpoint whose answers are
+	// made of secrets (one under a name the redaction does not know would show in the snippet).
+	OmitBody bool
 	// MaxBody caps the response body in bytes. If 0, 1 MiB.
 	MaxBody int64
 	// Retries is the number of extra attempts where a retry is safe. If 0, 2; if negative, none.
@@ -69,6 +83,7 @@ type Client struct {
 	platform    string
 	rc          *resty.Client
 	log         *slog.Logger
+	omitBody    bool
 	maxBody     int64
 	retries     int
 	backoffBase time.Duration
@@ -77,53 +92,32 @@ type Client struct {
 
 // New returns a Client for cfg, filling in the defaults documented on Config.
 func New(cfg Config) *Client {
-	var hc http.Client
-	if cfg.HTTPClient != nil {
-		// resty sets a Transport on a client that has none: work on a copy so that the caller's
-		// (possibly shared) client is never written to.
-		hc = *cfg.HTTPClient
-	} else {
-		hc = *defaultclient.Shared()
-	}
-	if hc.Transport == nil {
-		hc.Transport = http.DefaultTransport
-	}
-	hc.CheckRedirect = redirectPolicy(cfg.FollowSameOrigin, hc.CheckRedirect)
-	rc := resty.NewWithClient(&hc).
-		SetLogger(quietLogger{}).
-		SetDoNotParseResponse(true). // the body is read here, through a limit
-		SetAllowGetMethodPayload(true)
-
+	base := cmp.Or(max(cfg.BackoffBase, 0), defaultBackoffBase)
 	c := &Client{
 		platform:    cfg.Platform,
-		rc:          rc,
-		log:         cfg.Logger,
-		maxBody:     cfg.MaxBody,
-		retries:     cfg.Retries,
-		backoffBase: cfg.BackoffBase,
-		backoffMax:  cfg.BackoffMax,
+		log:         cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		omitBody:    cfg.OmitBody,
+		maxBody:     cmp.Or(max(cfg.MaxBody, 0), defaultMaxBody),
+		retries:     max(cmp.Or(cfg.Retries, defaultRetries), 0),
+		backoffBase: base,
+		backoffMax:  max(cmp.Or(max(cfg.BackoffMax, 0), defaultBackoffMax), base),
 	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
-	if c.maxBody <= 0 {
-		c.maxBody = defaultMaxBody
-	}
-	switch {
-	case c.retries == 0:
-		c.retries = defaultRetries
-	case c.retries < 0:
-		c.retries = 0
-	}
-	if c.backoffBase <= 0 {
-		c.backoffBase = defaultBackoffBase
-	}
-	if c.backoffMax <= 0 {
-		c.backoffMax = defaultBackoffMax
-	}
-	if c.backoffMax < c.backoffBase {
-		c.backoffMax = c.backoffBase
-	}
+	// resty sets a Transport on a client that has none: work on a copy so that the caller's
+	// (possibly shared) client is never written to.
+	hc := *cmp.Or(cfg.HTTPClient, defaultclient.Shared())
+	hc.Transport = capBody{cmp.Or(hc.Transport, http.DefaultTransport), c.maxBody}
+	hc.CheckRedirect = redirectPolicy(cfg.FollowSameOrigin, hc.CheckRedirect)
+	// Resty runs the retries: their number, the condition (set per request in Do, as it depends on
+	// Request.Idempotent), the wait (from c.wait, so SetRetryWaitTime's floor is 0 and the ceiling
+	// above any wait it returns) and the body limit.
+	c.rc = resty.NewWithClient(&hc).
+		SetLogger(quietLogger{}).
+		SetAllowGetMethodPayload(true).
+		SetResponseBodyLimit(int(min(c.maxBody, math.MaxInt))).
+		SetRetryCount(c.retries).
+		SetRetryWaitTime(0).
+		SetRetryMaxWaitTime(max(c.backoffMax, maxRetryAfter)).
+		SetRetryAfter(c.wait)
 	return c
 }
 
@@ -187,18 +181,104 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	for attempt := 1; ; attempt++ {
-		resp, wait, retry, err := c.attempt(ctx, p, attempt)
-		if !retry || attempt > c.retries || ctx.Err() != nil {
-			return resp, err
+	// The provider decodes the body, never resty; a content type resty does not decode spares it
+	// the two regular expressions that decide whether to try.
+	x := &exchange{c: c, p: p, r: c.rc.R().SetContext(ctx).ForceContentType("-")}
+	x.r.Header = p.header
+	if p.body != nil {
+		x.r.SetBody(p.body)
+	}
+	if c.retries > 0 {
+		x.r.AddRetryCondition(x.settle)
+	}
+	rr, err := x.r.Execute(p.method, p.url)
+	if x.n != x.r.Attempt {
+		// No condition saw the last attempt: no retries, or the context ended during it. When one
+		// did, err is not about it (resty returns the context's error if it ends during a wait).
+		x.settle(rr, err)
+	}
+	return x.resp, x.err
+}
+
+// exchange is one Do: the request, and what its latest attempt came to.
+type exchange struct {
+	c *Client
+	p *prepared
+	r *resty.Request
+
+	n    int       // the attempt settled, 1-based
+	resp *Response // its answer, or
+	err  error     // why there is none
+}
+
+// settle is the request's retry condition, which resty calls after every attempt while retries
+// remain and the context lasts; Do calls it for an attempt resty did not show it. It turns attempt
+// n into an answer or an error, logs it, and reports whether sending again is safe and useful: the
+// rules of the package documentation, which depend on what may have reached the server and which
+// resty cannot express. It is also the only place that sees every attempt: resty's OnAfterResponse
+// misses failures, OnError and OnSuccess run once per request, a retry hook only before a retry.
+func (x *exchange) settle(rr *resty.Response, err error) (again bool) {
+	c, p := x.c, x.p
+	x.n, x.resp, x.err = x.r.Attempt, nil, nil
+	var raw *http.Response
+	if rr != nil {
+		raw = rr.RawResponse
+	}
+	switch {
+	case raw == nil: // nothing arrived; a failure to connect sent nothing
+		again = !isTimeout(err) && (connectFailed(err) || p.idempotent)
+		x.err = c.networkError(p, err)
+	case errors.Is(err, resty.ErrResponseBodyTooLarge):
+		x.err = &shoptoken.Error{Platform: c.platform, Op: p.op, StatusCode: raw.StatusCode, Kind: shoptoken.ErrBadResponse,
+			Message: "response body exceeds " + strconv.FormatInt(c.maxBody, 10) + " bytes"}
+	case err != nil: // the body broke off
+		again = p.idempotent && !isTimeout(err)
+		op := p.method[:1] + strings.ToLower(p.method[1:]) // as net/http writes it: "Post"
+		x.err = c.networkError(p, &url.Error{Op: op, URL: p.url, Err: err})
+	default:
+		if x.err = c.redirectError(p, raw); x.err != nil {
+			break
 		}
-		if wait < 0 {
-			wait = c.backoff(attempt)
-		}
-		if !sleep(ctx, wait) {
-			return resp, err
+		x.resp = &Response{StatusCode: raw.StatusCode, Header: raw.Header, Body: rr.Body(), Request: p.shown}
+		switch raw.StatusCode {
+		case http.StatusBadGateway, http.StatusGatewayTimeout:
+			again = p.idempotent
+		case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+			// A Retry-After longer than maxRetryAfter is the caller's (the Cache's) to wait.
+			ra, ok := retryAfter(raw.Header.Get("Retry-After"), time.Now())
+			again = p.idempotent && (ok && ra <= maxRetryAfter || !ok && raw.StatusCode == http.StatusServiceUnavailable)
 		}
 	}
+	var took time.Duration
+	if rr != nil {
+		took = rr.Time()
+	}
+	c.logAttempt(x.r.Context(), p, x.n, took, x.resp, x.err, again)
+	return again
+}
+
+// errNoTime stops resty's retries when the next wait would outlive the context's deadline.
+var errNoTime = errors.New("httpx: no time left for another attempt")
+
+// wait is resty's RetryAfter: the Retry-After of a 429 or 503 (settle refused any longer than
+// maxRetryAfter), else the backoff. It keeps two rules resty cannot express. No wait outlives the
+// context's deadline: resty would wait until the context ends and return its error in place of the
+// last answer; errNoTime makes it stop at once, and Do returns that answer. The backoff has full
+// jitter: resty's never waits less than its base, so the first retry of every client that saw the
+// same failure would come at the same instant.
+func (c *Client) wait(_ *resty.Client, rr *resty.Response) (time.Duration, error) {
+	d, ok := time.Duration(0), false
+	if raw := rr.RawResponse; raw != nil &&
+		(raw.StatusCode == http.StatusServiceUnavailable || raw.StatusCode == http.StatusTooManyRequests) {
+		d, ok = retryAfter(raw.Header.Get("Retry-After"), time.Now())
+	}
+	if !ok {
+		d = c.backoff(rr.Request.Attempt)
+	}
+	if dl, ok := rr.Request.Context().Deadline(); ok && time.Until(dl) <= d {
+		return 0, errNoTime
+	}
+	return max(d, time.Nanosecond), nil // resty reads 0 as "use your own backoff"
 }
 
 func (c *Client) prepare(req Request) (*prepared, error) {
@@ -219,12 +299,15 @@ func (c *Client) prepare(req Request) (*prepared, error) {
 			u.RawQuery += "&" + req.Query.Encode()
 		}
 	}
-	u.Fragment = ""
-	p.url = u.String()
+	p.url = req.URL // as written, unless a query is added or a fragment dropped
+	if len(req.Query) > 0 || strings.Contains(req.URL, "#") {
+		u.Fragment, u.RawFragment = "", ""
+		p.url = u.String()
+	}
 
 	p.header = make(http.Header, len(req.Header)+3)
-	p.header.Set("User-Agent", UserAgent)
-	p.header.Set("Accept", "application/json")
+	p.header["User-Agent"] = userAgent
+	p.header["Accept"] = acceptJSON
 	switch {
 	case bodies(req) > 1:
 		return nil, c.requestError(p, "request has more than one body (Form, Multipart, JSON)", nil)
@@ -237,7 +320,7 @@ func (c *Client) prepare(req Request) (*prepared, error) {
 		p.header.Set("Content-Type", ctype)
 	case req.Form != nil:
 		p.body = []byte(req.Form.Encode())
-		p.header.Set("Content-Type", "application/x-www-form-urlencoded")
+		p.header["Content-Type"] = formType
 	case req.JSON != nil:
 		switch v := req.JSON.(type) {
 		case []byte:
@@ -252,7 +335,7 @@ func (c *Client) prepare(req Request) (*prepared, error) {
 		if p.body == nil {
 			p.body = []byte{}
 		}
-		p.header.Set("Content-Type", "application/json")
+		p.header["Content-Type"] = jsonType
 	}
 	for k, vs := range req.Header {
 		p.header[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
@@ -263,7 +346,11 @@ func (c *Client) prepare(req Request) (*prepared, error) {
 			p.method = http.MethodPost
 		}
 	}
-	p.shown = p.method + " " + redact.Known(redact.URL(p.url), p.secrets...)
+	shown := p.url // without user information or a query, the URL is its own redaction
+	if u.User != nil || strings.Contains(shown, "?") {
+		shown = redact.URL(shown)
+	}
+	p.shown = p.method + " " + redact.Known(shown, p.secrets...)
 	return p, nil
 }
 
@@ -296,75 +383,23 @@ func multipartBody(fields url.Values) ([]byte, string, error) {
 	return buf.Bytes(), mw.FormDataContentType(), nil
 }
 
-// attempt sends p once. wait is the Retry-After to honour (negative: use the backoff) and retry
-// says whether another attempt is safe and useful.
-func (c *Client) attempt(ctx context.Context, p *prepared, n int) (resp *Response, wait time.Duration, retry bool, err error) {
-	wait = -1
-	start := time.Now()
-	r := c.rc.R().SetContext(ctx)
-	r.Header = p.header.Clone()
-	if p.body != nil {
-		r.SetBody(p.body)
-	}
-	rr, sendErr := r.Execute(p.method, p.url)
-	if sendErr != nil {
-		if rr != nil && rr.RawResponse != nil && rr.RawResponse.Body != nil {
-			rr.RawResponse.Body.Close()
-		}
-		// A dial that timed out is a timeout first: never retried, like any other.
-		retry = !isTimeout(sendErr) && (connectFailed(sendErr) || p.idempotent)
-		err = c.networkError(p, sendErr)
-		c.logAttempt(ctx, p, n, time.Since(start), nil, err, retry)
-		return nil, wait, retry, err
-	}
-	raw := rr.RawResponse
-	body, readErr := readLimited(raw.Body, c.maxBody)
-	if readErr != nil {
-		retry = p.idempotent && !isTimeout(readErr)
-		err = c.networkError(p, &url.Error{Op: opName(p.method), URL: p.url, Err: readErr})
-		c.logAttempt(ctx, p, n, time.Since(start), nil, err, retry)
-		return nil, wait, retry, err
-	}
-	if int64(len(body)) > c.maxBody {
-		err = &shoptoken.Error{
-			Platform:   c.platform,
-			Op:         p.op,
-			StatusCode: raw.StatusCode,
-			Kind:       shoptoken.ErrBadResponse,
-			Message:    "response body exceeds " + strconv.FormatInt(c.maxBody, 10) + " bytes",
-		}
-		c.logAttempt(ctx, p, n, time.Since(start), nil, err, false)
-		return nil, wait, false, err
-	}
-	if err = c.redirectError(p, raw); err != nil {
-		c.logAttempt(ctx, p, n, time.Since(start), nil, err, false)
-		return nil, wait, false, err
-	}
-	resp = &Response{StatusCode: raw.StatusCode, Header: raw.Header, Body: body, Request: p.shown}
-	if p.idempotent {
-		switch raw.StatusCode {
-		case http.StatusBadGateway, http.StatusGatewayTimeout:
-			retry = true
-		case http.StatusServiceUnavailable, http.StatusTooManyRequests:
-			ra, ok := retryAfter(raw.Header.Get("Retry-After"), time.Now())
-			switch {
-			case ok && ra <= maxRetryAfter:
-				retry, wait = true, ra
-			case ok: // longer than we are willing to wait
-			case raw.StatusCode == http.StatusServiceUnavailable:
-				retry = true
-			}
-		}
-	}
-	c.logAttempt(ctx, p, n, time.Since(start), resp, nil, retry)
-	return resp, wait, retry, nil
+// capBody ends a response body one byte past max. Resty's SetResponseBodyLimit reads in 512-byte
+// steps, so alone it may download up to 511 bytes more before it refuses the body. A body whose
+// stated length fits is left alone: it ends there.
+type capBody struct {
+	http.RoundTripper
+	max int64
 }
 
-// readLimited reads at most max+1 bytes of body, so a longer body is detected without holding it,
-// and closes body.
-func readLimited(body io.ReadCloser, max int64) ([]byte, error) {
-	defer body.Close()
-	return io.ReadAll(io.LimitReader(body, max+1))
+func (t capBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.RoundTripper.RoundTrip(r)
+	if err == nil && resp.Body != nil && (resp.ContentLength < 0 || resp.ContentLength > t.max) {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.LimitReader(resp.Body, t.max+1), resp.Body}
+	}
+	return resp, err
 }
 
 // networkError turns a transport failure into ErrUnavailable whose text carries no secret. Go's
@@ -442,25 +477,6 @@ func (c *Client) backoff(n int) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceiling) + 1))
 }
 
-// sleep waits d unless ctx ends first or its deadline would pass before d has elapsed; it reports
-// whether the wait completed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
-		return false
-	}
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 func (c *Client) logAttempt(ctx context.Context, p *prepared, n int, d time.Duration, resp *Response, err error, retry bool) {
 	if !c.log.Enabled(ctx, slog.LevelDebug) {
 		return
@@ -476,10 +492,10 @@ func (c *Client) logAttempt(ctx context.Context, p *prepared, n int, d time.Dura
 	)
 	msg := "httpx: response"
 	if resp != nil {
-		attrs = append(attrs,
-			slog.Int("status", resp.StatusCode),
-			slog.String("body", Snippet(resp.Body, p.secrets...)),
-		)
+		attrs = append(attrs, slog.Int("status", resp.StatusCode))
+		if !c.omitBody {
+			attrs = append(attrs, slog.String("body", Snippet(resp.Body, p.secrets...)))
+		}
 	}
 	if err != nil {
 		msg = "httpx: request failed"
@@ -491,14 +507,6 @@ func (c *Client) logAttempt(ctx context.Context, p *prepared, n int, d time.Dura
 	}
 	attrs = append(attrs, slog.Bool("retry", retry))
 	c.log.LogAttrs(ctx, slog.LevelDebug, msg, attrs...)
-}
-
-// opName is the Op that net/http puts in a *url.Error for method ("Get", "Post").
-func opName(method string) string {
-	if method == "" {
-		return ""
-	}
-	return method[:1] + strings.ToLower(method[1:])
 }
 
 // quietLogger keeps resty silent: everything worth saying is logged, redacted, by the Client.

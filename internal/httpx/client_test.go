@@ -618,3 +618,49 @@ func TestNew_doesNotModifyCallerClient(t *testing.T) {
 	_ = New(Config{HTTPClient: hc})
 	assert.Nil(t, hc.Transport)
 }
+
+// TestClient_Do_cancelledDuringWait: a context cancelled while waiting for the next attempt ends
+// the wait at once, and the last answer is returned, as when the wait would outlive a deadline.
+func TestClient_Do_cancelledDuringWait(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, hits := countingServer(t, func(w http.ResponseWriter, r *http.Request, hit int) {
+		w.Header().Set("Retry-After", "20")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"hit":`+strconv.Itoa(hit)+`}`)
+		time.AfterFunc(50*time.Millisecond, cancel)
+	})
+	start := time.Now()
+	resp, err := New(fastConfig(Config{})).Do(ctx, Request{URL: srv.URL, Idempotent: true})
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), 10*time.Second)
+	assert.Equal(t, 503, resp.StatusCode)
+	assert.JSONEq(t, `{"hit":1}`, string(resp.Body))
+	assert.Equal(t, 1, int(hits.Load()))
+}
+
+// TestClient_Do_retriedBodiesClosed: every answer that is retried is read and closed, so its
+// connection goes back to the pool: three attempts, one connection.
+func TestClient_Do_retriedBodiesClosed(t *testing.T) {
+	t.Parallel()
+	var hits, conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = io.WriteString(w, `{"busy":true}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	resp, err := New(fastConfig(Config{HTTPClient: &http.Client{Transport: &http.Transport{}}})).
+		Do(context.Background(), Request{URL: srv.URL, Idempotent: true})
+	require.NoError(t, err)
+	assert.Equal(t, 502, resp.StatusCode)
+	assert.Equal(t, 3, int(hits.Load()))
+	assert.Equal(t, 1, int(conns.Load()))
+}

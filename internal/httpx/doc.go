@@ -31,6 +31,10 @@
 // No wait outlives the context's deadline: when the deadline would pass first, the last answer is
 // returned at once.
 //
+// Resty carries this policy out (SetRetryCount, a retry condition per request, SetRetryAfter,
+// SetResponseBodyLimit); the code here says only what resty cannot: which failures may be retried,
+// the jitter, the deadline, and the redirects below.
+//
 // # Redirects
 //
 // Every request the Client sends carries a secret (an app secret, a refresh token, an

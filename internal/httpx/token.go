@@ -14,8 +14,11 @@ import (
 // never about an access token (which is what shoptoken.KindForStatus(401) would say). Any other
 // err is returned as it is; a nil err stays nil.
 func (r *Response) TokenStatus(err error) error {
+	if err == nil || r == nil || r.StatusCode != http.StatusUnauthorized {
+		return err // before e is declared: errors.As(&e) would allocate it on every call
+	}
 	var e *shoptoken.Error
-	if err == nil || r == nil || r.StatusCode != http.StatusUnauthorized || !errors.As(err, &e) {
+	if !errors.As(err, &e) {
 		return err
 	}
 	e.Kind = shoptoken.ErrCredentials

@@ -32,6 +32,12 @@ func (i *Int) UnmarshalJSON(b []byte) error {
 	if len(b) == 0 || string(b) == "null" {
 		return nil
 	}
+	if b[0] != '"' { // the common case, an integer, parsed without a copy of b
+		if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			*i = Int{N: n, Set: true}
+			return nil
+		}
+	}
 	raw := string(b)
 	if b[0] == '"' {
 		if err := json.Unmarshal(b, &raw); err != nil {

@@ -20,6 +20,10 @@ func (s *String) UnmarshalJSON(b []byte) error {
 	case "null", "nothing":
 		return nil
 	case "string":
+		if plain(b) {
+			*s = String(b[1 : len(b)-1]) // what json.Unmarshal would give, without a second decoder
+			return nil
+		}
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
@@ -36,6 +40,20 @@ func (s *String) UnmarshalJSON(b []byte) error {
 	return TypeError(b, reflect.TypeFor[string]())
 }
 
+// plain reports whether b is a JSON string of printable ASCII without escapes: its value is its
+// inside as written. (The caller's decoder has already checked that b is one literal.)
+func plain(b []byte) bool {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return false
+	}
+	for _, c := range b[1 : len(b)-1] {
+		if c < 0x20 || c > 0x7e || c == '\\' || c == '"' {
+			return false
+		}
+	}
+	return true
+}
+
 // Bool is a JSON boolean, or one spelled "true"/"false" (any case) or 1/0, quoted or not. null, ""
 // and an absent member leave Set false; anything else is an error.
 type Bool struct {
@@ -47,6 +65,14 @@ type Bool struct {
 func (t *Bool) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	*t = Bool{}
+	switch string(b) { // the common case, a JSON boolean, without a copy of b
+	case "true":
+		*t = Bool{V: true, Set: true}
+		return nil
+	case "false":
+		*t = Bool{V: false, Set: true}
+		return nil
+	}
 	raw := string(b)
 	if Kind(b) == "string" {
 		if json.Unmarshal(b, &raw) != nil {
