@@ -1,6 +1,7 @@
 package youzan
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
