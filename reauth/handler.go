@@ -118,7 +118,7 @@ func New(cfg Config, apps ...Authorizer) (*Handler, error) {
 		return bad("no Authorizer given")
 	}
 	cfg.SigningKey = append([]byte(nil), cfg.SigningKey...) // the caller's slice may change
-	u, _ := url.Parse(cfg.BaseURL)                             // checked above
+	u, _ := url.Parse(cfg.BaseURL)                          // checked above
 	h := &Handler{
 		cfg:      cfg,
 		base:     strings.TrimRight(cfg.BaseURL, "/"),

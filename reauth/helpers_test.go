@@ -103,13 +103,16 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	logger, logs := testkit.Logger()
 	e.logs = logs
 	cfg := reauth.Config{
-		BaseURL:      e.srv.URL + "/reauth",
-		SigningKey:   []byte(signingKey),
-		Store:        e.store,
-		Clock:        e.clk,
-		Logger:       logger,
-		OnAuthorized: func(k shoptoken.Key, tok *shoptoken.Token) { e.authorized.Record(k); e.secret(tok.AccessToken, tok.RefreshToken) },
-		OnFailed:     func(k shoptoken.Key, err error) { e.failed.Record(failure{k, err}) },
+		BaseURL:    e.srv.URL + "/reauth",
+		SigningKey: []byte(signingKey),
+		Store:      e.store,
+		Clock:      e.clk,
+		Logger:     logger,
+		OnAuthorized: func(k shoptoken.Key, tok *shoptoken.Token) {
+			e.authorized.Record(k)
+			e.secret(tok.AccessToken, tok.RefreshToken)
+		},
+		OnFailed: func(k shoptoken.Key, err error) { e.failed.Record(failure{k, err}) },
 	}
 	for _, o := range opts {
 		o(&cfg)
