@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/shoptoken/shoptoken/redisstore"
 	"github.com/shoptoken/shoptoken/reauth"
+	"github.com/shoptoken/shoptoken/redisstore"
 	"github.com/shoptoken/shoptoken/shops"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/youzan"
