@@ -52,7 +52,7 @@
 //
 // The reason is the page body's data-reason attribute, for monitoring and tests. None of these
 // failures changes a stored token. Config.OnFailed hears of each, Config.OnAuthorized of each
-// success; Config.Logger gets one record per request.
+// success, and Config.Logger gets a record of each.
 //
 // # Single use across a fleet
 //

@@ -7,6 +7,7 @@ import (
 
 	_ "github.com/shoptoken/shoptoken"
 	_ "github.com/shoptoken/shoptoken/filestore"
+	_ "github.com/shoptoken/shoptoken/reauth"
 	_ "github.com/shoptoken/shoptoken/redisstore"
 	_ "github.com/shoptoken/shoptoken/seal"
 	_ "github.com/shoptoken/shoptoken/shops"

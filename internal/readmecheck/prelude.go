@@ -20,6 +20,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/filestore"
+	"github.com/shoptoken/shoptoken/reauth"
 	"github.com/shoptoken/shoptoken/redisstore"
 	"github.com/shoptoken/shoptoken/seal"
 	"github.com/shoptoken/shoptoken/shops"
@@ -42,6 +43,7 @@ var (
 	_ = redis.NewClient
 	_ = shoptoken.NewCache
 	_ = filestore.New
+	_ = reauth.New
 	_ = redisstore.New
 	_ = seal.New
 	_ = shops.New
@@ -92,7 +94,7 @@ var (
 	vvtoolCfg                           vvtool.Config
 	vipCfg                              vipauth.Config
 	kr                                  *seal.Keyring
-	newKey32, oldKey32                  []byte
+	newKey32, oldKey32, reauthKey       []byte
 	db                                  *sql.DB
 	w                                   http.ResponseWriter
 	r                                   *http.Request
