@@ -258,6 +258,20 @@ func TestHandler_unknownApp(t *testing.T) {
 		"链接不适用于此服务", "not for this service")
 	assert.ErrorIs(t, lastFailure(t, e).err, reauth.ErrUnknownApp)
 	assert.Equal(t, http.StatusFound, serve(t, only, e.link(k, time.Hour)).status, "its own app's link")
+	// Another Youzan app of the ISV (its own client_id), whose handler shares the signing key.
+	cfg2 := e.yzCfg
+	cfg2.ClientID = "id2"
+	app2, err := youzan.NewToolApp(cfg2, shops.WithStore(e.store))
+	require.NoError(t, err)
+	defer app2.Close()
+	h2, err := reauth.New(reauth.Config{BaseURL: e.srv.URL + "/reauth", SigningKey: []byte(signingKey), Clock: e.clk},
+		reauth.YouzanTool(cfg2, app2))
+	require.NoError(t, err)
+	link2, err := h2.Link(app2.Key(k.Shop), time.Hour) // the same shop, another app
+	require.NoError(t, err)
+	assertPage(t, serve(t, e.h, link2), http.StatusNotFound, "unknown-app")
+	assert.Equal(t, app2.Key(k.Shop), lastFailure(t, e).key)
+
 	_, err = only.Link(e.vipKey(), time.Hour)
 	require.ErrorIs(t, err, shoptoken.ErrBadRequest)
 	_, err = only.Link(shoptoken.Key{Platform: "youzan", App: "another-app", Shop: k.Shop}, time.Hour)
