@@ -39,6 +39,7 @@ type options struct {
 	grants      []string // Youzan: the grant ids that exist (nil: the default)
 	redirects   []string // vip.com: the registered redirect URIs (nil: the default)
 	sameRefresh bool     // veapi: a refresh answers with the refresh token it was sent
+	consentPage bool     // vip.com, Youzan: authorize shows a page with Authorize and Deny
 }
 
 // Lenient turns strict mode off. By default every emulator is strict: it accepts only what the
@@ -62,10 +63,12 @@ func WithGrants(ids ...string) Option {
 	return func(o *options) { o.grants = append([]string{}, ids...) }
 }
 
-// WithRedirectURIs sets the redirect URIs registered for the vip.com app: authorize refuses any
-// other (no code is issued) and so does the token endpoint. Without this option the one
-// registered URI is VipAuthRedirectURI. OOB (urn:ietf:wg:oauth:2.0:oob, the native-app flow) is
-// always accepted. Lenient emulators accept any absolute URI. Other emulators ignore it.
+// WithRedirectURIs sets the redirect URIs registered for the vip.com app, or the callback
+// addresses of the Youzan tool app: authorize refuses any other (no code is issued), and so does
+// vip.com's token endpoint. Without this option the one registered URI is VipAuthRedirectURI
+// (vip.com) or YouzanRedirectURI (Youzan, where an authorize request without redirect_uri goes to
+// the first). OOB (urn:ietf:wg:oauth:2.0:oob, vip.com's native-app flow) is always accepted.
+// Lenient emulators accept any absolute URI. Other emulators ignore it.
 func WithRedirectURIs(uris ...string) Option {
 	return func(o *options) { o.redirects = append([]string{}, uris...) }
 }

@@ -27,7 +27,8 @@
 //     only registered redirect URIs (WithRedirectURIs, VipAuthRedirectURI by default) and OOB;
 //   - veapi: API calls must carry the vekey;
 //   - Youzan: only registered grant ids exist (WithGrants, YouzanGrantID by default, and any that
-//     NewCode authorized), and grant_id is a JSON string.
+//     NewCode authorized), and grant_id is a JSON string; the authorization page sends codes only
+//     to the registered callback address (WithRedirectURIs, YouzanRedirectURI by default).
 //
 // The SDK's alternative encodings (vvtool.URLEncoded, vipauth.FormBody) are refused by strict
 // emulators on purpose: the platforms are not confirmed to accept them, and a strict emulator that
@@ -40,6 +41,15 @@
 // Every emulator is safe for concurrent use; all its state is under one lock, so Stats are
 // exact. Close shuts the server down; requests still waiting on latency or FaultSlow end at
 // once, with the connection closed and nothing issued.
+//
+// # Browsers
+//
+// The authorize pages (vip.com's GET /oauth2/authorize, Youzan's GET /oauth/authorize) consent at
+// once by default, so an http.Client that follows redirects goes through them. WithConsentPage
+// shows a consent page instead, with 授权 / Authorize and 拒绝 / Deny buttons (ids "authorize"
+// and "deny") that a headless browser clicks: the test then goes through a real form post and a
+// real cross-site redirect, cookies and all. Authorize pages are neither token nor API endpoints:
+// they are not counted and take no faults.
 //
 // # Faults
 //
@@ -55,8 +65,10 @@
 // NewYouzan emulates POST /auth/token (Content-Type application/json only) with
 // authorize_type "silent" (refresh as a JSON boolean or the strings "true"/"false"),
 // "authorization_code" (codes from Youzan.NewCode, single use) and "refresh_token"
-// (rotation), and the gateway POST /api/{name}/{version}?access_token=... which echoes the
-// request body. A silent request with refresh:false returns the grant's current token while
+// (rotation), the gateway POST /api/{name}/{version}?access_token=... which echoes the
+// request body, and a tool app's merchant authorization page GET /oauth/authorize (AuthorizeURL;
+// see Youzan), which redirects to the registered callback with a code, or shows a consent page
+// with WithConsentPage. A silent request with refresh:false returns the grant's current token while
 // it is valid (counted in Stats.Reused); every issue kills the grant's previous pair. Strict,
 // a grant id that was not registered is refused with 1103 "grant does not exist". The
 // token is read from the query only. Token endpoint errors are the platform's
@@ -91,7 +103,8 @@
 //
 // # vip.com OAuth2
 //
-// NewVipAuth emulates GET /oauth2/authorize (the user always consents unless DenyNext; 302
+// NewVipAuth emulates GET /oauth2/authorize (the user always consents unless DenyNext, or, with
+// WithConsentPage, shows a page whose Authorize and Deny buttons decide; 302
 // to redirect_uri with code and state, or for urn:ietf:wg:oauth:2.0:oob an HTML page with
 // <code id="code">CODE</code>; strict, only for a registered redirect_uri or OOB),
 // POST /oauth2/token (parameters in the query; lenient, also a form; redirect_uri must equal

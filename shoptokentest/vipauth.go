@@ -9,7 +9,7 @@ import (
 )
 
 // VipAuth emulates vip.com OAuth2 (auth.vip.com): GET /oauth2/authorize (a user who always
-// consents, unless DenyNext), POST /oauth2/token, POST /oauth2/token_info,
+// consents, unless DenyNext; with WithConsentPage, once they press Authorize), POST /oauth2/token, POST /oauth2/token_info,
 // POST /oauth2/revoke_token, and the API GET /api/account/info?access_token=...
 //
 // For counting and faults, /oauth2/token is the token endpoint; token_info, revoke_token
@@ -97,7 +97,8 @@ func (v *VipAuth) ConsentAs(openID string) {
 	v.user = openID
 }
 
-// DenyNext makes the next authorize request a refusal: the browser is redirected with
+// DenyNext makes the next authorize request a refusal (with WithConsentPage, the next decision,
+// whichever button was pressed): the browser is redirected with
 // error=access_denied&error_description=... (on the oob page, the error is shown instead).
 func (v *VipAuth) DenyNext() {
 	v.mu.Lock()
@@ -201,7 +202,13 @@ func (v *VipAuth) params(r *http.Request) (url.Values, error) {
 }
 
 func (v *VipAuth) serveAuthorize(r *http.Request) answer {
-	q := r.URL.Query()
+	q, decided, denied := r.URL.Query(), false, false
+	if v.opts.consentPage {
+		var ok bool
+		if q, decided, denied, ok = authorizeParams(r); !ok {
+			return methodNotAllowed()
+		}
+	}
 	redirect := q.Get("redirect_uri")
 	state := q.Get("state")
 
@@ -219,9 +226,19 @@ func (v *VipAuth) serveAuthorize(r *http.Request) answer {
 	if !v.registered(redirect) {
 		return jsonAnswer(http.StatusBadRequest, vaUnregistered) // no code, no redirect
 	}
+	if redirect != OOB {
+		if u, err := url.Parse(redirect); err != nil || !u.IsAbs() {
+			return jsonAnswer(http.StatusBadRequest, vaCodeMsg{30003, "invalid redirect_uri"})
+		}
+	}
+	if v.opts.consentPage && !decided {
+		return consentPage("唯品会授权 (vip.com authorization)", v.user, q)
+	}
 	params := url.Values{}
-	if v.deny > 0 {
-		v.deny--
+	if v.deny > 0 || denied {
+		if v.deny > 0 {
+			v.deny--
+		}
 		params.Set("error", "access_denied")
 		params.Set("error_description", "用户拒绝授权 (the user denied the request)")
 	} else {
@@ -233,16 +250,7 @@ func (v *VipAuth) serveAuthorize(r *http.Request) answer {
 	if redirect == OOB {
 		return answer{status: http.StatusOK, ctype: ctypeHTML, body: []byte(oobPage(params))}
 	}
-	u, err := url.Parse(redirect)
-	if err != nil || !u.IsAbs() {
-		return jsonAnswer(http.StatusBadRequest, vaCodeMsg{30003, "invalid redirect_uri"})
-	}
-	uq := u.Query()
-	for k, vs := range params {
-		uq[k] = vs
-	}
-	u.RawQuery = uq.Encode()
-	return answer{status: http.StatusFound, ctype: ctypeHTML, header: http.Header{"Location": {u.String()}}}
+	return *redirectWith(redirect, params) // an absolute URL: checked above
 }
 
 func oobPage(p url.Values) string {

@@ -6,14 +6,26 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // Youzan emulates Youzan cloud (有赞云): the token endpoint POST /auth/token (silent
-// authorization, authorization code, refresh token) and the API gateway
-// POST /api/{name}/{version}?access_token=...
+// authorization, authorization code, refresh token), the API gateway
+// POST /api/{name}/{version}?access_token=... and a tool app's merchant authorization page
+// GET /oauth/authorize (AuthorizeURL).
+//
+// The authorization page redirects to the app's callback with ?code=&state= as if the merchant of
+// the ConsentAs shop (YouzanGrantID by default) had authorized (with WithConsentPage, once they
+// press Authorize), or with error=access_denied after DenyNext or Deny. The callback is the
+// registered one (WithRedirectURIs; YouzanRedirectURI by default): a request without redirect_uri
+// goes to the first, and strict, one naming another is refused (HTTP 400, 1000) with no code.
+// client_id must be the app's (else 1103); response_type, if given, must be "code". The code is
+// what NewCode returns. The real page's behaviour on a refusal is not documented: the
+// error=access_denied answer is the emulator's (OAuth 2.0's).
 //
 // Strict (the default), only registered grant ids exist: YouzanGrantID, or those given to
 // WithGrants, and any that NewCode authorized. Silent authorization for another id is refused
@@ -30,12 +42,17 @@ type Youzan struct {
 	*core
 	// URL is the emulator's base URL, e.g. "http://127.0.0.1:41234"; use it as the SDK's BaseURL.
 	URL string
+	// AuthorizeURL is URL+"/oauth/authorize", the merchant's authorization page (the SDK's
+	// youzan.Config.AuthorizeURL).
+	AuthorizeURL string
 
 	grants  map[string]*yzGrant
 	access  map[string]*yzAccess
 	refresh map[string]*yzRefresh
 	codes   map[string]*yzCode
 	apiErr  []int
+	consent string // the grant whose merchant consents on the authorize page
+	deny    int    // authorize decisions still to be refused
 }
 
 type yzStatus int
@@ -73,6 +90,10 @@ type yzCode struct {
 // YouzanGrantID is the grant id (kdt_id) a Youzan emulator knows unless WithGrants says
 // otherwise: the grant_id of the platform's documented example request.
 const YouzanGrantID = "88888"
+
+// YouzanRedirectURI is the tool app's callback address a Youzan emulator has registered unless
+// WithRedirectURIs says otherwise.
+const YouzanRedirectURI = "https://isv.example.com/youzan/callback"
 
 // YouzanScope is the space-separated scope string the Youzan emulator grants (the list from
 // the platform's documented example answer).
@@ -117,6 +138,7 @@ func NewYouzan(opts ...Option) *Youzan {
 		access:  map[string]*yzAccess{},
 		refresh: map[string]*yzRefresh{},
 		codes:   map[string]*yzCode{},
+		consent: YouzanGrantID,
 	}
 	grants := y.opts.grants
 	if grants == nil {
@@ -128,8 +150,92 @@ func NewYouzan(opts ...Option) *Youzan {
 	mux := http.NewServeMux()
 	mux.Handle("/auth/token", y.handle(epToken, y.serveToken))
 	mux.Handle("/api/", y.handle(epAPI, y.serveAPI))
+	mux.Handle("/oauth/authorize", y.handle(epOther, y.serveAuthorize))
 	y.URL = y.start(mux)
+	y.AuthorizeURL = y.URL + "/oauth/authorize"
 	return y
+}
+
+// ConsentAs makes grantID (a kdt_id) the shop whose merchant authorizes on later authorize
+// requests; YouzanGrantID until then.
+func (y *Youzan) ConsentAs(grantID string) {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	y.consent = grantID
+}
+
+// DenyNext makes the next authorize decision a refusal, whichever button was pressed: the browser
+// is redirected with error=access_denied&error_description=...&state=...
+func (y *Youzan) DenyNext() {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	y.deny++
+}
+
+// redirects returns the registered callback addresses; y.mu must be held.
+func (y *Youzan) redirects() []string {
+	if y.opts.redirects != nil {
+		return y.opts.redirects
+	}
+	return []string{YouzanRedirectURI}
+}
+
+// serveAuthorize is the merchant's authorization page: GET /oauth/authorize?client_id=&state=
+// [&response_type=code][&redirect_uri=]. It consents at once, or with WithConsentPage shows the
+// page whose POST decides.
+func (y *Youzan) serveAuthorize(r *http.Request) answer {
+	q, decided, denied := r.URL.Query(), false, false
+	if y.opts.consentPage {
+		var ok bool
+		if q, decided, denied, ok = authorizeParams(r); !ok {
+			return methodNotAllowed()
+		}
+	}
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	bad := func(code int, msg string) answer {
+		return jsonAnswer(http.StatusBadRequest, struct {
+			Success bool   `json:"success"`
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		}{false, code, msg})
+	}
+	if q.Get("client_id") != y.opts.id {
+		return bad(1103, yzMsgNoClient)
+	}
+	if rt := q.Get("response_type"); rt != "" && rt != "code" {
+		return bad(1000, yzMsgBadParam+"response_type")
+	}
+	regs := y.redirects()
+	redirect := q.Get("redirect_uri")
+	switch {
+	case redirect == "" && len(regs) > 0:
+		redirect = regs[0] // the callback address registered in the console
+	case redirect == "":
+		return bad(1000, yzMsgBadParam+"redirect_uri")
+	case !y.opts.lenient && !slices.Contains(regs, redirect):
+		return bad(1000, yzMsgBadParam+"redirect_uri (not the registered callback address)")
+	}
+	if u, err := url.Parse(redirect); err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") {
+		return bad(1000, yzMsgBadParam+"redirect_uri")
+	}
+	if y.opts.consentPage && !decided {
+		return consentPage("有赞授权 (Youzan authorization)", y.consent, q)
+	}
+	params := url.Values{}
+	if y.deny > 0 || denied {
+		if y.deny > 0 {
+			y.deny--
+		}
+		params.Set("error", "access_denied")
+		params.Set("error_description", "商家拒绝授权 (the merchant denied the request)")
+	} else {
+		params.Set("code", y.newCode(y.consent))
+	}
+	if st := q.Get("state"); st != "" {
+		params.Set("state", st)
+	}
+	return *redirectWith(redirect, params) // an absolute URL: checked above
 }
 
 // NewCode returns a single-use authorization code (valid 10 minutes) for grantID, as if the
@@ -139,6 +245,11 @@ func NewYouzan(opts ...Option) *Youzan {
 func (y *Youzan) NewCode(grantID string) string {
 	y.mu.Lock()
 	defer y.mu.Unlock()
+	return y.newCode(grantID)
+}
+
+// newCode issues a code for grantID, as NewCode; y.mu must be held.
+func (y *Youzan) newCode(grantID string) string {
 	y.grant(grantID).status = yzActive
 	code := freshHex(y.codes, 16, false)
 	y.codes[code] = &yzCode{grant: grantID, expires: y.now().Add(10 * time.Minute)}

@@ -47,9 +47,15 @@ type Config struct {
 	// information, query or fragment; http is accepted for a loopback host (127.0.0.1, ::1,
 	// localhost: an emulator) or with AllowHTTP.
 	BaseURL string
-	// AllowHTTP accepts a BaseURL with plain http to a host that is not loopback, e.g. a proxy on
-	// a network you trust. The client secret and tokens then travel unencrypted. false (the
-	// default) refuses such a BaseURL before anything is sent.
+	// AuthorizeURL overrides https://diy.youzanyun.com/oauth/authorize (DefaultAuthorizeURL), the
+	// merchant's authorization page of AuthCodeURL, for tests (an emulator's
+	// shoptokentest.Youzan.AuthorizeURL) and proxies. "" means the default. It follows BaseURL's
+	// rule: absolute https without user information, query or fragment; http only to a loopback
+	// host or with AllowHTTP.
+	AuthorizeURL string
+	// AllowHTTP accepts a BaseURL or an AuthorizeURL with plain http to a host that is not
+	// loopback, e.g. a proxy on a network you trust. The client secret and tokens then travel
+	// unencrypted. false (the default) refuses such a URL before anything is sent.
 	AllowHTTP bool
 	// HTTPClient sends token requests and API calls. If nil, a shared client with the SDK's
 	// timeouts is used (5 s to connect, 15 s to the response headers, 30 s in all).
@@ -168,6 +174,7 @@ func (c Config) view(name string) *redact.View {
 		Plain("ClientID", "client_id", c.ClientID).
 		Secret("ClientSecret", "client_secret", c.ClientSecret).
 		URL("BaseURL", "base_url", c.BaseURL).
+		URL("AuthorizeURL", "authorize_url", c.AuthorizeURL).
 		Flag("AllowHTTP", "allow_http", c.AllowHTTP)
 }
 

@@ -21,8 +21,10 @@
 // HTTP clients and 4101 back-off; it is cheap enough to make per request. One shop alone is
 // NewSource(cfg, kdtID) and NewClient(cfg, src).
 //
-// Tool apps (工具型) authorize through the merchant's browser: ExchangeCode turns the code into a
-// token whose refresh token NewToolApp (or NewToolSource for one shop) then rotates.
+// Tool apps (工具型) authorize through the merchant's browser: AuthCodeURL is the page that sends a
+// merchant back with a code and your state, ExchangeCode turns the code into a token whose refresh
+// token NewToolApp (or NewToolSource for one shop) then rotates. Package reauth is that flow as an
+// http.Handler, with signed single-use links per shop.
 //
 // # Silent authorization and refresh:true
 //

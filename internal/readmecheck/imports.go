@@ -10,6 +10,7 @@ import (
 	_ "github.com/shoptoken/shoptoken"
 	_ "github.com/shoptoken/shoptoken/filestore"
 	_ "github.com/shoptoken/shoptoken/otelshoptoken"
+	_ "github.com/shoptoken/shoptoken/reauth"
 	_ "github.com/shoptoken/shoptoken/redisstore"
 	_ "github.com/shoptoken/shoptoken/restyauth"
 	_ "github.com/shoptoken/shoptoken/seal"

@@ -25,6 +25,7 @@ import (
 	"github.com/shoptoken/shoptoken/otelshoptoken"
 	"github.com/shoptoken/shoptoken/restyauth"
 	"github.com/shoptoken/shoptoken/xoauth2"
+	"github.com/shoptoken/shoptoken/reauth"
 	"github.com/shoptoken/shoptoken/redisstore"
 	"github.com/shoptoken/shoptoken/seal"
 	"github.com/shoptoken/shoptoken/shops"
@@ -52,6 +53,7 @@ var (
 	_ = xoauth2.NewSource
 	_ = shoptoken.NewCache
 	_ = filestore.New
+	_ = reauth.New
 	_ = redisstore.New
 	_ = seal.New
 	_ = shops.New
@@ -106,7 +108,7 @@ var (
 	vvtoolCfg                           vvtool.Config
 	vipCfg                              vipauth.Config
 	kr                                  *seal.Keyring
-	newKey32, oldKey32                  []byte
+	newKey32, oldKey32, reauthKey       []byte
 	db                                  *sql.DB
 	w                                   http.ResponseWriter
 	r                                   *http.Request
