@@ -404,6 +404,18 @@ func (a *App) onEvent(e shoptoken.Event) {
 	if a.due != nil && (e.Kind == shoptoken.EventPersisted || e.Kind == shoptoken.EventAdopted) && !e.Due.IsZero() {
 		a.due.put(e.Key.String(), e.Due)
 	}
+	if a.due != nil {
+		switch e.Kind {
+		case shoptoken.EventRefreshFailed, shoptoken.EventGrantLost:
+			at := e.Time
+			if at.IsZero() {
+				at = a.clock.Now()
+			}
+			a.due.fail(shoptoken.FailureOf(e.Key.String(), at, e.Err))
+		case shoptoken.EventRefreshed, shoptoken.EventPersisted, shoptoken.EventAdopted:
+			a.due.succeeded(e.Key.String())
+		}
+	}
 	for _, fn := range a.cfg.events {
 		fn(e)
 	}
