@@ -82,3 +82,40 @@ func stringOf(c byte, n int) string {
 	}
 	return string(b)
 }
+
+// TestApp_Due_isCacheDue: the plan App.Due shows for a stored token is the one a Cache made from
+// it reports, and showing it starts no refresh.
+func TestApp_Due_isCacheDue(t *testing.T) {
+	clk := fakeclock.New(t0)
+	p := newPlatform("veapi", clk.Now)
+	pl := p.Platform("acct", shoptoken.WithEarlyRefresh(time.Hour), shoptoken.WithJitter(0), shoptoken.WithGrantWarning(72*time.Hour))
+	pl.Clock = clk
+	st := shoptoken.NewMemoryStore()
+	a := newApp(t, pl, shops.WithStore(st))
+	tok := &shoptoken.Token{AccessToken: "a", RefreshToken: "r", IssuedAt: t0.Add(-time.Hour),
+		Expiry: t0.Add(5 * time.Hour), RefreshExpiry: t0.Add(100 * time.Hour)}
+	assert.Equal(t, t0.Add(4*time.Hour), a.Due(tok), "an hour before expiry")
+	tok.RefreshExpiry = t0.Add(74 * time.Hour)
+	assert.Equal(t, t0.Add(2*time.Hour), a.Due(tok), "the grant warning comes first")
+	assert.True(t, a.Due(nil).IsZero())
+	_, err := st.Save(context.Background(), "veapi/acct/s", tok, 0)
+	require.NoError(t, err)
+	c, err := a.Cache("s")
+	require.NoError(t, err)
+	c.Reload(context.Background())
+	assert.Equal(t, c.Due(), a.Due(tok))
+	assert.Zero(t, p.calls.Load(), "nothing was refreshed")
+}
+
+// TestWithOnSweep_several: every listener hears every sweep.
+func TestWithOnSweep_several(t *testing.T) {
+	p := newPlatform("veapi", time.Now)
+	var n1, n2 int
+	a := newApp(t, p.Platform("acct"), shops.WithStore(shoptoken.NewMemoryStore()),
+		shops.WithOnSweep(func(shoptoken.Key, shops.SweepResult, error) { n1++ }),
+		shops.WithOnSweep(func(shoptoken.Key, shops.SweepResult, error) { n2++ }))
+	_, err := a.Sweep(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n1)
+	assert.Equal(t, 1, n2)
+}
