@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,11 +14,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
 func main() {
+	// go-redis logs its connection failures to the process's standard error by itself; the
+	// command reports every failure once, through its own errors.
+	redis.SetLogger(quietRedis{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], sys{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
 	stop()
@@ -212,4 +215,6 @@ func (c *cli) reportTrips() {
 	}
 }
 
-var errInterrupted = errors.New("interrupted")
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}

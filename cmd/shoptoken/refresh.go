@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,13 @@ anything. Exit 3 when the grant is gone (vip.com tokens cannot be refreshed: aut
 func forceRefresh(ctx context.Context, a *appRT, shop string) (*shoptoken.Token, error) {
 	if err := a.app.Key(shop).Check(); err != nil {
 		return nil, usagef("shop %q: %v", shop, err)
+	}
+	// The engine refreshes without the store when it cannot reach it, for its callers' sake; an
+	// operator's refresh must not: without the lease it could race the fleet (and on platforms
+	// where a new token kills the last, kill the fleet's). So the store must answer first.
+	if _, _, err := a.store.store.Load(ctx, a.app.Key(shop).String()); err != nil &&
+		!errors.Is(err, shoptoken.ErrNotFound) && !errors.Is(err, shoptoken.ErrCorrupt) {
+		return nil, err
 	}
 	cache, err := a.app.Cache(shop)
 	if err != nil {
