@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql" // sqlstore's MySQL and MariaDB
+	_ "github.com/jackc/pgx/v5/stdlib" // sqlstore's PostgreSQL
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shoptoken/shoptoken"
