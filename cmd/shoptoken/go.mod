@@ -3,7 +3,9 @@ module github.com/shoptoken/shoptoken/cmd/shoptoken
 go 1.24.0
 
 // The repository's own modules, from this checkout. When redisstore becomes a module of its own,
-// it needs one more line here: github.com/shoptoken/shoptoken/redisstore => ../../redisstore
+// add one line to this block, github.com/shoptoken/shoptoken/redisstore => ../../redisstore, and
+// run go mod tidy (it adds the require). A release tag of this module replaces the block with
+// requires of the released versions: go install ...@version refuses replace directives.
 replace (
 	github.com/shoptoken/shoptoken => ../../
 	github.com/shoptoken/shoptoken/otelshoptoken => ../../otelshoptoken
