@@ -130,6 +130,18 @@ func (t *Template) New(r Refresher, k Key, from *Token, version int64) (*Cache, 
 	return newCache(r, t.cfg, k, from.Clone(), version)
 }
 
+// Due returns what Cache.Due would report for a Cache of the Template that starts from tok: when
+// tok's planned refresh (or grant warning) falls due under the Template's options, at its clock's
+// now. It makes no Cache, arms no timer and touches no store, so an operators' tool can show the
+// engine's plan for a stored token without setting it off. Zero: never.
+func (t *Template) Due(tok *Token) time.Time {
+	if tok == nil {
+		return time.Time{}
+	}
+	c := &Cache{cfg: t.cfg}
+	return c.dueOf(&cacheState{tok: tok, due: c.planRefresh(tok, nil, t.cfg.clock.Now())})
+}
+
 func newCache(r Refresher, cfg *config, k Key, from *Token, version int64) (*Cache, error) {
 	if r == nil {
 		return nil, &Error{Op: "new_cache", Kind: ErrBadRequest, Message: "the Refresher is nil"}

@@ -76,7 +76,7 @@ type Watcher interface {
 	Watch(ctx context.Context, key string) (changed <-chan struct{}, stop func(), err error)
 }
 
-// MemoryStore is a Store, Locker, Watcher and DueIndex in process memory. It copies tokens in and out, so no
+// MemoryStore is a Store, Locker, Watcher, DueIndex and FailureIndex in process memory. It copies tokens in and out, so no
 // caller can change stored state. It is safe for concurrent use; the zero value is not usable, use
 // NewMemoryStore.
 type MemoryStore struct {
@@ -89,6 +89,7 @@ type MemoryStore struct {
 	// The due index has its own lock, so that a Keeper's sweep never holds up Load and Save.
 	dueMu sync.RWMutex
 	dues  map[string]*dueHeap // by namespace
+	fails memFailures         // the FailureIndex, under dueMu too
 }
 
 // DueIndex remembers when each key next needs a Keeper's attention, so that a sweep costs
@@ -147,12 +148,13 @@ type BulkLoader interface {
 }
 
 var (
-	_ Store       = (*MemoryStore)(nil)
-	_ Locker      = (*MemoryStore)(nil)
-	_ LeaseLoader = (*MemoryStore)(nil)
-	_ Watcher     = (*MemoryStore)(nil)
-	_ DueIndex    = (*MemoryStore)(nil)
-	_ BulkLoader  = (*MemoryStore)(nil)
+	_ Store        = (*MemoryStore)(nil)
+	_ Locker       = (*MemoryStore)(nil)
+	_ LeaseLoader  = (*MemoryStore)(nil)
+	_ Watcher      = (*MemoryStore)(nil)
+	_ DueIndex     = (*MemoryStore)(nil)
+	_ BulkLoader   = (*MemoryStore)(nil)
+	_ FailureIndex = (*MemoryStore)(nil)
 )
 
 // memEntry is a key's token and version. A deleted key keeps its entry with a nil tok (a

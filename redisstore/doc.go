@@ -1,7 +1,7 @@
 // Package redisstore keeps shoptoken tokens in Redis, so that a fleet of processes shares one token
 // per key and one process at a time refreshes it. Its Store implements shoptoken.Store,
 // shoptoken.Locker, shoptoken.LeaseLoader, shoptoken.Watcher, shoptoken.BulkLoader and
-// shoptoken.DueIndex on a go-redis v9 UniversalClient: a single node, a Sentinel-backed failover
+// shoptoken.DueIndex and shoptoken.FailureIndex on a go-redis v9 UniversalClient: a single node, a Sentinel-backed failover
 // client or a Cluster client.
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
@@ -22,6 +22,8 @@
 //	P{K}:chg     pub/sub channel: the new version after a change, "unlock" after an unlock
 //	Pdue:{N}     sorted set: the full store keys of namespace N, scored by when they are due
 //	             (Unix milliseconds; Schedule, Unschedule, Due)
+//	Pfailures:{N} hash: the full store keys of namespace N whose last refresh failed, each with
+//	             {"at","kind","msg"} (RecordFailures, ClearFailures, Failures)
 //
 // The braces are Redis Cluster hash tags. A key's token, lease and channel share the slot of
 // {K}, so that TryLockLoad's script may touch both its lease and its token; every other script
@@ -41,6 +43,9 @@
 //	TryLockLoad                                       1 (one script: the lease if free, the token)
 //	Schedule or Unschedule of N keys                  1 (a ZADD or ZREM per 1000 keys, pipelined)
 //	Due                                               1 (ZRANGEBYSCORE with LIMIT)
+//	RecordFailures or ClearFailures of N keys         1 (an HSET or HDEL per 1000 keys, pipelined)
+//	Failures                                          1 (HGETALL)
+//	LeaseInfo (who holds a lease, for operators)      1 (GET and PTTL, pipelined)
 //	LoadMany of N keys                                ceil(N/1000) pipelines of HMGET, 4 in flight
 //
 // Lock of a lease held by another costs one round trip per attempt (it waits for the unlock

@@ -18,7 +18,7 @@ import (
 )
 
 // Store is a shoptoken.Store, shoptoken.Locker, shoptoken.LeaseLoader, shoptoken.Watcher,
-// shoptoken.DueIndex and shoptoken.BulkLoader on Redis. It is safe for concurrent use. Create it with New; the zero value is not usable.
+// shoptoken.DueIndex, shoptoken.FailureIndex and shoptoken.BulkLoader on Redis. It is safe for concurrent use. Create it with New; the zero value is not usable.
 type Store struct {
 	rdb redis.UniversalClient
 	cfg config

@@ -14,17 +14,23 @@ import (
 // million shops a cold start is a few hundred round trips, and nothing is ever dropped. A write
 // that fails is put back (unless a newer due time for the key arrived meanwhile) and tried again.
 type dueWriter struct {
-	idx shoptoken.DueIndex
-	ns  string
-	log *slog.Logger
+	idx  shoptoken.DueIndex
+	fidx shoptoken.FailureIndex // nil: the index keeps no failures
+	ns   string
+	log  *slog.Logger
 
 	mu      sync.Mutex
-	pending map[string]time.Time // zero time: unschedule
-	writing sync.Mutex           // one write at a time: the loop's or a flush's
-	wake    chan struct{}
-	quit    chan struct{}
-	once    sync.Once
-	started bool
+	pending map[string]time.Time          // zero time: unschedule
+	fails   map[string]*shoptoken.Failure // nil: clear the key's failure
+	// recorded holds the keys whose failure this writer recorded and has not cleared, so that a
+	// success clears only those: the happy path costs no round trip.
+	recorded map[string]struct{}
+	failWarn time.Time  // when a failure-index write last failed (warned at most once a minute)
+	writing  sync.Mutex // one write at a time: the loop's or a flush's
+	wake     chan struct{}
+	quit     chan struct{}
+	once     sync.Once
+	started  bool
 }
 
 // batchSize is how many keys one Schedule carries, and batchDelay how long the writer waits for
@@ -35,23 +41,65 @@ const (
 )
 
 func newDueWriter(idx shoptoken.DueIndex, ns string, log *slog.Logger) *dueWriter {
-	return &dueWriter{idx: idx, ns: ns, log: log, pending: map[string]time.Time{},
+	w := &dueWriter{idx: idx, ns: ns, log: log, pending: map[string]time.Time{},
+		fails: map[string]*shoptoken.Failure{}, recorded: map[string]struct{}{},
 		wake: make(chan struct{}, 1), quit: make(chan struct{})}
+	w.fidx, _ = idx.(shoptoken.FailureIndex)
+	return w
+}
+
+// fail records f as its key's last failure; the writer goroutine writes it.
+func (w *dueWriter) fail(f shoptoken.Failure) {
+	if w.fidx == nil {
+		return
+	}
+	w.mu.Lock()
+	w.fails[f.Key] = &f
+	w.recorded[f.Key] = struct{}{}
+	w.startLocked()
+	w.mu.Unlock()
+	w.kick()
+}
+
+// succeeded clears key's failure if this writer recorded one; otherwise it costs nothing.
+func (w *dueWriter) succeeded(key string) {
+	if w.fidx == nil {
+		return
+	}
+	w.mu.Lock()
+	_, had := w.recorded[key]
+	if had {
+		delete(w.recorded, key)
+		w.fails[key] = nil
+		w.startLocked()
+	}
+	w.mu.Unlock()
+	if had {
+		w.kick()
+	}
+}
+
+func (w *dueWriter) startLocked() {
+	if !w.started {
+		w.started = true
+		go w.loop()
+	}
+}
+
+func (w *dueWriter) kick() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
 // put records key's due time (zero: take it out of the index); the writer goroutine writes it.
 func (w *dueWriter) put(key string, at time.Time) {
 	w.mu.Lock()
 	w.pending[key] = at
-	if !w.started {
-		w.started = true
-		go w.loop()
-	}
+	w.startLocked()
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+	w.kick()
 }
 
 // Len returns how many updates are waiting to be written.
@@ -97,14 +145,22 @@ func (w *dueWriter) loop() {
 	}
 }
 
-// flush writes every pending update now, in batches. What fails is kept for the next try.
+// flush writes every pending update now, in batches. What fails is kept for the next try. Only
+// due-index failures are returned: the failure index is for operators, and a store that cannot
+// keep failures (a table not migrated yet) must not stop the Keeper; its writes are retried at
+// the next flush and warned about at most once a minute.
 func (w *dueWriter) flush(ctx context.Context) error {
 	w.writing.Lock()
 	defer w.writing.Unlock()
 	w.mu.Lock()
 	todo := w.pending
 	w.pending = make(map[string]time.Time, min(len(todo), batchSize))
+	fails := w.fails
+	if len(fails) > 0 {
+		w.fails = map[string]*shoptoken.Failure{}
+	}
 	w.mu.Unlock()
+	w.flushFailures(ctx, fails)
 	if len(todo) == 0 {
 		return nil
 	}
@@ -155,3 +211,52 @@ func (w *dueWriter) flush(ctx context.Context) error {
 }
 
 func (w *dueWriter) stop() { w.once.Do(func() { close(w.quit) }) }
+
+// flushFailures writes the failures recorded and cleared since the last flush, in batches; what
+// fails is put back (unless newer news of the key arrived meanwhile) and warned about.
+func (w *dueWriter) flushFailures(ctx context.Context, fails map[string]*shoptoken.Failure) {
+	if len(fails) == 0 {
+		return
+	}
+	var rec []shoptoken.Failure
+	var clear []string
+	for k, f := range fails {
+		if f == nil {
+			clear = append(clear, k)
+		} else {
+			rec = append(rec, *f)
+		}
+	}
+	var err error
+	for len(rec) > 0 && err == nil {
+		n := min(len(rec), batchSize)
+		if err = w.fidx.RecordFailures(ctx, w.ns, rec[:n]...); err == nil {
+			rec = rec[n:]
+		}
+	}
+	for len(clear) > 0 && err == nil {
+		n := min(len(clear), batchSize)
+		if err = w.fidx.ClearFailures(ctx, w.ns, clear[:n]...); err == nil {
+			clear = clear[n:]
+		}
+	}
+	if err == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, f := range rec {
+		if _, newer := w.fails[f.Key]; !newer {
+			w.fails[f.Key] = &f
+		}
+	}
+	for _, k := range clear {
+		if _, newer := w.fails[k]; !newer {
+			w.fails[k] = nil
+		}
+	}
+	if now := time.Now(); now.Sub(w.failWarn) >= time.Minute {
+		w.failWarn = now
+		w.log.Warn("shoptoken: failure index write failed; will retry", "namespace", w.ns, "err", err)
+	}
+}

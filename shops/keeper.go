@@ -28,8 +28,12 @@ func (a *App) Sweep(ctx context.Context) (res SweepResult, err error) {
 	if a.due == nil {
 		return res, errNoIndex
 	}
-	if fn := a.cfg.onSweep; fn != nil {
-		defer func() { fn(shoptoken.Key{Platform: a.p.Name, App: a.p.App}, res, err) }()
+	if fns := a.cfg.onSweep; len(fns) > 0 {
+		defer func() {
+			for _, fn := range fns {
+				fn(shoptoken.Key{Platform: a.p.Name, App: a.p.App}, res, err)
+			}
+		}()
 	}
 	// The index must show what this process knows before it is asked what is due.
 	if err := a.due.flush(ctx); err != nil {

@@ -47,7 +47,7 @@ type config struct {
 	batch      int
 	retry      time.Duration
 	onReauth   func(shoptoken.Key, error)
-	onSweep    func(shoptoken.Key, SweepResult, error)
+	onSweep    []func(shoptoken.Key, SweepResult, error)
 	errs       []error
 	idxFromOpt bool
 }
@@ -163,10 +163,15 @@ func WithOnReauthorize(fn func(k shoptoken.Key, err error)) Option {
 }
 
 // WithOnSweep calls fn at the end of every sweep (Run's and Sweep's) with the App's Key (Platform
-// and App; no Shop), what the sweep did and the error Sweep returns, for metrics of the Keeper.
-// It runs on the sweeping goroutine; fn must be quick and must not call the App.
+// and App; no Shop), what the sweep did and the error Sweep returns, for metrics and health checks
+// of the Keeper. Each WithOnSweep adds a listener; they run in order, on the sweeping goroutine,
+// so fn must be quick and must not call the App.
 func WithOnSweep(fn func(app shoptoken.Key, res SweepResult, err error)) Option {
-	return func(c *config) { c.onSweep = fn }
+	return func(c *config) {
+		if fn != nil {
+			c.onSweep = append(c.onSweep, fn)
+		}
+	}
 }
 
 // App keeps the tokens of one app's shops. Create it with New (or a platform package's NewApp).
@@ -303,6 +308,11 @@ func (a *App) Range(fn func(k shoptoken.Key, tok *shoptoken.Token) bool) {
 	a.caches.each(func(c *shoptoken.Cache) bool { return fn(c.Key(), c.Current()) })
 }
 
+// Due returns when the App's engine would next look at tok, a token of one of its shops: what
+// Cache.Due reports for a Cache that starts from tok (its planned refresh, or grant warning). It
+// makes no Cache and starts nothing, so a tool can show the plan for a stored token. Zero: never.
+func (a *App) Due(tok *shoptoken.Token) time.Time { return a.tpl.Due(tok) }
+
 // Len returns how many Caches the App holds in memory.
 func (a *App) Len() int { return int(a.caches.n.Load()) }
 
@@ -403,6 +413,18 @@ func (a *App) Preload(ctx context.Context, shops []string) (int, error) {
 func (a *App) onEvent(e shoptoken.Event) {
 	if a.due != nil && (e.Kind == shoptoken.EventPersisted || e.Kind == shoptoken.EventAdopted) && !e.Due.IsZero() {
 		a.due.put(e.Key.String(), e.Due)
+	}
+	if a.due != nil {
+		switch e.Kind {
+		case shoptoken.EventRefreshFailed, shoptoken.EventGrantLost:
+			at := e.Time
+			if at.IsZero() {
+				at = a.clock.Now()
+			}
+			a.due.fail(shoptoken.FailureOf(e.Key.String(), at, e.Err))
+		case shoptoken.EventRefreshed, shoptoken.EventPersisted, shoptoken.EventAdopted:
+			a.due.succeeded(e.Key.String())
+		}
 	}
 	for _, fn := range a.cfg.events {
 		fn(e)

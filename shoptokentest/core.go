@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/big"
 	"mime"
@@ -180,6 +181,20 @@ func (f Fault) String() string {
 	return "Fault(" + strconv.Itoa(int(f)) + ")"
 }
 
+// ParseFault returns the Fault named s: its constant's name ("FaultDrop") or that name without
+// "Fault", in any case ("drop", "html200", "wrongtypes"), so that faults can be named in a URL or
+// on a command line.
+func ParseFault(s string) (Fault, error) {
+	want := strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(s, "Fault"), "fault"))
+	want = strings.NewReplacer("-", "", "_", "").Replace(want)
+	for i, name := range faultNames {
+		if strings.ToLower(strings.TrimPrefix(name, "Fault")) == want {
+			return Fault(i), nil
+		}
+	}
+	return FaultNone, fmt.Errorf("shoptokentest: no fault named %q (one of none, unavailable, html, html200, truncated, wrongtypes, drop, slow)", s)
+}
+
 // maxBody is the most of a request body the emulators read.
 const maxBody = 1 << 20
 
@@ -225,6 +240,7 @@ const (
 // counters, fault queues and latency.
 type core struct {
 	srv  *httptest.Server
+	mux  http.Handler
 	opts options
 
 	quit      chan struct{}
@@ -253,8 +269,24 @@ func newCore(opts []Option, defID, defSecret string) *core {
 }
 
 func (c *core) start(h http.Handler) string {
+	c.mux = h
 	c.srv = httptest.NewServer(h)
 	return c.srv.URL
+}
+
+// Handler returns the emulator's endpoints as an http.Handler, to serve them from a server of
+// your own, under a base path with http.StripPrefix (as the shoptoken command's emulate verb
+// does, for programs in other languages). It shares everything with the emulator: tokens, faults,
+// latency, counters. Faults that drop the connection need a server that supports
+// http.Hijacker (HTTP/1.1). Close still ends waits on latency and FaultSlow.
+func (c *core) Handler() http.Handler { return c.mux }
+
+// SetLatency makes every later answer wait d before it is produced, as WithLatency does from the
+// start; zero or negative removes the wait. Requests already waiting keep their wait.
+func (c *core) SetLatency(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opts.latency = max(d, 0)
 }
 
 // Close shuts the emulator down. Requests waiting on latency or FaultSlow end at once, with
@@ -376,6 +408,7 @@ func (c *core) handle(kind endpoint, fn func(r *http.Request) answer) http.Handl
 		if f != FaultNone {
 			c.stats.Faults++
 		}
+		delay := c.opts.latency
 		c.mu.Unlock()
 
 		// Read the body now: only once it is consumed does net/http watch the connection
@@ -386,7 +419,6 @@ func (c *core) handle(kind endpoint, fn func(r *http.Request) answer) http.Handl
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 
-		delay := c.opts.latency
 		if f == FaultSlow {
 			delay += slowDelay
 		}

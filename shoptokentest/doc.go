@@ -6,8 +6,11 @@
 // vv-tool token kills the previous one, a rotated refresh token dies at once, a superseded
 // Youzan token is rejected. Every emulator counts what it saw (Stats), injects faults into
 // the next answers (FailNext for the token endpoint, FailAPI for API endpoints), can wait
-// before answering (WithLatency), runs on a clock the test controls (WithClock), and can
-// expire everything it issued at once (ExpireNow). Lifetimes default to the platforms' and
+// before answering (WithLatency, SetLatency), runs on a clock the test controls (WithClock),
+// and can expire everything it issued at once (ExpireNow). Handler serves an emulator's
+// endpoints from a server of your own under a base path (the shoptoken command's emulate verb
+// serves all four on one port that way, for programs in other languages); ParseFault names a
+// fault in text. Lifetimes default to the platforms' and
 // can be made short with WithTokenTTL and WithRefreshTTL.
 //
 // The package imports only the standard library; it does not depend on shoptoken. The

@@ -16,7 +16,7 @@ import (
 // Store is required; every nil hook skips the subtests that need it, saying why.
 type Harness struct {
 	// Store is the store under test. If it is also a shoptoken.Locker, shoptoken.LeaseLoader,
-	// shoptoken.Watcher, shoptoken.BulkLoader or shoptoken.DueIndex, those are tested too, as a
+	// shoptoken.Watcher, shoptoken.BulkLoader, shoptoken.DueIndex or shoptoken.FailureIndex, those are tested too, as a
 	// Cache and a Keeper would use them.
 	Store shoptoken.Store
 	// Peer is a second Store on the same data, opened as another process would open it (a Store on
@@ -129,6 +129,7 @@ var suite = []struct {
 	{"DueIndex", testDueIndex},
 	{"DueNamespaces", testDueNamespaces},
 	{"DueBatch", testDueBatch},
+	{"FailureIndex", testFailureIndex},
 }
 
 // env is one subtest's view of the harness.
