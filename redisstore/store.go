@@ -8,12 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/batchload"
 	"github.com/shoptoken/shoptoken/seal"
 )
 
@@ -406,63 +406,32 @@ func (s *Store) LoadMany(ctx context.Context, keys []string) (map[string]shoptok
 	if err := ctx.Err(); err != nil {
 		return map[string]shoptoken.Loaded{}, fmt.Errorf("redisstore: load many: %w", err)
 	}
-	batches := (len(keys) + loadBatch - 1) / loadBatch
-	errs := make([][]error, batches)
-	var (
-		next   atomic.Int64
-		failed atomic.Bool // a pipeline failed: Redis is unwell, stop sending
-		mu     sync.Mutex  // guards out
-		out    = make(map[string]shoptoken.Loaded, len(keys))
-		wg     sync.WaitGroup
-	)
-	for range min(loadWorkers, batches) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cmds := make([]*redis.SliceCmd, 0, loadBatch)
-			loaded := make([]shoptoken.Loaded, loadBatch)
-			for {
-				b := int(next.Add(1)) - 1
-				if b >= batches || failed.Load() {
-					return
-				}
-				lo, hi := b*loadBatch, min((b+1)*loadBatch, len(keys))
-				cmds = s.hmgets(ctx, cmds[:0], keys[lo:hi])
-				pipe := s.rdb.Pipeline()
-				for _, cmd := range cmds {
-					_ = pipe.Process(ctx, cmd)
-				}
-				// A key of another type fails its own command only (WRONGTYPE), which Exec
-				// reports too; any other error is the pipeline's.
-				if _, err := pipe.Exec(ctx); err != nil && !redis.HasErrorPrefix(err, "WRONGTYPE") {
-					errs[b] = []error{fmt.Errorf("redisstore: load many: %w", err)}
-					failed.Store(true)
-					return
-				}
-				// Decoded outside the lock, so that workers decode in parallel.
-				for i, cmd := range cmds {
-					var err error
-					loaded[i], err = s.loaded(keys[lo+i], cmd)
-					if err != nil && !errors.Is(err, shoptoken.ErrNotFound) {
-						errs[b] = append(errs[b], err)
-					}
-				}
-				mu.Lock()
-				for i := range cmds {
-					if loaded[i].Token != nil {
-						out[keys[lo+i]] = loaded[i]
-					}
-				}
-				mu.Unlock()
+	return batchload.Load(keys, loadBatch, loadWorkers, func() batchload.Func[shoptoken.Loaded] {
+		var cmds []*redis.SliceCmd
+		return func(batch []string, put func(string, shoptoken.Loaded)) ([]error, error) {
+			cmds = s.hmgets(ctx, cmds[:0], batch)
+			pipe := s.rdb.Pipeline()
+			for _, cmd := range cmds {
+				_ = pipe.Process(ctx, cmd)
 			}
-		}()
-	}
-	wg.Wait()
-	var all []error
-	for _, e := range errs {
-		all = append(all, e...)
-	}
-	return out, errors.Join(all...)
+			// A key of another type fails its own command only (WRONGTYPE), which Exec reports
+			// too; any other error is the pipeline's.
+			if _, err := pipe.Exec(ctx); err != nil && !redis.HasErrorPrefix(err, "WRONGTYPE") {
+				return nil, fmt.Errorf("redisstore: load many: %w", err)
+			}
+			var damage []error
+			for i, cmd := range cmds {
+				l, err := s.loaded(batch[i], cmd)
+				switch {
+				case err == nil:
+					put(batch[i], l)
+				case !errors.Is(err, shoptoken.ErrNotFound):
+					damage = append(damage, err)
+				}
+			}
+			return damage, nil
+		}
+	})
 }
 
 // hmgets appends to cmds one "HMGET <token hash> v tok" for each key, as pipe.HMGet makes them

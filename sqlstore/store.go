@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/batchload"
 )
 
 // Store is a shoptoken.Store, shoptoken.Locker, shoptoken.LeaseLoader, shoptoken.Watcher,
@@ -412,59 +412,24 @@ func (s *Store) LoadMany(ctx context.Context, keys []string) (map[string]shoptok
 	if err := ctx.Err(); err != nil {
 		return map[string]shoptoken.Loaded{}, fmt.Errorf("sqlstore: load many: %w", err)
 	}
-	batches := (len(keys) + loadBatch - 1) / loadBatch
-	errs := make([][]error, batches)
-	var (
-		next   atomic.Int64
-		failed atomic.Bool
-		mu     sync.Mutex // guards out
-		out    = make(map[string]shoptoken.Loaded, len(keys))
-		wg     sync.WaitGroup
-	)
-	for range min(loadWorkers, batches) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				b := int(next.Add(1)) - 1
-				if b >= batches || failed.Load() {
-					return
-				}
-				batch := keys[b*loadBatch : min((b+1)*loadBatch, len(keys))]
-				got, bad, err := s.loadBatch(ctx, batch)
-				if err != nil {
-					errs[b] = []error{fmt.Errorf("sqlstore: load many: %w", err)}
-					failed.Store(true)
-					return
-				}
-				errs[b] = bad
-				mu.Lock()
-				for _, l := range got {
-					out[l.key] = l.Loaded
-				}
-				mu.Unlock()
+	return batchload.Load(keys, loadBatch, loadWorkers, func() batchload.Func[shoptoken.Loaded] {
+		return func(batch []string, put func(string, shoptoken.Loaded)) ([]error, error) {
+			damage, err := s.loadBatch(ctx, batch, put)
+			if err != nil {
+				return nil, fmt.Errorf("sqlstore: load many: %w", err)
 			}
-		}()
-	}
-	wg.Wait()
-	var all []error
-	for _, e := range errs {
-		all = append(all, e...)
-	}
-	return out, errors.Join(all...)
+			return damage, nil
+		}
+	})
 }
 
-type keyLoaded struct {
-	key string
-	shoptoken.Loaded
-}
-
-// loadBatch reads the rows of keys in one query: the tokens, and the damage it found.
-func (s *Store) loadBatch(ctx context.Context, keys []string) ([]keyLoaded, []error, error) {
+// loadBatch reads the rows of keys in one query: it puts the tokens, and returns the damage it
+// found.
+func (s *Store) loadBatch(ctx context.Context, keys []string, put func(string, shoptoken.Loaded)) ([]error, error) {
 	args := make([]any, 0, len(keys))
 	for _, k := range keys {
 		if err := checkKey("load many", k); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		args = append(args, []byte(k))
 	}
@@ -474,29 +439,25 @@ func (s *Store) loadBatch(ctx context.Context, keys []string) ([]keyLoaded, []er
 	placeholders(&b, s.d, 1, len(keys))
 	rows, err := s.db.QueryContext(ctx, b.String(), args...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer rows.Close()
-	out := make([]keyLoaded, 0, len(keys))
-	var bad []error
+	var damage []error
 	for rows.Next() {
 		var k []byte
 		var v int64
 		var tok sql.Null[[]byte]
 		if err := rows.Scan(&k, &v, &tok); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		key := string(k)
 		t, v, err := s.readRow(key, v, tok)
 		switch {
 		case err == nil:
-			out = append(out, keyLoaded{key, shoptoken.Loaded{Token: t, Version: v}})
+			put(key, shoptoken.Loaded{Token: t, Version: v})
 		case !errors.Is(err, shoptoken.ErrNotFound):
-			bad = append(bad, err)
+			damage = append(damage, err)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
-	}
-	return out, bad, nil
+	return damage, rows.Err()
 }
