@@ -108,6 +108,15 @@ func (s *Store) tokKey(key string) string   { return s.cfg.prefix + "{" + key + 
 func (s *Store) leaseKey(key string) string { return s.cfg.prefix + "{" + key + "}:lease" }
 func (s *Store) channel(key string) string  { return s.cfg.prefix + "{" + key + "}:chg" }
 
+// keyOf returns the key whose channel is channel.
+func (s *Store) keyOf(channel string) (string, bool) {
+	k, ok := strings.CutPrefix(channel, s.cfg.prefix+"{")
+	if !ok {
+		return "", false
+	}
+	return strings.CutSuffix(k, "}:chg")
+}
+
 // stateLua is the part the scripts share: how a key's token hash reads. A stored version is a
 // decimal integer in 1..MaxVersion without sign or leading zeros, as the scripts write it;
 // anything else (a float, "1e3", "v3", a number above MaxVersion) is damage, as is a hash with a
