@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/storebench"
 )
 
 // jsonDecode is how Load decoded tokens before decodeToken: the reference decodeToken must
@@ -41,7 +42,7 @@ func decodeSeeds(tb testing.TB) []string {
 	toks := []*shoptoken.Token{
 		{},
 		{AccessToken: "at"},
-		fleetToken(7, time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)),
+		storebench.FleetToken(7, time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)),
 		{
 			AccessToken: "at-é-中文-😀", TokenType: "bearer", RefreshToken: "rt<>&'\"\\/\u2028\x7f",
 			Expiry:        time.Date(2031, 5, 6, 7, 8, 9, 123456789, cst),
@@ -120,7 +121,7 @@ func TestDecodeToken(t *testing.T) {
 		checkDecode(t, data)
 	}
 	// What json.Marshal writes without escapes is decoded without encoding/json.
-	data := string(mustJSON(t, fleetToken(1, time.Now().Truncate(time.Second))))
+	data := string(mustJSON(t, storebench.FleetToken(1, time.Now().Truncate(time.Second))))
 	_, ok := fastDecode(data)
 	assert.True(t, ok, "fastDecode(%q)", data)
 	assert.Equal(t, 2.0, testing.AllocsPerRun(100, func() { _, _ = decodeToken(data) }),
@@ -170,14 +171,14 @@ func benchDecode(b *testing.B, tok *shoptoken.Token, decode func(string) (*shopt
 // every field.
 func BenchmarkDecodeToken(b *testing.B) {
 	exp := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
-	full := fleetToken(1, exp)
+	full := storebench.FleetToken(1, exp)
 	full.Expiry = full.Expiry.In(time.FixedZone("", 8*3600))
 	full.Scope = []string{"item", "trade", "user", "logistics"}
 	full.Extra = map[string]string{"status": "1"}
 	for _, tt := range []struct {
 		name string
 		tok  *shoptoken.Token
-	}{{"fleet", fleetToken(1, exp)}, {"full", full}} {
+	}{{"fleet", storebench.FleetToken(1, exp)}, {"full", full}} {
 		b.Run(tt.name+"/decodeToken", func(b *testing.B) { benchDecode(b, tt.tok, decodeToken) })
 		b.Run(tt.name+"/encoding-json", func(b *testing.B) { benchDecode(b, tt.tok, jsonDecode) })
 	}

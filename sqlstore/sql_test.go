@@ -140,10 +140,3 @@ func (e *testEnv) sql(query string) string {
 
 // withoutRenewal stops leases from being renewed: a holder that has stalled.
 func withoutRenewal() Option { return func(c *config) { c.noRenew = true } }
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
