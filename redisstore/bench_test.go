@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/storebench"
+	"github.com/shoptoken/shoptoken/internal/tokenjson"
 )
 
 // The benchmarks every store runs are storebench's; sqlstore's run the same on PostgreSQL and
@@ -174,7 +174,7 @@ func rawLoad(ctx context.Context, b *testing.B, s *Store, keys []string) {
 
 func mustJSON(tb testing.TB, tok *shoptoken.Token) []byte {
 	tb.Helper()
-	data, err := json.Marshal((*plainToken)(tok))
+	data, err := tokenjson.Marshal(tok)
 	if err != nil {
 		tb.Fatal(err)
 	}

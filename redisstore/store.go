@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/batchload"
+	"github.com/shoptoken/shoptoken/internal/tokenjson"
 	"github.com/shoptoken/shoptoken/seal"
 )
 
@@ -258,14 +258,9 @@ func (s *Store) decodeSealed(key string, vals []any) (_ *shoptoken.Token, _ int6
 		}
 		data, sealedBy = string(plain), by
 	}
-	tok, err := decodeToken(data)
-	switch {
-	case errors.Is(err, errNotObject):
-		return nil, v, "", corrupt(key, "the stored token is not a JSON object")
-	case err != nil:
-		// The decoder's message may quote stored content (time.Time quotes the value it could
-		// not parse), so it is not passed on.
-		return nil, v, "", corrupt(key, "the stored token is not valid JSON")
+	tok, err := tokenjson.Unmarshal(data)
+	if err != nil {
+		return nil, v, "", corrupt(key, err.Error()) // tokenjson's errors never quote the data
 	}
 	return tok, v, sealedBy, nil
 }
@@ -287,10 +282,6 @@ func parseVersion(s string) (int64, bool) {
 	}
 	return n, true
 }
-
-// plainToken has Token's fields without its methods, so the stored JSON holds every field
-// verbatim whatever marshalling methods Token grows.
-type plainToken shoptoken.Token
 
 // Save implements shoptoken.Store: it writes tok if the stored version is still prev and publishes
 // the new version on the key's channel, in one Lua script. prev is what Load reported: the token's
@@ -330,7 +321,7 @@ func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev
 // encode returns what the tok field holds for tok: its JSON ([]byte), or the sealed text (string)
 // when the Store seals; go-redis sends either as it is, without a copy.
 func (s *Store) encode(key string, tok *shoptoken.Token) (any, error) {
-	data, err := json.Marshal((*plainToken)(tok))
+	data, err := tokenjson.Marshal(tok)
 	if err != nil || s.cfg.kr == nil {
 		return data, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/batchload"
+	"github.com/shoptoken/shoptoken/internal/tokenjson"
 )
 
 // Store is a shoptoken.Store, shoptoken.Locker, shoptoken.LeaseLoader, shoptoken.Watcher,
@@ -225,23 +225,19 @@ type codec interface {
 	decode(key string, data []byte) (*shoptoken.Token, error)
 }
 
-// jsonCodec stores tokens as JSON, as redisstore does.
+// jsonCodec stores tokens as JSON, as redisstore and filestore do.
 type jsonCodec struct{}
 
 func (jsonCodec) encode(_ string, tok *shoptoken.Token) ([]byte, error)  { return encodeToken(tok) }
 func (jsonCodec) decode(_ string, data []byte) (*shoptoken.Token, error) { return decodeToken(data) }
 
-// plainToken has Token's fields without its methods, so the stored JSON holds every field
-// verbatim whatever methods Token grows; the same encoding as redisstore's.
-type plainToken shoptoken.Token
-
 // maxToken is the largest encoded token MySQL's MEDIUMBLOB holds.
 const maxToken = 1<<24 - 1
 
-// encodeToken is what the token column holds: the token as JSON. The column is opaque to
-// everything else, so a sealed value takes its place without a change of schema.
+// encodeToken is what the token column holds for tok in clear: its JSON, as redisstore and
+// filestore write it (package tokenjson).
 func encodeToken(tok *shoptoken.Token) ([]byte, error) {
-	data, err := json.Marshal((*plainToken)(tok))
+	data, err := tokenjson.Marshal(tok)
 	if err != nil {
 		return nil, err
 	}
@@ -251,27 +247,9 @@ func encodeToken(tok *shoptoken.Token) ([]byte, error) {
 	return data, nil
 }
 
-// errNotToken and errBadJSON are the reasons decodeToken gives; neither quotes the value (the
-// JSON decoder's own messages may).
-var (
-	errNotToken = errors.New("the stored token is not a JSON object")
-	errBadJSON  = errors.New("the stored token is not valid JSON of a token")
-)
-
-func decodeToken(data []byte) (*shoptoken.Token, error) {
-	i := 0
-	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-		i++
-	}
-	if i == len(data) || data[i] != '{' {
-		return nil, errNotToken
-	}
-	var t plainToken
-	if err := json.Unmarshal(data, &t); err != nil {
-		return nil, errBadJSON
-	}
-	return (*shoptoken.Token)(&t), nil
-}
+// decodeToken reads a token stored in clear. Its errors are tokenjson's, which never quote the
+// data.
+func decodeToken(data []byte) (*shoptoken.Token, error) { return tokenjson.UnmarshalBytes(data) }
 
 // Save implements shoptoken.Store: it writes tok if the stored version is still prev, in one
 // statement (see the package documentation for MySQL's prev 0 over a deleted key), and returns
