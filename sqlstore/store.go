@@ -12,7 +12,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/batchload"
-	"github.com/shoptoken/shoptoken/internal/tokenjson"
+	"github.com/shoptoken/shoptoken/seal"
 )
 
 // Store is a shoptoken.Store, shoptoken.Locker, shoptoken.LeaseLoader, shoptoken.Watcher,
@@ -24,7 +24,7 @@ type Store struct {
 	cfg     config
 	q       queries
 	channel string // the PostgreSQL notification channel of the store's tables
-	codec   codec
+	codec   codec  // what the token column holds
 	hub     *hub
 
 	closeOnce sync.Once
@@ -47,6 +47,7 @@ type Option func(*config)
 
 type config struct {
 	prefix string
+	kr     *seal.Keyring // nil: tokens are stored in clear
 	create bool
 	poll   time.Duration
 	listen func(ctx context.Context) (Listener, error)
@@ -60,6 +61,21 @@ type config struct {
 // one database its own prefix, or its own schema.
 func WithPrefix(prefix string) Option {
 	return func(c *config) { c.prefix = prefix }
+}
+
+// WithSeal seals every token the Store writes with kr's current key, and opens tokens sealed with
+// any key kr lists: the token column then holds "seal:v1:<key id>:..." instead of the token's JSON,
+// bound to the store key (package seal says how, and how to rotate keys across a fleet). Load,
+// LoadMany and TryLockLoad open sealed tokens and still read tokens stored in clear (written
+// before sealing was turned on); those are sealed by the next Save of their key, or by Reseal. A
+// token sealed with a key kr does not list, or altered, or moved under another key, is damage
+// (shoptoken.ErrCorrupt, also wrapping seal.ErrUnknownKey or seal.ErrDamaged), and so is every
+// sealed token for a Store without a keyring: a Cache replaces it. A nil kr stores in clear.
+//
+// Sealing costs a Save one AES-GCM seal and a load one open of well under a microsecond, and the
+// column about a third more bytes (base64url of the nonce, ciphertext and tag).
+func WithSeal(kr *seal.Keyring) Option {
+	return func(c *config) { c.kr = kr }
 }
 
 // WithCreateTables makes New run the migration (see Migration): it creates the tables and the
@@ -139,7 +155,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts ...Option) (*Store, er
 			}
 		}
 	}
-	s := &Store{db: db, d: d, cfg: cfg, q: newQueries(d, cfg.prefix), channel: cfg.prefix + "changes", codec: jsonCodec{}}
+	s := &Store{db: db, d: d, cfg: cfg, q: newQueries(d, cfg.prefix), channel: cfg.prefix + "changes", codec: codec{kr: cfg.kr}}
 	s.hub = newHub(s)
 	return s, nil
 }
@@ -197,59 +213,33 @@ func (s *Store) Load(ctx context.Context, key string) (*shoptoken.Token, int64, 
 
 // readRow reads a token row as the statements do (see sqlReplaceable): a version out of
 // 1..MaxVersion is damage reported with version 0 (also on a tombstone, and 0 with a token); a
-// NULL token a tombstone; a token that does not decode, damage at its version.
+// NULL token a tombstone; a token that does not decode (or open), damage at its version.
 func (s *Store) readRow(key string, v int64, tok sql.Null[[]byte]) (*shoptoken.Token, int64, error) {
+	t, v, _, err := s.readSealed(key, v, tok)
+	return t, v, err
+}
+
+// readSealed is readRow that also returns the id of the key that sealed the token; "" when it was
+// stored in clear.
+func (s *Store) readSealed(key string, v int64, tok sql.Null[[]byte]) (_ *shoptoken.Token, _ int64, sealedBy string, _ error) {
 	switch {
 	case v < 0 || v > shoptoken.MaxVersion || (tok.Valid && v == 0):
-		return nil, 0, corrupt(key, "the version is outside 1..MaxVersion")
+		return nil, 0, "", corrupt(key, "the version is outside 1..MaxVersion")
 	case !tok.Valid:
-		return nil, 0, shoptoken.ErrNotFound
+		return nil, 0, "", shoptoken.ErrNotFound
 	}
-	t, err := s.codec.decode(key, tok.V)
+	t, by, err := s.codec.decode(key, tok.V)
 	if err != nil {
-		return nil, v, corrupt(key, err.Error())
+		// Both matchable: shoptoken.ErrCorrupt for the Cache, the cause (seal's kind, say) for an
+		// operator. No cause quotes the stored value.
+		return nil, v, "", fmt.Errorf("sqlstore: load %q: %w: %w", key, shoptoken.ErrCorrupt, err)
 	}
-	return t, v, nil
+	return t, v, by, nil
 }
 
 func corrupt(key, reason string) error {
 	return fmt.Errorf("sqlstore: load %q: %w: %s", key, shoptoken.ErrCorrupt, reason)
 }
-
-// codec turns the token of a store key into what the token column holds, and back. The column is
-// opaque to everything else (statements, polling, LoadMany), so that a codec that seals tokens at
-// rest, bound to their key, slots in here without a change of schema. decode's error is the
-// reason Load gives with ErrCorrupt: it never quotes the data.
-type codec interface {
-	encode(key string, tok *shoptoken.Token) ([]byte, error)
-	decode(key string, data []byte) (*shoptoken.Token, error)
-}
-
-// jsonCodec stores tokens as JSON, as redisstore and filestore do.
-type jsonCodec struct{}
-
-func (jsonCodec) encode(_ string, tok *shoptoken.Token) ([]byte, error)  { return encodeToken(tok) }
-func (jsonCodec) decode(_ string, data []byte) (*shoptoken.Token, error) { return decodeToken(data) }
-
-// maxToken is the largest encoded token MySQL's MEDIUMBLOB holds.
-const maxToken = 1<<24 - 1
-
-// encodeToken is what the token column holds for tok in clear: its JSON, as redisstore and
-// filestore write it (package tokenjson).
-func encodeToken(tok *shoptoken.Token) ([]byte, error) {
-	data, err := tokenjson.Marshal(tok)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxToken {
-		return nil, fmt.Errorf("the encoded token has %d bytes; the most a Store holds is %d", len(data), maxToken)
-	}
-	return data, nil
-}
-
-// decodeToken reads a token stored in clear. Its errors are tokenjson's, which never quote the
-// data.
-func decodeToken(data []byte) (*shoptoken.Token, error) { return tokenjson.UnmarshalBytes(data) }
 
 // Save implements shoptoken.Store: it writes tok if the stored version is still prev, in one
 // statement (see the package documentation for MySQL's prev 0 over a deleted key), and returns
