@@ -2,9 +2,15 @@ module github.com/shoptoken/shoptoken/bench
 
 go 1.26.0
 
-replace github.com/shoptoken/shoptoken => ../
+replace (
+	github.com/shoptoken/shoptoken => ../
+	github.com/shoptoken/shoptoken/redisstore => ../redisstore
+)
 
-require github.com/shoptoken/shoptoken v0.0.0-00010101000000-000000000000
+require (
+	github.com/shoptoken/shoptoken v0.0.0-00010101000000-000000000000
+	github.com/shoptoken/shoptoken/redisstore v0.0.0-00010101000000-000000000000
+)
 
 require (
 	github.com/go-resty/resty/v2 v2.16.5 // indirect

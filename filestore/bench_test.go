@@ -3,8 +3,9 @@
 package filestore
 
 import (
-	"context"
 	"testing"
+
+	"github.com/shoptoken/shoptoken/internal/storebench"
 )
 
 func benchStores(b *testing.B) map[string]*Store {
@@ -19,39 +20,18 @@ func benchStores(b *testing.B) map[string]*Store {
 	return stores
 }
 
+// The benchmarks are storebench's, which redisstore and sqlstore run too.
+
 func BenchmarkLoad(b *testing.B) {
-	ctx := context.Background()
 	for _, name := range []string{"plain", "sealed"} {
-		b.Run(name, func(b *testing.B) {
-			s := benchStores(b)[name]
-			if _, err := s.Save(ctx, "youzan/88888", fullToken(), 0); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, _, err := s.Load(ctx, "youzan/88888"); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		b.Run(name, func(b *testing.B) { storebench.Load(b, benchStores(b)[name]) })
 	}
 }
 
 // BenchmarkSave measures one compare-and-swap write: flock, read, temp file, two fsyncs, rename.
 // Its cost is the disk's fsync latency.
 func BenchmarkSave(b *testing.B) {
-	ctx := context.Background()
 	for _, name := range []string{"plain", "sealed"} {
-		b.Run(name, func(b *testing.B) {
-			s := benchStores(b)[name]
-			var v int64
-			b.ReportAllocs()
-			for b.Loop() {
-				var err error
-				if v, err = s.Save(ctx, "youzan/88888", fullToken(), v); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		b.Run(name, func(b *testing.B) { storebench.Save(b, benchStores(b)[name]) })
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/tokenjson"
 	"github.com/shoptoken/shoptoken/seal"
 )
 
@@ -221,14 +222,14 @@ func (s *Store) read(key string) (entry, error) {
 	if len(plain) == 0 {
 		return corrupt(e, "no token")
 	}
-	var tok shoptoken.Token
-	if err := json.Unmarshal(plain, &tok); err != nil {
+	tok, err := tokenjson.UnmarshalBytes(plain)
+	switch {
+	case errors.Is(err, tokenjson.ErrNotObject):
+		return corrupt(e, "token is not a JSON object")
+	case err != nil:
 		return corrupt(e, "token is not valid JSON")
 	}
-	if plain = bytes.TrimSpace(plain); plain[0] != '{' {
-		return corrupt(e, "token is not a JSON object") // null decodes without an error
-	}
-	e.live, e.tok = true, &tok
+	e.live, e.tok = true, tok
 	return e, nil
 }
 
@@ -288,7 +289,7 @@ func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev
 	if tok == nil {
 		return 0, fmt.Errorf("filestore: save %q: nil token", key)
 	}
-	plain, err := json.Marshal(tok)
+	plain, err := tokenjson.Marshal(tok)
 	if err != nil {
 		return 0, fmt.Errorf("filestore: save %q: %w", key, err)
 	}

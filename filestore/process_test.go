@@ -3,11 +3,9 @@
 package filestore
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 )
 
 const (
@@ -39,22 +38,14 @@ func TestStore_multiProcess(t *testing.T) {
 	_, err := s.Save(ctx, helperKey, &shoptoken.Token{AccessToken: "start", Extra: map[string]string{"n": "0"}}, 0)
 	require.NoError(t, err)
 
-	type child struct {
-		cmd *exec.Cmd
-		out bytes.Buffer
-	}
-	children := make([]*child, helperProcs)
+	children := make([]*testkit.Child, helperProcs)
 	for i := range children {
-		c := &child{cmd: exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")}
-		c.cmd.Env = append(os.Environ(), helperEnv+"="+dir)
-		c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
-		require.NoError(t, c.cmd.Start())
-		children[i] = c
+		children[i] = testkit.StartChild(t, "c"+strconv.Itoa(i), "TestHelperProcess", helperEnv+"="+dir)
 	}
 	for i, c := range children {
-		err := c.cmd.Wait()
-		require.NoError(t, err, "child %d:\n%s", i, c.out.String())
-		require.Contains(t, c.out.String(), fmt.Sprintf("helper done: %d saves", helperCycles), "child %d ran the helper", i)
+		<-c.Done()
+		require.NoError(t, c.Err(), "child %d:\n%s", i, c.Output())
+		require.Contains(t, c.Output(), fmt.Sprintf("helper done: %d saves", helperCycles), "child %d ran the helper", i)
 	}
 
 	tok, v, err := s.Load(ctx, helperKey)

@@ -2,68 +2,32 @@ package reauth_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shoptoken/shoptoken/filestore"
 	"github.com/shoptoken/shoptoken/reauth"
-	"github.com/shoptoken/shoptoken/redisstore"
 	"github.com/shoptoken/shoptoken/shops"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/youzan"
 )
 
-// redisClient returns a client of the test Redis (REDIS_ADDR, or 127.0.0.1:6379) and a random
-// prefix whose keys are deleted at cleanup. Without Redis the test is skipped, or fails when
-// SHOPTOKEN_REQUIRE_REDIS=1.
-func redisClient(t *testing.T) (*redis.Client, string) {
-	t.Helper()
-	addr := os.Getenv("REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		_ = rdb.Close()
-		if os.Getenv("SHOPTOKEN_REQUIRE_REDIS") == "1" {
-			t.Fatalf("no Redis at %s: %v", addr, err)
-		}
-		t.Skipf("no Redis at %s (set REDIS_ADDR)", addr)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "reauthtest:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		_ = rdb.Close()
-	})
-	return rdb, prefix
-}
-
 // TestHandler_fleet runs two processes of the ISV's web app behind a load balancer that sends
-// each request to the next process, on one Redis: a flow started on one finishes on the other,
-// the token one process saves is the one the other serves, and a link or an answer used on one
-// is refused on the other.
+// each request to the next process, on one shared store (a filestore directory, which processes
+// on one host share; each process has its own Store on it, as it would with Redis or SQL): a flow
+// started on one finishes on the other, the token one process saves is the one the other serves,
+// and a link or an answer used on one is refused on the other.
 func TestHandler_fleet(t *testing.T) {
-	rdb, prefix := redisClient(t)
+	dir := t.TempDir()
 	var next atomic.Int64
 	var procs [2]http.Handler
 	lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +42,8 @@ func TestHandler_fleet(t *testing.T) {
 	var apps [2]*youzan.App
 	var handlers [2]*reauth.Handler
 	for i := range procs {
-		store := redisstore.New(rdb, redisstore.WithPrefix(prefix)) // each process its own client of one Redis
+		store, err := filestore.New(dir) // each process its own Store on one directory
+		require.NoError(t, err)
 		app, err := youzan.NewToolApp(cfg, shops.WithStore(store))
 		require.NoError(t, err)
 		defer app.Close()

@@ -2,9 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,76 +10,31 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/storebench"
+	"github.com/shoptoken/shoptoken/internal/tokenjson"
 )
 
-func benchToken() *shoptoken.Token {
-	return &shoptoken.Token{
-		AccessToken:  "at-0123456789abcdef0123456789abcdef",
-		RefreshToken: "rt-0123456789abcdef0123456789abcdef",
-		TokenType:    "Bearer",
-		Expiry:       time.Now().Add(time.Hour).UTC(),
-		Subject:      "88888",
-		Extra:        map[string]string{"status": "1"},
-	}
-}
+// The benchmarks every store runs are storebench's; sqlstore's run the same on PostgreSQL and
+// MariaDB:
+//
+//	go test -run '^$' -bench . ./redisstore ./sqlstore
 
-func reportTokens(b *testing.B, tokens int) {
-	b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
-}
+func BenchmarkLoad(b *testing.B) { storebench.Load(b, newEnv(b).store()) }
 
-func BenchmarkLoad(b *testing.B) {
-	ctx := context.Background()
-	s := newEnv(b).store()
-	if _, err := s.Save(ctx, "k", benchToken(), 0); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, err := s.Load(ctx, "k"); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportTokens(b, b.N)
-}
+func BenchmarkSave(b *testing.B) { storebench.Save(b, newEnv(b).store()) }
 
-func BenchmarkSave(b *testing.B) {
-	ctx := context.Background()
-	s := newEnv(b).store()
-	tok := benchToken()
-	var v int64
-	b.ReportAllocs()
-	for b.Loop() {
-		var err error
-		if v, err = s.Save(ctx, "k", tok, v); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportTokens(b, b.N)
-}
-
-// loadManyKeys is how many tokens the LoadMany benchmarks load: a fleet's cold start.
-const loadManyKeys = 100_000
-
-// fleetToken is a Youzan-sized token, as a fleet stores them: 32-character access and refresh
-// tokens, an expiry and issue time in UTC, the shop as subject.
-func fleetToken(i int, exp time.Time) *shoptoken.Token {
-	return &shoptoken.Token{
-		AccessToken: fmt.Sprintf("%032x", 7919*i+1), RefreshToken: fmt.Sprintf("%032x", 104729*i+1),
-		TokenType: "Bearer", Expiry: exp, IssuedAt: exp.Add(-7 * 24 * time.Hour), Subject: strconv.Itoa(40000000 + i),
-	}
-}
+func BenchmarkLease(b *testing.B) { storebench.Lease(b, newEnv(b).store()) }
 
 // fleet saves n tokens through Save's script and returns their keys.
 func fleet(b *testing.B, s *Store, n int) []string {
 	b.Helper()
 	ctx := context.Background()
-	keys := make([]string, n)
-	exp := time.Now().Add(7 * 24 * time.Hour).Truncate(time.Second).UTC()
+	keys := storebench.FleetKeys(n)
+	exp := storebench.FleetExpiry()
 	for lo := 0; lo < n; lo += loadBatch {
 		pipe := s.rdb.Pipeline()
 		for i := lo; i < min(lo+loadBatch, n); i++ {
-			keys[i] = "youzan/client-1/" + strconv.Itoa(40000000+i)
-			data, err := s.encode(keys[i], fleetToken(i, exp)) // sealed if s seals
+			data, err := s.encode(keys[i], storebench.FleetToken(i, exp)) // sealed if s seals
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -98,36 +50,13 @@ func fleet(b *testing.B, s *Store, n int) []string {
 // BenchmarkLoadSealed is BenchmarkLoad with the token sealed (WithSeal): the cost of sealing on
 // one Load is the difference.
 func BenchmarkLoadSealed(b *testing.B) {
-	ctx := context.Background()
-	s := newEnv(b).store(WithSeal(testKeyring(b, "b", "a")))
-	if _, err := s.Save(ctx, "k", benchToken(), 0); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, err := s.Load(ctx, "k"); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportTokens(b, b.N)
+	storebench.Load(b, newEnv(b).store(WithSeal(testKeyring(b, "b", "a"))))
 }
 
 // BenchmarkLoadManySealed is BenchmarkLoadMany with every token sealed (WithSeal).
 func BenchmarkLoadManySealed(b *testing.B) {
-	ctx := context.Background()
 	s := newEnv(b).store(WithSeal(testKeyring(b, "b", "a")))
-	keys := fleet(b, s, loadManyKeys)
-	b.ReportAllocs()
-	for b.Loop() {
-		got, err := s.LoadMany(ctx, keys)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(got) != len(keys) {
-			b.Fatalf("loaded %d of %d", len(got), len(keys))
-		}
-	}
-	reportTokens(b, b.N*len(keys))
+	storebench.LoadMany(b, s, fleet(b, s, storebench.ColdStart))
 }
 
 // BenchmarkLoadManySealedVsPlain loads 100 000 plain and 100 000 sealed tokens in turn, so that
@@ -137,7 +66,7 @@ func BenchmarkLoadManySealedVsPlain(b *testing.B) {
 	ctx := context.Background()
 	e := newEnv(b)
 	plain, sealed := e.store(WithPrefix(e.prefix+"plain:")), e.store(WithPrefix(e.prefix+"sealed:"), WithSeal(testKeyring(b, "b", "a")))
-	pk, sk := fleet(b, plain, loadManyKeys), fleet(b, sealed, loadManyKeys)
+	pk, sk := fleet(b, plain, storebench.ColdStart), fleet(b, sealed, storebench.ColdStart)
 	var tp, ts time.Duration
 	for b.Loop() {
 		start := time.Now()
@@ -161,20 +90,8 @@ func BenchmarkLoadManySealedVsPlain(b *testing.B) {
 // BenchmarkLoadMany loads 100 000 tokens; compare with BenchmarkRawPipeline, the same HMGETs in
 // the same pipelines with nothing decoded.
 func BenchmarkLoadMany(b *testing.B) {
-	ctx := context.Background()
 	s := newEnv(b).store()
-	keys := fleet(b, s, loadManyKeys)
-	b.ReportAllocs()
-	for b.Loop() {
-		got, err := s.LoadMany(ctx, keys)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(got) != len(keys) {
-			b.Fatalf("loaded %d of %d", len(got), len(keys))
-		}
-	}
-	reportTokens(b, b.N*len(keys))
+	storebench.LoadMany(b, s, fleet(b, s, storebench.ColdStart))
 }
 
 // BenchmarkRawPipeline is the floor under BenchmarkLoadMany: the same HMGETs of the same 100 000
@@ -183,12 +100,12 @@ func BenchmarkLoadMany(b *testing.B) {
 func BenchmarkRawPipeline(b *testing.B) {
 	ctx := context.Background()
 	s := newEnv(b).store()
-	keys := fleet(b, s, loadManyKeys)
+	keys := fleet(b, s, storebench.ColdStart)
 	b.ReportAllocs()
 	for b.Loop() {
 		rawLoad(ctx, b, s, keys)
 	}
-	reportTokens(b, b.N*len(keys))
+	storebench.ReportTokens(b, b.N*len(keys))
 }
 
 // BenchmarkLoadManyVsRaw runs LoadMany and the raw pipelines in turn on the same keys, so that
@@ -197,7 +114,7 @@ func BenchmarkRawPipeline(b *testing.B) {
 func BenchmarkLoadManyVsRaw(b *testing.B) {
 	ctx := context.Background()
 	s := newEnv(b).store()
-	keys := fleet(b, s, loadManyKeys)
+	keys := fleet(b, s, storebench.ColdStart)
 	var raw, many time.Duration
 	for b.Loop() {
 		start := time.Now()
@@ -257,7 +174,7 @@ func rawLoad(ctx context.Context, b *testing.B, s *Store, keys []string) {
 
 func mustJSON(tb testing.TB, tok *shoptoken.Token) []byte {
 	tb.Helper()
-	data, err := json.Marshal((*plainToken)(tok))
+	data, err := tokenjson.Marshal(tok)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -4,6 +4,9 @@
 // shoptoken.DueIndex and shoptoken.FailureIndex on a go-redis v9 UniversalClient: a single node, a Sentinel-backed failover
 // client or a Cluster client.
 //
+// The package is a module of its own (go get github.com/shoptoken/shoptoken/redisstore), so that
+// go-redis enters the module graph only of programs that import it.
+//
 //	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
 //	store := redisstore.New(rdb, redisstore.WithPrefix("myapp:"))
 //	defer store.Close()

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/watchhub"
 )
 
 // unlockPayload is published on a key's channel when its lease is released. Changes publish the
@@ -66,13 +67,10 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 	owner := rand.Text() // 128 random bits
 	lk := s.leaseKey(key)
 	ms := ttl.Milliseconds()
-	var (
-		sb *sub
-		m  *member
-	)
+	var m *watchhub.Member // set while this Lock waits for the unlock message
 	defer func() {
-		if sb != nil {
-			s.hub.leave(sb, m)
+		if m != nil {
+			s.hub.leave(key, m)
 		}
 	}()
 	for {
@@ -86,24 +84,22 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 		if left == acquired {
 			return s.hold(key, owner, ttl), nil
 		}
-		if sb == nil && !s.hub.isClosed() {
+		if m == nil && !s.hub.Closed() {
 			// Listen for the unlock before trying again, so it cannot slip between the two.
-			m = &member{ch: make(chan struct{}, 1)}
-			var ready chan struct{}
-			if sb, ready, err = s.hub.join(key, m); err != nil {
-				sb = nil
-			} else {
+			w := watchhub.NewWait()
+			if ready, ok := s.hub.join(key, w); ok {
+				m = w
 				s.hub.awaitReady(ctx, ready)
 				continue
 			}
 		}
+		var wake chan struct{}
+		if m != nil {
+			wake = m.C
+		}
 		wait := s.cfg.poll
 		if left > 0 {
 			wait = min(wait, time.Duration(left)*time.Millisecond+time.Millisecond)
-		}
-		var wake chan struct{}
-		if m != nil {
-			wake = m.ch
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -223,10 +219,4 @@ func (s *Store) renew(lk, owner string, ttl time.Duration, stop <-chan struct{})
 			return
 		}
 	}
-}
-
-func (h *hub) isClosed() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.closed
 }

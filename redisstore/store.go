@@ -2,18 +2,18 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/batchload"
+	"github.com/shoptoken/shoptoken/internal/tokenjson"
 	"github.com/shoptoken/shoptoken/seal"
 )
 
@@ -107,6 +107,15 @@ func (s *Store) Close() error {
 func (s *Store) tokKey(key string) string   { return s.cfg.prefix + "{" + key + "}:tok" }
 func (s *Store) leaseKey(key string) string { return s.cfg.prefix + "{" + key + "}:lease" }
 func (s *Store) channel(key string) string  { return s.cfg.prefix + "{" + key + "}:chg" }
+
+// keyOf returns the key whose channel is channel.
+func (s *Store) keyOf(channel string) (string, bool) {
+	k, ok := strings.CutPrefix(channel, s.cfg.prefix+"{")
+	if !ok {
+		return "", false
+	}
+	return strings.CutSuffix(k, "}:chg")
+}
 
 // stateLua is the part the scripts share: how a key's token hash reads. A stored version is a
 // decimal integer in 1..MaxVersion without sign or leading zeros, as the scripts write it;
@@ -249,14 +258,9 @@ func (s *Store) decodeSealed(key string, vals []any) (_ *shoptoken.Token, _ int6
 		}
 		data, sealedBy = string(plain), by
 	}
-	tok, err := decodeToken(data)
-	switch {
-	case errors.Is(err, errNotObject):
-		return nil, v, "", corrupt(key, "the stored token is not a JSON object")
-	case err != nil:
-		// The decoder's message may quote stored content (time.Time quotes the value it could
-		// not parse), so it is not passed on.
-		return nil, v, "", corrupt(key, "the stored token is not valid JSON")
+	tok, err := tokenjson.Unmarshal(data)
+	if err != nil {
+		return nil, v, "", corrupt(key, err.Error()) // tokenjson's errors never quote the data
 	}
 	return tok, v, sealedBy, nil
 }
@@ -278,10 +282,6 @@ func parseVersion(s string) (int64, bool) {
 	}
 	return n, true
 }
-
-// plainToken has Token's fields without its methods, so the stored JSON holds every field
-// verbatim whatever marshalling methods Token grows.
-type plainToken shoptoken.Token
 
 // Save implements shoptoken.Store: it writes tok if the stored version is still prev and publishes
 // the new version on the key's channel, in one Lua script. prev is what Load reported: the token's
@@ -321,7 +321,7 @@ func (s *Store) Save(ctx context.Context, key string, tok *shoptoken.Token, prev
 // encode returns what the tok field holds for tok: its JSON ([]byte), or the sealed text (string)
 // when the Store seals; go-redis sends either as it is, without a copy.
 func (s *Store) encode(key string, tok *shoptoken.Token) (any, error) {
-	data, err := json.Marshal((*plainToken)(tok))
+	data, err := tokenjson.Marshal(tok)
 	if err != nil || s.cfg.kr == nil {
 		return data, err
 	}
@@ -406,63 +406,32 @@ func (s *Store) LoadMany(ctx context.Context, keys []string) (map[string]shoptok
 	if err := ctx.Err(); err != nil {
 		return map[string]shoptoken.Loaded{}, fmt.Errorf("redisstore: load many: %w", err)
 	}
-	batches := (len(keys) + loadBatch - 1) / loadBatch
-	errs := make([][]error, batches)
-	var (
-		next   atomic.Int64
-		failed atomic.Bool // a pipeline failed: Redis is unwell, stop sending
-		mu     sync.Mutex  // guards out
-		out    = make(map[string]shoptoken.Loaded, len(keys))
-		wg     sync.WaitGroup
-	)
-	for range min(loadWorkers, batches) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cmds := make([]*redis.SliceCmd, 0, loadBatch)
-			loaded := make([]shoptoken.Loaded, loadBatch)
-			for {
-				b := int(next.Add(1)) - 1
-				if b >= batches || failed.Load() {
-					return
-				}
-				lo, hi := b*loadBatch, min((b+1)*loadBatch, len(keys))
-				cmds = s.hmgets(ctx, cmds[:0], keys[lo:hi])
-				pipe := s.rdb.Pipeline()
-				for _, cmd := range cmds {
-					_ = pipe.Process(ctx, cmd)
-				}
-				// A key of another type fails its own command only (WRONGTYPE), which Exec
-				// reports too; any other error is the pipeline's.
-				if _, err := pipe.Exec(ctx); err != nil && !redis.HasErrorPrefix(err, "WRONGTYPE") {
-					errs[b] = []error{fmt.Errorf("redisstore: load many: %w", err)}
-					failed.Store(true)
-					return
-				}
-				// Decoded outside the lock, so that workers decode in parallel.
-				for i, cmd := range cmds {
-					var err error
-					loaded[i], err = s.loaded(keys[lo+i], cmd)
-					if err != nil && !errors.Is(err, shoptoken.ErrNotFound) {
-						errs[b] = append(errs[b], err)
-					}
-				}
-				mu.Lock()
-				for i := range cmds {
-					if loaded[i].Token != nil {
-						out[keys[lo+i]] = loaded[i]
-					}
-				}
-				mu.Unlock()
+	return batchload.Load(keys, loadBatch, loadWorkers, func() batchload.Func[shoptoken.Loaded] {
+		var cmds []*redis.SliceCmd
+		return func(batch []string, put func(string, shoptoken.Loaded)) ([]error, error) {
+			cmds = s.hmgets(ctx, cmds[:0], batch)
+			pipe := s.rdb.Pipeline()
+			for _, cmd := range cmds {
+				_ = pipe.Process(ctx, cmd)
 			}
-		}()
-	}
-	wg.Wait()
-	var all []error
-	for _, e := range errs {
-		all = append(all, e...)
-	}
-	return out, errors.Join(all...)
+			// A key of another type fails its own command only (WRONGTYPE), which Exec reports
+			// too; any other error is the pipeline's.
+			if _, err := pipe.Exec(ctx); err != nil && !redis.HasErrorPrefix(err, "WRONGTYPE") {
+				return nil, fmt.Errorf("redisstore: load many: %w", err)
+			}
+			var damage []error
+			for i, cmd := range cmds {
+				l, err := s.loaded(batch[i], cmd)
+				switch {
+				case err == nil:
+					put(batch[i], l)
+				case !errors.Is(err, shoptoken.ErrNotFound):
+					damage = append(damage, err)
+				}
+			}
+			return damage, nil
+		}
+	})
 }
 
 // hmgets appends to cmds one "HMGET <token hash> v tok" for each key, as pipe.HMGet makes them

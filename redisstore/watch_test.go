@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/watchhub"
 )
 
 // wokenWithin reports whether ch receives within d.
@@ -85,9 +86,7 @@ func TestStore_Watch_otherProcess(t *testing.T) {
 	stop()
 	stopU()
 	require.Eventually(t, func() bool {
-		w.hub.mu.Lock()
-		defer w.hub.mu.Unlock()
-		return len(w.hub.subs) == 0
+		return w.hub.Len() == 0
 	}, deliveredBy, 5*time.Millisecond, "subscriptions left behind")
 }
 
@@ -157,10 +156,7 @@ func TestStore_Watch_reconnect(t *testing.T) {
 		require.True(t, wokenWithin(ch, deliveredBy), "round %d: change during the outage missed", round)
 		// Back on pub/sub: a change is delivered by it.
 		require.Eventually(t, func() bool {
-			w.hub.mu.Lock()
-			defer w.hub.mu.Unlock()
-			sb := w.hub.subs[w.channel("k")]
-			return sb != nil && sb.active && !sb.missed // the poller leaves it alone now
+			return w.hub.Covered("k") // the poller leaves it alone now
 		}, deliveredBy, 5*time.Millisecond)
 		wokenWithin(ch, 0) // drop a possible wake-up from the outage
 		v, err = other.Save(ctx, "k", tok, v)
@@ -268,31 +264,42 @@ func TestHub_poll(t *testing.T) {
 	e := newEnv(t)
 	s := e.store(withoutPubSub(), WithPollInterval(time.Hour))
 	other := e.store()
-	join := func(key string) (*sub, *member) {
-		m := &member{ch: make(chan struct{}, 1), watch: true}
-		sb, ready, err := s.hub.join(key, m)
-		require.NoError(t, err)
+	join := func(key string) *watchhub.Member {
+		m := watchhub.NewWatch()
+		ready, ok := s.hub.join(key, m)
+		require.True(t, ok)
 		require.Nil(t, ready, "nothing to wait for without pub/sub")
-		return sb, m
+		return m
 	}
 
-	sb, m := join("k")
-	s.hub.pollBatch([]polled{{sb, false}}) // polled before Watch read its baseline
-	assert.False(t, wokenWithin(m.ch, 0), "fresh watcher woken by a poll")
-	s.hub.baseline(sb, 0, true)
-	s.hub.pollBatch([]polled{{sb, false}})
-	assert.False(t, wokenWithin(m.ch, 0))
+	m := join("k")
+	s.hub.Poll() // polled before Watch read its baseline
+	assert.False(t, wokenWithin(m.C, 0), "fresh watcher woken by a poll")
+	s.hub.Baseline("k", 0, true)
+	s.hub.Poll()
+	assert.False(t, wokenWithin(m.C, 0))
 	_, err := other.Save(ctx, "k", &shoptoken.Token{AccessToken: "t"}, 0)
 	require.NoError(t, err)
-	s.hub.pollBatch([]polled{{sb, false}})
-	assert.True(t, wokenWithin(m.ch, 0), "change not seen")
-	s.hub.pollBatch([]polled{{sb, false}})
-	assert.False(t, wokenWithin(m.ch, 0), "one change, two wake-ups")
+	s.hub.Poll()
+	assert.True(t, wokenWithin(m.C, 0), "change not seen")
+	s.hub.Poll()
+	assert.False(t, wokenWithin(m.C, 0), "one change, two wake-ups")
 
-	blind, bm := join("blind")
-	s.hub.baseline(blind, 0, false)
-	s.hub.pollBatch([]polled{{blind, false}})
-	assert.True(t, wokenWithin(bm.ch, 0), "blind watcher not woken")
-	s.hub.pollBatch([]polled{{blind, false}})
-	assert.False(t, wokenWithin(bm.ch, 0))
+	bm := join("blind")
+	s.hub.Baseline("blind", 0, false)
+	s.hub.Poll()
+	assert.True(t, wokenWithin(bm.C, 0), "blind watcher not woken")
+	s.hub.Poll()
+	assert.False(t, wokenWithin(bm.C, 0))
+	assert.False(t, wokenWithin(m.C, 0), "k woken by blind's poll")
+
+	// A key of another Redis type reads as damage, which does not hold up the other keys.
+	require.NoError(t, e.admin.Set(ctx, s.tokKey("k"), "not a hash", 0).Err())
+	s.hub.Poll()
+	assert.True(t, wokenWithin(m.C, 0), "k turned into damage: a change")
+	_, err = other.Save(ctx, "blind", &shoptoken.Token{AccessToken: "t"}, 0)
+	require.NoError(t, err)
+	s.hub.Poll()
+	assert.True(t, wokenWithin(bm.C, 0), "a change beside a damaged key")
+	assert.False(t, wokenWithin(m.C, 0), "damage that stays is no change")
 }

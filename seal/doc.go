@@ -1,7 +1,8 @@
 // Package seal encrypts tokens at rest with AES-256-GCM under named keys, so that a store (Redis,
 // files, a database) never holds a refresh token in clear, and so that keys can be rotated without
-// stopping the fleet. It is the one sealing implementation of the module: filestore and redisstore
-// take a *Keyring (filestore.WithSeal, redisstore.WithSeal), and so should any store you write.
+// stopping the fleet. It is the one sealing implementation of the module: filestore, redisstore
+// and sqlstore take a *Keyring (filestore.WithSeal, redisstore.WithSeal, sqlstore.WithSeal), and
+// so should any store you write.
 //
 // Configure a Keyring once and hand the same one to every store of the process:
 //
@@ -50,8 +51,9 @@
 //  2. Make N current: seal.New(N, C). Every write now seals with N; values sealed with C still
 //     open, and are re-sealed with N when their key is next written (a refresh, a Set, a Save).
 //  3. Once every value has been written since step 2, drop C: seal.New(N). The stores' Reseal
-//     (filestore.Store.Reseal, redisstore.Store.Reseal) rewrites the values nothing else has
-//     written: run it over all your keys, from a process at step 2, before this deploy.
+//     (filestore.Store.Reseal, redisstore.Store.Reseal, sqlstore.Store.Reseal) rewrites the
+//     values nothing else has written: run it over all your keys, from a process at step 2,
+//     before this deploy.
 //
 // Skipping step 1 leaves, during the deploy of step 2, processes that still run seal.New(C) and
 // cannot open what the new ones write: each sees ErrCorrupt, replaces the token, and the two

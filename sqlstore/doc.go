@@ -30,9 +30,10 @@
 //
 // Keys and namespaces are binary strings (bytea, VARBINARY): they compare byte for byte, case and
 // all, and may hold any byte; a key has at most 1024 bytes and a namespace 512. The token column
-// holds the token encoded as JSON, and is opaque to everything else: the encoding may change (to a
-// sealed one) without a change of schema. Times in the tables are the database's: now() on
-// PostgreSQL, UTC_TIMESTAMP(6) on MySQL, whatever each session's time zone.
+// holds the token encoded as JSON, as redisstore and filestore store it, or sealed (WithSeal), and
+// is opaque to everything else: sealing is turned on without a change of schema. Times in the
+// tables are the database's: now() on PostgreSQL, UTC_TIMESTAMP(6) on MySQL, whatever each
+// session's time zone.
 //
 // The files migrations/postgres.sql and migrations/mysql.sql of this module create them; Migration
 // returns their text for another prefix, to read and run with your own migration tool, and
@@ -90,6 +91,18 @@
 // The statements read a row exactly as Load does. Delete turns damage into a tombstone. LoadMany
 // reports damaged keys in its error the same way, leaving them out of its map, and TryLockLoad
 // reports them in its LeaseLoad as Load would.
+//
+// # Sealing
+//
+// WithSeal(kr) seals every token the Store writes with a seal.Keyring, AES-256-GCM bound to the
+// store key: the token column holds "seal:v1:<key id>:..." and a database dump, a replica or a
+// backup shows no access or refresh token (TestStore_WithSeal_noPlaintextAtRest scans every
+// column of every row). Tokens stored in clear before sealing was turned on still load, and are
+// sealed by the next Save of their key; Reseal rewrites with the current key the ones nothing
+// writes, the last step of a key rotation (package seal says how to roll keys across a fleet).
+// A token that does not open is damage (shoptoken.ErrCorrupt, wrapping seal.ErrUnknownKey or
+// seal.ErrDamaged), which a Cache replaces. The keys and the versions stay in clear: they are
+// what the statements compare.
 //
 // # Leases
 //

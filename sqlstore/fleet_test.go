@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -10,9 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,39 +21,37 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/fleetproof"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 )
 
 // The fleet tests run the test binary again as child processes (TestHelperProcess), as
-// internal/fleettest does with Redis: several processes on one key of one database, a counted
-// fake platform and a board in this process, over HTTP.
+// redisstore's fleet tests do with Redis: several processes on one key of one database, a counted
+// fake platform and a board (fleetproof.Board) in this process, over HTTP.
 
 // The environment of a child process.
 const (
 	envRole   = "SQLSTORE_FLEET_ROLE" // "" in the parent: TestHelperProcess returns at once
 	envDB     = "SQLSTORE_FLEET_DB"   // the dialect's name
 	envPrefix = "SQLSTORE_FLEET_PREFIX"
-	envURL    = "SQLSTORE_FLEET_URL" // the platform and board
+	envURL    = "SQLSTORE_FLEET_URL" // the platform
 	envChild  = "SQLSTORE_FLEET_CHILD"
 	envWorker = "SQLSTORE_FLEET_GOROUTINES"
 )
 
 // platform is a counted fake platform whose every token fetch kills the token before it, as
-// vv-tool's does: a fleet that fetches twice for one expiry rejects its own callers. It is also
-// the board the children report to.
+// vv-tool's does: a fleet that fetches twice for one expiry rejects its own callers.
 type platform struct {
 	*httptest.Server
 	fetches atomic.Int64
 
-	mu       sync.Mutex
-	current  string            // the one live token; "" after Expire
-	lastOK   map[string]string // child → the token of its last accepted call
-	failures []string
-	board    map[string]string
-	lists    map[string][]string
+	mu      sync.Mutex
+	current string            // the one live token; "" after Expire
+	lastOK  map[string]string // child → the token of its last accepted call
 }
 
 func newPlatform(t *testing.T, latency time.Duration) *platform {
-	p := &platform{lastOK: map[string]string{}, board: map[string]string{}, lists: map[string][]string{}}
+	p := &platform{lastOK: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(latency) // a window for a second fetch to overlap the first
@@ -77,27 +72,6 @@ func newPlatform(t *testing.T, latency time.Duration) *platform {
 		}
 		p.lastOK[r.Header.Get("X-Child")] = tok
 	})
-	mux.HandleFunc("POST /fail", func(w http.ResponseWriter, r *http.Request) {
-		msg, _ := io.ReadAll(io.LimitReader(r.Body, 600))
-		p.mu.Lock()
-		p.failures = append(p.failures, string(msg))
-		p.mu.Unlock()
-	})
-	mux.HandleFunc("PUT /board/{name}", func(w http.ResponseWriter, r *http.Request) {
-		v, _ := io.ReadAll(io.LimitReader(r.Body, 4000))
-		p.mu.Lock()
-		p.board[r.PathValue("name")] = string(v)
-		p.mu.Unlock()
-	})
-	mux.HandleFunc("POST /board/{name}", func(w http.ResponseWriter, r *http.Request) {
-		v, _ := io.ReadAll(io.LimitReader(r.Body, 4000))
-		p.mu.Lock()
-		p.lists[r.PathValue("name")] = append(p.lists[r.PathValue("name")], string(v))
-		p.mu.Unlock()
-	})
-	mux.HandleFunc("GET /board/{name}", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, p.get(r.PathValue("name")))
-	})
 	p.Server = httptest.NewServer(mux)
 	t.Cleanup(p.Close)
 	return p
@@ -116,129 +90,18 @@ func (p *platform) live() string {
 	return p.current
 }
 
-func (p *platform) set(name, v string) {
-	p.mu.Lock()
-	p.board[name] = v
-	p.mu.Unlock()
-}
-
-func (p *platform) get(name string) string {
+func (p *platform) accepted(child string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.board[name]
+	return p.lastOK[child]
 }
 
-func (p *platform) list(name string) []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.lists[name]...)
-}
-
-func (p *platform) failed() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.failures...)
-}
-
-// child is a copy of the test binary running TestHelperProcess in some role.
-type child struct {
-	name string
-	cmd  *exec.Cmd
-	out  syncBuffer
-	done chan struct{}
-	err  error // Wait's result, once done is closed
-}
-
-// startChild re-executes the test binary as a child playing role on e's tables.
-func startChild(t *testing.T, e *testEnv, p *platform, role, name string, env ...string) *child {
+// startChild re-executes the test binary as a child playing role on e's tables, with env
+// (KEY=value) added.
+func startChild(t *testing.T, e *testEnv, role, name string, env ...string) *testkit.Child {
 	t.Helper()
-	c := &child{name: name, done: make(chan struct{})}
-	c.cmd = exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1", "-test.v=false")
-	c.cmd.Env = append(os.Environ(), envRole+"="+role, envDB+"="+e.srv.name(), envPrefix+"="+e.prefix,
-		envURL+"="+p.URL, envChild+"="+name)
-	c.cmd.Env = append(c.cmd.Env, env...)
-	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
-	require.NoError(t, c.cmd.Start(), "start child %s", name)
-	go func() {
-		c.err = c.cmd.Wait()
-		close(c.done)
-	}()
-	t.Cleanup(c.kill)
-	return c
-}
-
-func (c *child) kill() {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	_ = c.cmd.Process.Kill()
-	<-c.done
-}
-
-func (c *child) exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stopChildren tells every child to stop and waits for them to exit cleanly.
-func stopChildren(t *testing.T, p *platform, kids ...*child) {
-	t.Helper()
-	p.set("stop", "1")
-	deadline := time.After(30 * time.Second)
-	for _, c := range kids {
-		select {
-		case <-c.done:
-			if c.err != nil {
-				t.Errorf("child %s exited with %v:\n%s", c.name, c.err, c.out.String())
-			}
-		case <-deadline:
-			t.Errorf("child %s did not stop in time:\n%s", c.name, c.out.String())
-			c.kill()
-		}
-	}
-}
-
-// waitFor polls cond every 5 ms until it holds, or fails the test with what cond last said.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	end := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("timed out after %v waiting for %s: %s", timeout, what, why)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > 4000 {
-		s = "…" + s[len(s)-4000:]
-	}
-	return s
+	return testkit.StartChild(t, name, "TestHelperProcess", append([]string{envRole + "=" + role,
+		envDB + "=" + e.srv.name(), envPrefix + "=" + e.prefix, envChild + "=" + name}, env...)...)
 }
 
 const fleetKey = "fleet/app/shop-1"
@@ -261,30 +124,29 @@ func TestFleet_oneFetchPerExpiry(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv server) {
 		e := newEnv(t, srv)
 		p := newPlatform(t, 50*time.Millisecond)
-		kids := make([]*child, children)
+		board := fleetproof.NewBoard(t)
+		kids := make([]*testkit.Child, children)
 		for i := range kids {
-			kids[i] = startChild(t, e, p, "fleet", "c"+strconv.Itoa(i), envWorker+"="+strconv.Itoa(goroutines))
+			kids[i] = startChild(t, e, "fleet", "c"+strconv.Itoa(i), envURL+"="+p.URL, board.Env(),
+				envWorker+"="+strconv.Itoa(goroutines))
 		}
 		check := func() {
-			if f := p.failed(); len(f) > 0 {
+			if f := board.List("fail"); len(f) > 0 {
 				t.Fatalf("callers saw %d failures, e.g.:\n%s", len(f), strings.Join(f[:min(5, len(f))], "\n"))
 			}
 			for _, c := range kids {
-				if c.exited() {
-					t.Fatalf("child %s exited early (%v):\n%s", c.name, c.err, c.out.String())
+				if c.Exited() {
+					t.Fatalf("child %s exited early (%v):\n%s", c.Name, c.Err(), c.Output())
 				}
 			}
 		}
 		recovered := func(what string) {
-			waitFor(t, 30*time.Second, what, func() (bool, string) {
+			testkit.WaitFor(t, 30*time.Second, what, func() (bool, string) {
 				check()
 				live := p.live()
 				for _, c := range kids {
-					p.mu.Lock()
-					ok := p.lastOK[c.name]
-					p.mu.Unlock()
-					if live == "" || ok != live {
-						return false, "child " + c.name + " has not had a call accepted with the live token"
+					if live == "" || p.accepted(c.Name) != live {
+						return false, "child " + c.Name + " has not had a call accepted with the live token"
 					}
 				}
 				return true, ""
@@ -293,11 +155,11 @@ func TestFleet_oneFetchPerExpiry(t *testing.T) {
 			// the old token and be waiting for its one retry, and a second expiry within one call
 			// would fail it for a reason not the store's.
 			all := time.Now().UnixNano()
-			waitFor(t, 30*time.Second, what+" (calls begun before it ending)", func() (bool, string) {
+			testkit.WaitFor(t, 30*time.Second, what+" (calls begun before it ending)", func() (bool, string) {
 				check()
 				for _, c := range kids {
-					if n, _ := strconv.ParseInt(p.get("oldest:"+c.name), 10, 64); n <= all {
-						return false, "child " + c.name + " has a call under way that began before the fleet recovered"
+					if n, _ := strconv.ParseInt(board.Get("oldest:"+c.Name), 10, 64); n <= all {
+						return false, "child " + c.Name + " has a call under way that began before the fleet recovered"
 					}
 				}
 				return true, ""
@@ -312,10 +174,10 @@ func TestFleet_oneFetchPerExpiry(t *testing.T) {
 			recovered(fmt.Sprintf("recovery from expiry %d", round))
 			slowest = max(slowest, time.Since(at))
 		}
-		stopChildren(t, p, kids...)
+		board.Stop(t, 30*time.Second, kids...)
 		t.Logf("%d processes × %d goroutines, %d expiries in %v, slowest recovery %v, %d fetches",
 			children, goroutines, expiries, time.Since(start).Round(time.Millisecond), slowest.Round(time.Millisecond), p.fetches.Load())
-		assert.Empty(t, p.failed(), "failed calls")
+		assert.Empty(t, board.List("fail"), "failed calls")
 		assert.EqualValues(t, 1+expiries, p.fetches.Load(), "token fetches: 1 initial + 1 per expiry, for the whole fleet")
 
 		// The store holds the live token, written once per fetch.
@@ -341,7 +203,7 @@ func TestHelperProcess(t *testing.T) {
 		case "fleet":
 			err = runFleetChild(env)
 		case "stall":
-			err = runStallChild(env)
+			err = fleetproof.RunStall(env.board, env.store, shoptoken.Key{Platform: "fleet", App: "app", Shop: "shop-1"})
 		default:
 			err = fmt.Errorf("unknown role %q", role)
 		}
@@ -353,13 +215,15 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-// childEnv is what a child knows: its name, its Store on the parent's tables, and the parent.
+// childEnv is what a child knows: its name, its Store on the parent's tables, the platform and
+// the parent's board.
 type childEnv struct {
 	name  string
 	url   string
 	db    *sql.DB
 	store *Store
 	hc    *http.Client
+	board *fleetproof.Client
 	ctx   context.Context // ends when the parent says stop
 }
 
@@ -373,7 +237,7 @@ func newChildEnv() (*childEnv, error) {
 	if srv.driver == "" {
 		return nil, fmt.Errorf("unknown database %q", os.Getenv(envDB))
 	}
-	e := &childEnv{name: os.Getenv(envChild), url: os.Getenv(envURL),
+	e := &childEnv{name: os.Getenv(envChild), url: os.Getenv(envURL), board: fleetproof.Dial(),
 		hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 100}}}
 	db, err := sql.Open(srv.driver, srv.source())
 	if err != nil {
@@ -388,14 +252,7 @@ func newChildEnv() (*childEnv, error) {
 	if e.store, err = New(context.Background(), db, srv.d, opts...); err != nil {
 		return nil, err
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	e.ctx = ctx
-	go func() {
-		for e.get("stop") != "1" {
-			time.Sleep(50 * time.Millisecond)
-		}
-		stop()
-	}()
+	e.ctx = e.board.Stopped()
 	return e, nil
 }
 
@@ -404,33 +261,8 @@ func (e *childEnv) close() {
 	_ = e.db.Close()
 }
 
-func (e *childEnv) do(method, path, body string) (string, error) {
-	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	resp, err := e.hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), err
-}
-
-func (e *childEnv) get(name string) string {
-	v, _ := e.do(http.MethodGet, "/board/"+url.PathEscape(name), "")
-	return v
-}
-
-func (e *childEnv) set(name, v string) {
-	_, _ = e.do(http.MethodPut, "/board/"+url.PathEscape(name), v)
-}
-func (e *childEnv) append(name, v string) {
-	_, _ = e.do(http.MethodPost, "/board/"+url.PathEscape(name), v)
-}
 func (e *childEnv) fail(format string, args ...any) {
-	_, _ = e.do(http.MethodPost, "/fail", e.name+": "+fmt.Sprintf(format, args...))
+	e.board.Append("fail", e.name+": "+fmt.Sprintf(format, args...))
 }
 
 // fetch is the fleet's Refresher: one platform fetch.
@@ -494,14 +326,14 @@ func runFleetChild(e *childEnv) error {
 	started := make([]atomic.Int64, n) // when each goroutine's call under way began; 0: none
 	go func() {
 		// Every 10 ms: when the oldest call under way began (Unix ns; now when there is none).
-		for sleep(e.ctx, 10*time.Millisecond) {
+		for testkit.Sleep(e.ctx, 10*time.Millisecond) {
 			oldest := time.Now().UnixNano()
 			for i := range started {
 				if s := started[i].Load(); s != 0 && s < oldest {
 					oldest = s
 				}
 			}
-			e.set("oldest:"+e.name, strconv.FormatInt(oldest, 10))
+			e.board.Set("oldest:"+e.name, strconv.FormatInt(oldest, 10))
 		}
 	}()
 	var wg sync.WaitGroup
@@ -509,7 +341,7 @@ func runFleetChild(e *childEnv) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for sleep(e.ctx, time.Duration(5+rand.IntN(20))*time.Millisecond) {
+			for testkit.Sleep(e.ctx, time.Duration(5+rand.IntN(20))*time.Millisecond) {
 				started[i].Store(time.Now().UnixNano())
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				tok, err := c.Token(ctx)
@@ -531,16 +363,4 @@ func runFleetChild(e *childEnv) error {
 	}
 	wg.Wait()
 	return nil
-}
-
-// sleep sleeps d or until ctx ends; false if ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/watchhub"
 )
 
 // Lock implements shoptoken.Locker. The lease is a row of the leases table holding a random owner
@@ -36,11 +37,11 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 	if err := s.checkLease("lock", key, ttl); err != nil {
 		return nil, err
 	}
-	owner := rand.Text() // 128 random bits
-	var m *member
+	owner := rand.Text()   // 128 random bits
+	var m *watchhub.Member // set while this Lock waits for the unlock
 	defer func() {
 		if m != nil {
-			s.hub.leave(key, m)
+			s.hub.Leave(key, m, nil)
 		}
 	}()
 	for {
@@ -58,13 +59,13 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func()
 		var wake chan struct{}
 		if m == nil {
 			// Listen for the unlock before trying again, so that it cannot slip between the two.
-			if mm := (&member{ch: make(chan struct{}, 1)}); s.hub.join(key, mm) == nil {
-				m = mm
+			if w := watchhub.NewWait(); s.hub.Join(key, w, nil) {
+				m = w
 				s.hub.awaitListening(ctx)
 				continue
 			}
 		} else {
-			wake = m.ch
+			wake = m.C
 		}
 		t := time.NewTimer(s.cfg.poll)
 		select {
@@ -198,7 +199,7 @@ func (s *Store) hold(key, owner string, ttl time.Duration) func() {
 		ctx, cancel := context.WithTimeout(context.Background(), max(ttl, time.Second))
 		defer cancel()
 		_ = s.release(ctx, key, owner)
-		s.hub.unlocked(key)
+		s.hub.Unlocked(key)
 	})
 }
 

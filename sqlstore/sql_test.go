@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -13,6 +14,8 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/shoptoken/shoptoken/seal"
 )
 
 // server is a database the tests use.
@@ -141,9 +144,21 @@ func (e *testEnv) sql(query string) string {
 // withoutRenewal stops leases from being renewed: a holder that has stalled.
 func withoutRenewal() Option { return func(c *config) { c.noRenew = true } }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
+// testSealKey returns a seal key named id whose secret is derived from id.
+func testSealKey(id string) seal.Key {
+	return seal.Key{ID: id, Secret: bytes.Repeat([]byte(id[:1]), 32)}
+}
+
+// testKeyring returns a keyring of testSealKey(id) for each id, the first current.
+func testKeyring(tb testing.TB, ids ...string) *seal.Keyring {
+	tb.Helper()
+	keys := make([]seal.Key, len(ids))
+	for i, id := range ids {
+		keys[i] = testSealKey(id)
 	}
-	return def
+	kr, err := seal.New(keys[0], keys[1:]...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return kr
 }

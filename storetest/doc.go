@@ -1,8 +1,8 @@
 // Package storetest checks that a shoptoken.Store, and the shoptoken.Locker,
 // shoptoken.LeaseLoader, shoptoken.Watcher, shoptoken.BulkLoader and shoptoken.DueIndex it may
 // also be, keeps the contracts stated in package shoptoken, as
-// testing/fstest.TestFS does for an fs.FS. MemoryStore, filestore and redisstore run it; so
-// should any store you write yourself:
+// testing/fstest.TestFS does for an fs.FS. MemoryStore, filestore, redisstore and sqlstore run
+// it; so should any store you write yourself:
 //
 //	func TestMyStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) *storetest.Harness {
@@ -54,8 +54,8 @@
 //
 // # Sealing
 //
-// RunSealing checks a store that seals tokens with a seal.Keyring (as filestore.WithSeal and
-// redisstore.WithSeal do): a SealHarness opens it as processes with different keyrings would and
+// RunSealing checks a store that seals tokens with a seal.Keyring (as filestore.WithSeal,
+// redisstore.WithSeal and sqlstore.WithSeal do): a SealHarness opens it as processes with different keyrings would and
 // reads what it keeps at rest. It checks that nothing of a sealed token is stored in clear, that
 // tokens stored in clear before sealing load and are sealed by the next Save, that a token that
 // does not open is damage through every read (Load, TryLockLoad, LoadMany), and it runs a fleet of

@@ -2,13 +2,12 @@ module github.com/shoptoken/shoptoken/cmd/shoptoken
 
 go 1.24.0
 
-// The repository's own modules, from this checkout. When redisstore becomes a module of its own,
-// add one line to this block, github.com/shoptoken/shoptoken/redisstore => ../../redisstore, and
-// run go mod tidy (it adds the require). A release tag of this module replaces the block with
-// requires of the released versions: go install ...@version refuses replace directives.
+// The repository's own modules, from this checkout. A release tag of this module replaces the
+// block with requires of the released versions: go install ...@version refuses replace directives.
 replace (
 	github.com/shoptoken/shoptoken => ../../
 	github.com/shoptoken/shoptoken/otelshoptoken => ../../otelshoptoken
+	github.com/shoptoken/shoptoken/redisstore => ../../redisstore
 	github.com/shoptoken/shoptoken/sqlstore => ../../sqlstore
 )
 
@@ -19,6 +18,7 @@ require (
 	github.com/redis/go-redis/v9 v9.17.3
 	github.com/shoptoken/shoptoken v0.0.0-00010101000000-000000000000
 	github.com/shoptoken/shoptoken/otelshoptoken v0.0.0-00010101000000-000000000000
+	github.com/shoptoken/shoptoken/redisstore v0.0.0-00010101000000-000000000000
 	github.com/shoptoken/shoptoken/sqlstore v0.0.0-00010101000000-000000000000
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9

@@ -9,7 +9,10 @@
 // kind of event that turns into a storm of platform calls without shoptoken): each shop's token is
 // fetched again once, by one worker, and no order call fails for good.
 //
-//	go run ./examples/ordersync
+//	cd examples/ordersync && go run .
+//
+// It is a module of its own (its go.mod builds it from this checkout) because it uses redisstore,
+// which is one too: the SDK's own module never requires go-redis.
 //
 // What it shows: shoptoken.Key names every token (youzan/<client id>/<kdt_id>,
 // veapi/<account>/<shop>), so two platforms share one store and one prefix without crossing; each

@@ -5,6 +5,7 @@ go 1.24.0
 replace (
 	github.com/shoptoken/shoptoken => ../..
 	github.com/shoptoken/shoptoken/otelshoptoken => ../../otelshoptoken
+	github.com/shoptoken/shoptoken/redisstore => ../../redisstore
 	github.com/shoptoken/shoptoken/xoauth2 => ../../xoauth2
 )
 
@@ -13,6 +14,7 @@ require (
 	github.com/redis/go-redis/v9 v9.17.3
 	github.com/shoptoken/shoptoken v0.0.0-00010101000000-000000000000
 	github.com/shoptoken/shoptoken/otelshoptoken v0.0.0-00010101000000-000000000000
+	github.com/shoptoken/shoptoken/redisstore v0.0.0-00010101000000-000000000000
 	github.com/shoptoken/shoptoken/xoauth2 v0.0.0-00010101000000-000000000000
 	golang.org/x/oauth2 v0.30.0
 )

@@ -1,7 +1,12 @@
 package testkit
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
+	"time"
 )
 
 type fakeTB struct {
@@ -58,5 +63,45 @@ func TestPrinted_coversVerbsAndSlog(t *testing.T) {
 		if Leak(o, "0123456789abcdef") == "" {
 			t.Errorf("output %d does not show the field: %q", i, o)
 		}
+	}
+}
+
+// TestStartChild: a child runs only the test it was started for, sees the environment it was
+// given, and its exit status and output reach the parent.
+func TestStartChild(t *testing.T) {
+	ok := StartChild(t, "ok", "TestChildHelper", "TESTKIT_CHILD=ok")
+	bad := StartChild(t, "bad", "TestChildHelper", "TESTKIT_CHILD=bad")
+	WaitChildren(t, 30*time.Second, ok)
+	<-bad.Done()
+	if bad.Err() == nil || !strings.Contains(bad.Output(), "child says no") {
+		t.Errorf("bad child: %v, output %q", bad.Err(), bad.Output())
+	}
+	stuck := StartChild(t, "stuck", "TestChildHelper", "TESTKIT_CHILD=stuck")
+	if stuck.Exited() || stuck.Err() != nil {
+		t.Fatal("stuck child exited at once")
+	}
+	stuck.Kill()
+	if !stuck.Exited() || stuck.Err() == nil {
+		t.Errorf("killed child: exited %v, %v", stuck.Exited(), stuck.Err())
+	}
+	n := 0
+	WaitFor(t, 5*time.Second, "three calls", func() (bool, string) { n++; return n == 3, "" })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if Sleep(ctx, time.Hour) {
+		t.Error("Sleep slept through a cancelled context")
+	}
+}
+
+// TestChildHelper is the body of TestStartChild's children.
+func TestChildHelper(t *testing.T) {
+	switch os.Getenv("TESTKIT_CHILD") {
+	case "ok":
+		os.Exit(0)
+	case "bad":
+		fmt.Fprintln(os.Stderr, "child says no")
+		os.Exit(3)
+	case "stuck":
+		time.Sleep(time.Minute)
 	}
 }

@@ -1,21 +1,20 @@
 package fleettest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/fleetproof"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/redisstore"
 )
 
@@ -63,29 +62,18 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// fleet is one test's share of Redis: a random prefix whose keys are deleted at cleanup, and the
-// child processes it started, killed at cleanup if still running.
+// fleet is one test's share of Redis: a random prefix whose keys are deleted at cleanup, after
+// the child processes it started are killed (testkit.StartChild kills them at cleanup).
 type fleet struct {
 	t      *testing.T
 	prefix string
 	rdb    *redis.Client
-
-	mu       sync.Mutex
-	children []*child
 }
 
 func newFleet(t *testing.T) *fleet {
 	t.Helper()
 	f := &fleet{t: t, prefix: "shoptoken-fleettest:" + randomHex(6) + ":", rdb: newRedisClient(t)}
-	t.Cleanup(func() {
-		f.mu.Lock()
-		kids := f.children
-		f.mu.Unlock()
-		for _, c := range kids {
-			c.kill()
-		}
-		deletePrefix(f.rdb, f.prefix)
-	})
+	t.Cleanup(func() { deletePrefix(f.rdb, f.prefix) })
 	return f
 }
 
@@ -120,76 +108,21 @@ func (f *fleet) store(opts ...redisstore.Option) *redisstore.Store {
 	return s
 }
 
-// child is a copy of the test binary running TestHelperProcess in some role.
-type child struct {
-	name string
-	cmd  *exec.Cmd
-	out  syncBuffer
-	done chan struct{}
-	err  error // Wait's result, once done is closed
-}
-
 // startChild re-executes the test binary as a child playing role, with env (KEY=value) added.
-func (f *fleet) startChild(role, name, url string, env ...string) *child {
+func (f *fleet) startChild(role, name, url string, env ...string) *testkit.Child {
 	f.t.Helper()
-	c := &child{name: name, done: make(chan struct{})}
-	c.cmd = exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1", "-test.v=false")
-	c.cmd.Env = append(os.Environ(),
-		envRole+"="+role, envRedis+"="+redisAddr(), envPrefix+"="+f.prefix, envURL+"="+url, envChild+"="+name)
-	c.cmd.Env = append(c.cmd.Env, env...)
-	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
-	if err := c.cmd.Start(); err != nil {
-		f.t.Fatalf("start child %s: %v", name, err)
-	}
-	go func() {
-		c.err = c.cmd.Wait()
-		close(c.done)
-	}()
-	f.mu.Lock()
-	f.children = append(f.children, c)
-	f.mu.Unlock()
-	return c
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (c *child) kill() {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	_ = c.cmd.Process.Kill()
-	<-c.done
-}
-
-func (c *child) exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
+	return testkit.StartChild(f.t, name, "TestHelperProcess", append([]string{envRole + "=" + role,
+		envRedis + "=" + redisAddr(), envPrefix + "=" + f.prefix, envURL + "=" + url, envChild + "=" + name}, env...)...)
 }
 
 // stopChildren asks every child to stop (the "stop" report key) and waits for them to exit
 // cleanly, failing the test if one does not.
-func (f *fleet) stopChildren(kids ...*child) {
+func (f *fleet) stopChildren(kids ...*testkit.Child) {
 	f.t.Helper()
 	if err := f.rdb.Set(context.Background(), f.key("stop"), "1", 0).Err(); err != nil {
 		f.t.Fatalf("set stop: %v", err)
 	}
-	deadline := time.After(20 * time.Second)
-	for _, c := range kids {
-		select {
-		case <-c.done:
-			if c.err != nil {
-				f.t.Errorf("child %s exited with %v:\n%s", c.name, c.err, c.out.String())
-			}
-		case <-deadline:
-			f.t.Errorf("child %s did not stop in time:\n%s", c.name, c.out.String())
-			c.kill()
-		}
-	}
+	testkit.WaitChildren(f.t, 20*time.Second, kids...)
 }
 
 // failures returns the failure count the children reported and a few of their messages.
@@ -198,44 +131,6 @@ func (f *fleet) failures() (int64, []string) {
 	n, _ := f.rdb.Get(ctx, f.key("fail")).Int64()
 	msgs, _ := f.rdb.LRange(ctx, f.key("errs"), 0, 9).Result()
 	return n, msgs
-}
-
-// waitFor polls cond every 5 ms until it holds, or fails the test with what cond last said once
-// timeout has passed.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	end := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("timed out after %v waiting for %s: %s", timeout, what, why)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > 4000 {
-		s = "…" + s[len(s)-4000:]
-	}
-	return s
 }
 
 // TestHelperProcess is the body of every child process. It does nothing unless the test binary
@@ -314,18 +209,6 @@ func (e *childEnv) fail(format string, args ...any) {
 	_, _ = pipe.Exec(ctx)
 }
 
-// sleepCtx sleeps d or until ctx ends; false if ctx ended.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 func short(s string) string {
 	s = strings.TrimSpace(s)
 	if len(s) > 200 {
@@ -351,4 +234,16 @@ func fk(key string) shoptoken.Key {
 		panic("fleettest: bad test key " + key) // a typo in a test's constant
 	}
 	return k
+}
+
+// stallKey is the key of the fencing proof.
+const stallKey = "test/fleet/stall"
+
+// runStallChild is holder A of the fencing proof (fleetproof.RunStall) on its own Redis client.
+func runStallChild(e *childEnv) error {
+	srdb := redis.NewClient(&redis.Options{Addr: os.Getenv(envRedis)})
+	defer srdb.Close()
+	rs := redisstore.New(srdb, redisstore.WithPrefix(e.prefix))
+	defer rs.Close()
+	return fleetproof.RunStall(fleetproof.Dial(), rs, fk(stallKey))
 }

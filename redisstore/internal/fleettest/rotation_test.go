@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/redisstore"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/veapi"
@@ -69,7 +70,7 @@ func lateFailureRound(t *testing.T) {
 	_, err := store.Save(ctx, lateKey, &shoptoken.Token{RefreshToken: emu.NewGrant("shop-1"), Subject: "shop-1"}, 0)
 	require.NoError(t, err)
 
-	kids := map[string]*child{}
+	kids := map[string]*testkit.Child{}
 	var kidsMu sync.Mutex
 	g := &lateGate{emu: emu.URL}
 	srv := httptest.NewServer(g)
@@ -77,8 +78,8 @@ func lateFailureRound(t *testing.T) {
 	g.kill = func(name string) {
 		kidsMu.Lock()
 		defer kidsMu.Unlock()
-		if c := kids[name]; c != nil && !c.exited() {
-			c.kill()
+		if c := kids[name]; c != nil && !c.Exited() {
+			c.Kill()
 			kids[name] = f.startChild("veapi-late", name, srv.URL)
 		}
 	}
@@ -89,13 +90,13 @@ func lateFailureRound(t *testing.T) {
 	}
 	kidsMu.Unlock()
 
-	waitFor(t, 40*time.Second, "9 refresh requests through the gate, 2 of them late failures with a kill", func() (bool, string) {
+	testkit.WaitFor(t, 40*time.Second, "9 refresh requests through the gate, 2 of them late failures with a kill", func() (bool, string) {
 		n, kills := g.counts()
 		return n >= 9 && kills >= 2, strconv.Itoa(n) + " requests, " + strconv.Itoa(kills) + " kills"
 	})
 	time.Sleep(lateTTL) // let the fleet settle on the last rotation
 	kidsMu.Lock()
-	var all []*child
+	var all []*testkit.Child
 	for _, c := range kids {
 		all = append(all, c)
 	}
@@ -214,7 +215,7 @@ func runVeapiLateChild(e *childEnv) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for sleepCtx(e.ctx, 30*time.Millisecond) {
+			for testkit.Sleep(e.ctx, 30*time.Millisecond) {
 				tctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 				_, _ = src.Token(tctx)
 				cancel()

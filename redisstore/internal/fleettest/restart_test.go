@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/redisstore"
 )
 
@@ -145,7 +146,7 @@ func TestFleet_redisRestart(t *testing.T) {
 	events.on.Store(true) // from the restart on, for the log if the test fails
 	srv.start(t)
 	var converged string
-	waitFor(t, 10*time.Second, "the fleet to converge after the restart", func() (bool, string) {
+	testkit.WaitFor(t, 10*time.Second, "the fleet to converge after the restart", func() (bool, string) {
 		first := cs[0].Current()
 		for i, c := range cs {
 			if tok := c.Current(); tok == nil || tok.AccessToken != first.AccessToken {
@@ -263,7 +264,7 @@ func (p *fakePlatform) count() int {
 type redisServer struct {
 	bin, addr, port string
 	cmd             *exec.Cmd
-	out             syncBuffer
+	out             testkit.LogBuffer
 	done            chan struct{}
 }
 
@@ -303,7 +304,7 @@ func (s *redisServer) start(t *testing.T) {
 	}(s.cmd)
 	rdb := redis.NewClient(&redis.Options{Addr: s.addr, MaxRetries: -1})
 	defer rdb.Close()
-	waitFor(t, 10*time.Second, "redis-server to answer", func() (bool, string) {
+	testkit.WaitFor(t, 10*time.Second, "redis-server to answer", func() (bool, string) {
 		select {
 		case <-done:
 			t.Fatalf("redis-server exited:\n%s", s.out.String())

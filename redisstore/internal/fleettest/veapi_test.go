@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/redisstore"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/veapi"
@@ -65,7 +66,7 @@ func TestFleet_Veapi_killDuringRotation(t *testing.T) {
 	_, err := store.Save(ctx, veapiKey, &shoptoken.Token{RefreshToken: emu.NewGrant("shop-1"), Subject: "shop-1"}, 0)
 	require.NoError(t, err)
 
-	kids := make([]*child, children)
+	kids := make([]*testkit.Child, children)
 	for i := range kids {
 		kids[i] = f.startChild("veapi", "c"+strconv.Itoa(i), emu.URL)
 	}
@@ -74,7 +75,7 @@ func TestFleet_Veapi_killDuringRotation(t *testing.T) {
 		require.NoError(t, err)
 		return v - 1 // version 1 is the grant seeded above
 	}
-	waitFor(t, 30*time.Second, "the first rotation", func() (bool, string) {
+	testkit.WaitFor(t, 30*time.Second, "the first rotation", func() (bool, string) {
 		return saved() >= 1, "no rotation saved yet"
 	})
 
@@ -91,14 +92,14 @@ func TestFleet_Veapi_killDuringRotation(t *testing.T) {
 	}
 	var postponed, midRotation int
 	// killSafely kills c once it is outside the unprotectable window (see the test's comment).
-	killSafely := func(c *child) {
+	killSafely := func(c *testkit.Child) {
 		waited := false
 		defer func() {
 			if waited {
 				postponed++
 			}
 		}()
-		waitFor(t, 10*time.Second, "a moment to kill "+c.name+" without losing a rotation in flight", func() (bool, string) {
+		testkit.WaitFor(t, 10*time.Second, "a moment to kill "+c.Name+" without losing a rotation in flight", func() (bool, string) {
 			checked := time.Now()
 			for name, sent := range inflight() {
 				if time.Since(sent) > veapiLatency/2 {
@@ -113,10 +114,10 @@ func TestFleet_Veapi_killDuringRotation(t *testing.T) {
 			if time.Since(checked) > veapiLatency/4 {
 				return false, "the check was too slow to rely on"
 			}
-			c.kill()
+			c.Kill()
 			return true, ""
 		})
-		f.rdb.HDel(ctx, f.key("inflight"), c.name) // its request died with it
+		f.rdb.HDel(ctx, f.key("inflight"), c.Name) // its request died with it
 	}
 
 	start := time.Now()
@@ -124,14 +125,14 @@ func TestFleet_Veapi_killDuringRotation(t *testing.T) {
 		// At least one rotation between two kills, so that the kills land across many rotations
 		// (a killed lease holder stops the fleet until its lease lapses, 1.2 s).
 		before := saved()
-		waitFor(t, 20*time.Second, fmt.Sprintf("a rotation after kill %d", k), func() (bool, string) {
+		testkit.WaitFor(t, 20*time.Second, fmt.Sprintf("a rotation after kill %d", k), func() (bool, string) {
 			return saved() > before, "no new rotation saved"
 		})
 		time.Sleep(time.Duration(rand.IntN(400)) * time.Millisecond)
 		i := rand.IntN(children)
 		if k%2 == 0 {
 			// Wait for a refresh request to be under way, and kill the child that sent it.
-			waitFor(t, 10*time.Second, "a refresh in flight", func() (bool, string) {
+			testkit.WaitFor(t, 10*time.Second, "a refresh in flight", func() (bool, string) {
 				for name, sent := range inflight() {
 					if time.Since(sent) < veapiLatency/4 {
 						i, _ = strconv.Atoi(strings.TrimPrefix(name, "c"))
@@ -142,11 +143,11 @@ func TestFleet_Veapi_killDuringRotation(t *testing.T) {
 			})
 			midRotation++
 		}
-		if kids[i].exited() {
-			t.Fatalf("child %s exited on its own (%v):\n%s", kids[i].name, kids[i].err, kids[i].out.String())
+		if kids[i].Exited() {
+			t.Fatalf("child %s exited on its own (%v):\n%s", kids[i].Name, kids[i].Err(), kids[i].Output())
 		}
 		killSafely(kids[i])
-		kids[i] = f.startChild("veapi", kids[i].name, emu.URL)
+		kids[i] = f.startChild("veapi", kids[i].Name, emu.URL)
 	}
 	time.Sleep(veapiTTL) // let the restarted fleet rotate once more
 	for _, c := range kids {
@@ -206,7 +207,7 @@ func runVeapiChild(e *childEnv) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for sleepCtx(e.ctx, time.Duration(20+rand.IntN(30))*time.Millisecond) {
+			for testkit.Sleep(e.ctx, time.Duration(20+rand.IntN(30))*time.Millisecond) {
 				err := callVeapi(e, api)
 				pipe := e.rdb.Pipeline()
 				pipe.Incr(context.Background(), e.key("calls"))

@@ -1,8 +1,6 @@
-package redisstore
+package tokenjson
 
 import (
-	"encoding/json"
-	"errors"
 	"math/bits"
 	"strings"
 	"time"
@@ -11,16 +9,7 @@ import (
 	"github.com/shoptoken/shoptoken"
 )
 
-// Why a decoder of our own: a fleet's cold start loads 100 000 tokens and more with LoadMany, and
-// encoding/json spent more CPU decoding them than go-redis spent fetching them. The stored format
-// stays what json.Marshal writes, compact JSON of plainToken, so that tokens written by earlier
-// versions load, and processes of the previous version, during a rolling deploy, read the tokens
-// this one writes. decodeToken reads only that shape, written by json.Marshal: the known fields
-// once each, strings without escapes, times in RFC 3339. Anything else (escapes, whitespace,
-// null, unknown or repeated fields, numbers, invalid UTF-8) is left to encoding/json, so the
-// result is always what json.Unmarshal gives; FuzzDecodeToken checks that.
-
-// The fields of plainToken in the order json.Marshal writes them, each as it starts in the JSON:
+// The fields of a Token in the order json.Marshal writes them, each as it starts in the JSON:
 // its quoted name and the colon.
 const (
 	fAccess = iota
@@ -50,7 +39,7 @@ var fieldNames = [nFields]string{
 // span is a string's place in the data: data[lo:hi].
 type span struct{ lo, hi int }
 
-// tokenParser holds what decodeToken has found so far.
+// tokenParser holds what fastDecode has found so far.
 type tokenParser struct {
 	data string
 	i    int
@@ -62,27 +51,7 @@ type tokenParser struct {
 	tok                           *shoptoken.Token
 }
 
-// decodeToken decodes data as json.Unmarshal into a plainToken does; it returns json's error, or
-// errNotObject for JSON that is not an object. For a token without Scope and Extra it costs two
-// allocations (the Token and one string holding its strings), where encoding/json costs ten.
-func decodeToken(data string) (*shoptoken.Token, error) {
-	if tok, ok := fastDecode(data); ok {
-		return tok, nil
-	}
-	tok := new(shoptoken.Token)
-	if err := json.Unmarshal([]byte(data), (*plainToken)(tok)); err != nil {
-		return nil, err
-	}
-	if t := strings.TrimSpace(data); t[0] != '{' {
-		return nil, errNotObject // null decodes quietly
-	}
-	return tok, nil
-}
-
-// errNotObject reports JSON that decodes without error but is not an object, such as null.
-var errNotObject = errors.New("not a JSON object")
-
-// fastDecode decodes data if it has the shape json.Marshal gives a plainToken; false otherwise.
+// fastDecode decodes data if it has the shape json.Marshal gives a Token; false otherwise.
 func fastDecode(data string) (*shoptoken.Token, bool) {
 	p := tokenParser{data: data, tok: new(shoptoken.Token)}
 	if !p.object() {

@@ -1,4 +1,4 @@
-package redisstore
+package tokenjson
 
 import (
 	"bytes"
@@ -16,17 +16,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/storebench"
 )
 
-// jsonDecode is how Load decoded tokens before decodeToken: the reference decodeToken must
-// agree with.
+// jsonDecode is encoding/json's decoding of a stored token, the reference Unmarshal must agree
+// with: what does not start with '{' is not an object; the rest is json.Unmarshal's.
 func jsonDecode(data string) (*shoptoken.Token, error) {
-	tok := new(shoptoken.Token)
-	if err := json.Unmarshal([]byte(data), (*plainToken)(tok)); err != nil {
-		return nil, err
+	if t := strings.TrimLeft(data, " \t\r\n"); t == "" || t[0] != '{' {
+		return nil, ErrNotObject
 	}
-	if t := strings.TrimSpace(data); t[0] != '{' {
-		return nil, errNotObject
+	tok := new(shoptoken.Token)
+	if err := json.Unmarshal([]byte(data), (*plain)(tok)); err != nil {
+		return nil, err
 	}
 	return tok, nil
 }
@@ -41,7 +42,7 @@ func decodeSeeds(tb testing.TB) []string {
 	toks := []*shoptoken.Token{
 		{},
 		{AccessToken: "at"},
-		fleetToken(7, time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)),
+		storebench.FleetToken(7, time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)),
 		{
 			AccessToken: "at-é-中文-😀", TokenType: "bearer", RefreshToken: "rt<>&'\"\\/\u2028\x7f",
 			Expiry:        time.Date(2031, 5, 6, 7, 8, 9, 123456789, cst),
@@ -58,7 +59,7 @@ func decodeSeeds(tb testing.TB) []string {
 	}
 	var seeds []string
 	for _, tok := range toks {
-		data, err := json.Marshal((*plainToken)(tok))
+		data, err := json.Marshal((*plain)(tok))
 		require.NoError(tb, err)
 		seeds = append(seeds, string(data))
 	}
@@ -87,68 +88,110 @@ func decodeSeeds(tb testing.TB) []string {
 	)
 }
 
-// checkDecode fails t if decodeToken and encoding/json disagree about data.
+// checkDecode fails t if Unmarshal, UnmarshalBytes and encoding/json disagree about data.
 func checkDecode(t *testing.T, data string) {
 	t.Helper()
 	want, wantErr := jsonDecode(data)
-	got, err := decodeToken(data)
-	switch {
-	case wantErr != nil:
-		if err == nil {
-			t.Fatalf("decodeToken(%q) = %#v; encoding/json fails: %v", data, got, wantErr)
+	for name, decode := range map[string]func(string) (*shoptoken.Token, error){
+		"Unmarshal":      Unmarshal,
+		"UnmarshalBytes": func(s string) (*shoptoken.Token, error) { return UnmarshalBytes([]byte(s)) },
+	} {
+		got, err := decode(data)
+		switch {
+		case wantErr != nil:
+			if err == nil {
+				t.Fatalf("%s(%q) = %#v; encoding/json fails: %v", name, data, got, wantErr)
+			}
+			if errors.Is(wantErr, ErrNotObject) != errors.Is(err, ErrNotObject) {
+				t.Fatalf("%s(%q): %v; encoding/json: %v", name, data, err, wantErr)
+			}
+			if !errors.Is(err, ErrNotObject) && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("%s(%q): %v, neither ErrNotObject nor ErrInvalid", name, data, err)
+			}
+		case err != nil:
+			t.Fatalf("%s(%q): %v; encoding/json decodes it", name, data, err)
+		case !reflect.DeepEqual(want, got):
+			t.Fatalf("%s(%q):\n got %s\nwant %s", name, data, dump(got), dump(want))
 		}
-		if errors.Is(wantErr, errNotObject) != errors.Is(err, errNotObject) {
-			t.Fatalf("decodeToken(%q): %v; encoding/json: %v", data, err, wantErr)
-		}
-	case err != nil:
-		t.Fatalf("decodeToken(%q): %v; encoding/json decodes it", data, err)
-	case !reflect.DeepEqual(want, got):
-		t.Fatalf("decodeToken(%q):\n got %s\nwant %s", data, dump(got), dump(want))
 	}
 }
 
 // dump shows every field of tok, secrets included (test data only), with its times' locations.
 func dump(tok *shoptoken.Token) string {
-	p := *(*plainToken)(tok)
+	p := *(*plain)(tok)
 	return fmt.Sprintf("%+v (zones %v %v %v)", p, p.Expiry.Location(), p.RefreshExpiry.Location(), p.IssuedAt.Location())
 }
 
-// TestDecodeToken: decodeToken gives what encoding/json gives, token for token and error for
-// error, and takes its own path for what json.Marshal writes. (Not parallel: it counts allocations.)
-func TestDecodeToken(t *testing.T) {
+// TestUnmarshal: Unmarshal gives what encoding/json gives, token for token and error for error,
+// and takes its own path for what Marshal writes. (Not parallel: it counts allocations.)
+func TestUnmarshal(t *testing.T) {
 	for _, data := range decodeSeeds(t) {
 		checkDecode(t, data)
 	}
-	// What json.Marshal writes without escapes is decoded without encoding/json.
-	data := string(mustJSON(t, fleetToken(1, time.Now().Truncate(time.Second))))
+	// What Marshal writes without escapes is decoded without encoding/json.
+	data := string(mustMarshal(t, storebench.FleetToken(1, time.Now().Truncate(time.Second))))
 	_, ok := fastDecode(data)
 	assert.True(t, ok, "fastDecode(%q)", data)
-	assert.Equal(t, 2.0, testing.AllocsPerRun(100, func() { _, _ = decodeToken(data) }),
+	assert.Equal(t, 2.0, testing.AllocsPerRun(100, func() { _, _ = Unmarshal(data) }),
 		"a token without Scope and Extra: the Token and one string")
+	raw := []byte(data)
+	assert.Equal(t, 2.0, testing.AllocsPerRun(100, func() { _, _ = UnmarshalBytes(raw) }),
+		"UnmarshalBytes does not copy the data")
+	tok, err := UnmarshalBytes(raw)
+	require.NoError(t, err)
+	access := tok.AccessToken
+	for i := range raw {
+		raw[i] = 'x'
+	}
+	assert.Equal(t, access, tok.AccessToken, "the Token keeps no reference to the data")
 }
 
-// TestDecodeToken_zones runs TestDecodeToken where the local zone is not UTC: a time with an
-// offset decodes to the local zone only where that zone has the offset.
-func TestDecodeToken_zones(t *testing.T) {
+// TestMarshal: Marshal writes what json.Marshal writes of a Token, which Unmarshal reads back.
+func TestMarshal(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("REDISSTORE_DECODE_CHILD") != "" {
+	tok := storebench.FleetToken(3, time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC))
+	tok.Scope, tok.Extra = []string{"a", "b"}, map[string]string{"k": "v"}
+	got, err := Marshal(tok)
+	require.NoError(t, err)
+	want, err := json.Marshal(tok)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got))
+	back, err := Unmarshal(string(got))
+	require.NoError(t, err)
+	assert.Equal(t, tok, back)
+}
+
+func mustMarshal(tb testing.TB, tok *shoptoken.Token) []byte {
+	tb.Helper()
+	data, err := Marshal(tok)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
+}
+
+// TestUnmarshal_zones runs TestUnmarshal where the local zone is not UTC: a time with an
+// offset decodes to the local zone only where that zone has the offset.
+func TestUnmarshal_zones(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("TOKENJSON_ZONE_CHILD") != "" {
 		t.Skip("child process")
 	}
 	for _, tz := range []string{"Asia/Shanghai", "America/St_Johns", "Europe/London"} {
 		t.Run(tz, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestDecodeToken$", "-test.count=1", "-test.v")
-			cmd.Env = append(os.Environ(), "TZ="+tz, "REDISSTORE_DECODE_CHILD=1")
+			cmd := exec.Command(os.Args[0], "-test.run=^TestUnmarshal$", "-test.count=1", "-test.v")
+			cmd.Env = append(os.Environ(), "TZ="+tz, "TOKENJSON_ZONE_CHILD=1")
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			require.NoError(t, cmd.Run(), out.String())
-			require.Contains(t, out.String(), "--- PASS: TestDecodeToken")
+			require.Contains(t, out.String(), "--- PASS: TestUnmarshal")
 		})
 	}
 }
 
-// FuzzDecodeToken: for any stored value, decodeToken and encoding/json agree.
-func FuzzDecodeToken(f *testing.F) {
+// FuzzUnmarshal: for any stored value, Unmarshal and encoding/json agree.
+func FuzzUnmarshal(f *testing.F) {
 	for _, s := range decodeSeeds(f) {
 		f.Add(s)
 	}
@@ -156,7 +199,7 @@ func FuzzDecodeToken(f *testing.F) {
 }
 
 func benchDecode(b *testing.B, tok *shoptoken.Token, decode func(string) (*shoptoken.Token, error)) {
-	data := string(mustJSON(b, tok))
+	data := string(mustMarshal(b, tok))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
@@ -166,19 +209,19 @@ func benchDecode(b *testing.B, tok *shoptoken.Token, decode func(string) (*shopt
 	}
 }
 
-// BenchmarkDecodeToken: decodeToken against encoding/json, on a fleet's token and on one with
-// every field.
-func BenchmarkDecodeToken(b *testing.B) {
+// BenchmarkUnmarshal: Unmarshal against encoding/json, on a fleet's token and on one with every
+// field.
+func BenchmarkUnmarshal(b *testing.B) {
 	exp := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
-	full := fleetToken(1, exp)
+	full := storebench.FleetToken(1, exp)
 	full.Expiry = full.Expiry.In(time.FixedZone("", 8*3600))
 	full.Scope = []string{"item", "trade", "user", "logistics"}
 	full.Extra = map[string]string{"status": "1"}
 	for _, tt := range []struct {
 		name string
 		tok  *shoptoken.Token
-	}{{"fleet", fleetToken(1, exp)}, {"full", full}} {
-		b.Run(tt.name+"/decodeToken", func(b *testing.B) { benchDecode(b, tt.tok, decodeToken) })
+	}{{"fleet", storebench.FleetToken(1, exp)}, {"full", full}} {
+		b.Run(tt.name+"/Unmarshal", func(b *testing.B) { benchDecode(b, tt.tok, Unmarshal) })
 		b.Run(tt.name+"/encoding-json", func(b *testing.B) { benchDecode(b, tt.tok, jsonDecode) })
 	}
 }

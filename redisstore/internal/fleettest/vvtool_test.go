@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/testkit"
 	"github.com/shoptoken/shoptoken/redisstore"
 	"github.com/shoptoken/shoptoken/shoptokentest"
 	"github.com/shoptoken/shoptoken/vvtool"
@@ -46,16 +47,16 @@ func TestFleet_VVTool_expireNow(t *testing.T) {
 	emu := shoptokentest.NewVVTool()
 	t.Cleanup(emu.Close)
 
-	kids := make([]*child, children)
+	kids := make([]*testkit.Child, children)
 	for i := range kids {
 		kids[i] = f.startChild("vvtool", "c"+strconv.Itoa(i), emu.URL, envGoroutines+"="+strconv.Itoa(goroutines))
 	}
-	lastOK := func(c *child) string {
-		s, _ := f.rdb.Get(context.Background(), f.key("ok:"+c.name)).Result()
+	lastOK := func(c *testkit.Child) string {
+		s, _ := f.rdb.Get(context.Background(), f.key("ok:"+c.Name)).Result()
 		return s
 	}
-	oldestCall := func(c *child) int64 {
-		n, _ := f.rdb.Get(context.Background(), f.key("oldest:"+c.name)).Int64()
+	oldestCall := func(c *testkit.Child) int64 {
+		n, _ := f.rdb.Get(context.Background(), f.key("oldest:"+c.Name)).Int64()
 		return n
 	}
 	var round int
@@ -64,8 +65,8 @@ func TestFleet_VVTool_expireNow(t *testing.T) {
 			t.Fatalf("in round %d callers saw %d failures; stats %+v; e.g.:\n%s", round, n, emu.Stats(), strings.Join(msgs, "\n"))
 		}
 		for _, c := range kids {
-			if c.exited() {
-				t.Fatalf("child %s exited early (%v):\n%s", c.name, c.err, c.out.String())
+			if c.Exited() {
+				t.Fatalf("child %s exited early (%v):\n%s", c.Name, c.Err(), c.Output())
 			}
 		}
 	}
@@ -76,21 +77,21 @@ func TestFleet_VVTool_expireNow(t *testing.T) {
 	// expiry would make that retry fail for a reason that is not the SDK's (two expiries within one
 	// call).
 	awaitRecovery := func(what string) {
-		waitFor(t, 20*time.Second, what, func() (bool, string) {
+		testkit.WaitFor(t, 20*time.Second, what, func() (bool, string) {
 			check()
 			for _, c := range kids {
 				if !emu.Valid(lastOK(c)) {
-					return false, "child " + c.name + " has not succeeded with a live token yet"
+					return false, "child " + c.Name + " has not succeeded with a live token yet"
 				}
 			}
 			return true, ""
 		})
 		all := time.Now().UnixNano()
-		waitFor(t, 20*time.Second, what+" (calls begun before it ending)", func() (bool, string) {
+		testkit.WaitFor(t, 20*time.Second, what+" (calls begun before it ending)", func() (bool, string) {
 			check()
 			for _, c := range kids {
 				if oldestCall(c) <= all {
-					return false, "child " + c.name + " still has a call under way that began before the fleet recovered"
+					return false, "child " + c.Name + " still has a call under way that began before the fleet recovered"
 				}
 			}
 			return true, ""
@@ -156,7 +157,7 @@ func runVVToolChild(e *childEnv) error {
 	reported.Add(1)
 	go func() {
 		defer reported.Done()
-		for sleepCtx(e.ctx, 10*time.Millisecond) {
+		for testkit.Sleep(e.ctx, 10*time.Millisecond) {
 			// Read the calls first: a call that ends after this read is reported as under way
 			// once more, never the other way round.
 			oldest := time.Now().UnixNano()
@@ -179,7 +180,7 @@ func runVVToolChild(e *childEnv) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for sleepCtx(e.ctx, time.Duration(100+rand.IntN(100))*time.Millisecond) {
+			for testkit.Sleep(e.ctx, time.Duration(100+rand.IntN(100))*time.Millisecond) {
 				started[g].Store(time.Now().UnixNano())
 				callInfo(e, hc)
 				started[g].Store(0)
