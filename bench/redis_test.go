@@ -209,7 +209,7 @@ func BenchmarkRedisColdStart(b *testing.B) {
 			b.StartTimer()
 		}
 		rate(b, before)
-		b.ReportMetric(float64(indexed), "total-indexed")
+		b.ReportMetric(float64(indexed), "shops-indexed")
 		if indexed != total {
 			b.Fatalf("%d of %d total in the due index", indexed, total)
 		}

@@ -509,3 +509,35 @@ func TestApp_Close_writesPendingDueTimes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, due, 20)
 }
+
+// TestApp_Shutdown_waitsForRefreshes: the Keeper is stopped and a refresh under way, whose caller
+// gave up, is waited for: Shutdown returns once its token is saved, and the App is closed after.
+func TestApp_Shutdown_waitsForRefreshes(t *testing.T) {
+	st := shoptoken.NewMemoryStore()
+	p := newPlatform("veapi", time.Now)
+	p.gate = make(chan struct{})
+	a, err := shops.New(p.Platform("acct"), shops.WithStore(st), shops.WithSweepEvery(10*time.Millisecond))
+	require.NoError(t, err)
+	ran := make(chan error, 1)
+	go func() { ran <- a.Run(context.Background()) }()
+	cctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err = a.Token(cctx, "shop-1")
+	require.Error(t, err, "the caller gave up")
+
+	done := make(chan error, 1)
+	go func() { done <- a.Shutdown(context.Background()) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned %v while a refresh was under way", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	p.gate <- struct{}{}
+	require.NoError(t, <-done)
+	require.NoError(t, <-ran, "Run returns nil after Shutdown")
+	stored, _, err := st.Load(context.Background(), "veapi/acct/shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, "veapi-at-1", stored.AccessToken, "the refresh's token is saved")
+	_, err = a.Token(context.Background(), "shop-1")
+	assert.ErrorIs(t, err, shoptoken.ErrClosed)
+}

@@ -3,6 +3,7 @@ package tokenjson
 import (
 	"math/bits"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -45,8 +46,10 @@ type tokenParser struct {
 	i    int
 
 	access, typ, refresh, subject span
-	scope                         []span // nil: no "scope"; empty, non-nil: "scope":[]
-	extra                         []span // key, value, key, value…
+	scope                         []span   // nil: no "scope"; empty, non-nil: "scope":[]
+	scopeRaw                      span     // the scope array as written, "[" to "]"
+	shared                        []string // an interned list equal to the scope array, if any
+	extra                         []span   // key, value, key, value…
 	hasExtra                      bool
 	tok                           *shoptoken.Token
 }
@@ -226,12 +229,22 @@ func special(d string, j int) int {
 	return j
 }
 
-// strings reads a JSON array of strings into p.scope.
+// strings reads a JSON array of strings into p.scope, or finds it among the interned scope lists
+// (an app's shops share one: a Youzan token carries some fifty scopes, the same for every shop).
 func (p *tokenParser) strings() bool {
 	d := p.data
 	if p.i >= len(d) || d[p.i] != '[' {
 		return false
 	}
+	if end := strings.IndexByte(d[p.i:], ']'); end > 0 {
+		if l, ok := scopes.get(d[p.i : p.i+end+1]); ok {
+			p.shared, p.scopeRaw = l, span{p.i, p.i + end + 1}
+			p.i += end + 1
+			return true
+		}
+	}
+	lo := p.i
+	defer func() { p.scopeRaw = span{lo, p.i} }()
 	p.i++
 	p.scope = make([]span, 0, 8)
 	if p.i < len(d) && d[p.i] == ']' {
@@ -298,7 +311,7 @@ func (p *tokenParser) finish() {
 	for _, s := range [...]span{p.access, p.typ, p.refresh, p.subject} {
 		n += s.hi - s.lo
 	}
-	for _, s := range p.scope {
+	for _, s := range p.scope { // empty when the list was interned
 		n += s.hi - s.lo
 	}
 	for _, s := range p.extra {
@@ -324,10 +337,16 @@ func (p *tokenParser) finish() {
 	t.TokenType = all[typ.lo:typ.hi]
 	t.RefreshToken = all[refresh.lo:refresh.hi]
 	t.Subject = all[subject.lo:subject.hi]
-	if p.scope != nil {
+	switch {
+	case p.shared != nil:
+		t.Scope = p.shared
+	case p.scope != nil:
 		t.Scope = make([]string, len(p.scope))
 		for i, s := range p.scope {
 			t.Scope[i] = all[s.lo:s.hi]
+		}
+		if len(t.Scope) > 0 {
+			scopes.put(p.data[p.scopeRaw.lo:p.scopeRaw.hi], t.Scope)
 		}
 	}
 	if p.hasExtra {
@@ -445,4 +464,36 @@ func daysSinceEpoch(year, month, day int) int64 {
 	doy := (153*m+2)/5 + day - 1
 	doe := yoe*365 + yoe/4 - yoe/100 + doy
 	return int64(era)*146097 + int64(doe) - 719468
+}
+
+// scopes holds the scope lists decoded most recently, keyed by their JSON text, so that thousands
+// of tokens of one app, read from a store together, share one list (as a Cache's published tokens
+// do). A decoded Token's Scope may therefore be shared: it is read-only, as the tokens a Cache
+// hands out are (Token.Clone makes a copy that may change).
+var scopes scopeTable
+
+type scopeTable struct {
+	mu sync.RWMutex
+	m  map[string][]string
+}
+
+// maxScopeLists bounds the table: the distinct scope lists of a fleet are few.
+const maxScopeLists = 256
+
+func (t *scopeTable) get(raw string) ([]string, bool) {
+	t.mu.RLock()
+	l, ok := t.m[raw]
+	t.mu.RUnlock()
+	return l, ok
+}
+
+func (t *scopeTable) put(raw string, l []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[string][]string{}
+	}
+	if _, ok := t.m[raw]; !ok && len(t.m) < maxScopeLists {
+		t.m[strings.Clone(raw)] = l
+	}
 }

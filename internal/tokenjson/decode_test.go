@@ -225,3 +225,42 @@ func BenchmarkUnmarshal(b *testing.B) {
 		b.Run(tt.name+"/encoding-json", func(b *testing.B) { benchDecode(b, tt.tok, jsonDecode) })
 	}
 }
+
+// TestUnmarshal_sharesScopeLists: tokens with the same scope list, read one after another, share
+// one slice (a fleet of shops of one app has one list); another list is never mixed in, and a
+// list with a ']' inside a scope still decodes as written.
+func TestUnmarshal_sharesScopeLists(t *testing.T) {
+	a := `{"access_token":"a1","scope":["trade","item","shop"]}`
+	b := `{"access_token":"b1","scope":["trade","item","shop"]}`
+	c := `{"access_token":"c1","scope":["trade","item"]}`
+	d := `{"access_token":"d1","scope":["x]y","z"]}`
+	ta, err := Unmarshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := Unmarshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	td, err := Unmarshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &ta.Scope[0] != &tb.Scope[0] {
+		t.Error("the same list was not shared")
+	}
+	if got := strings.Join(tc.Scope, " "); got != "trade item" {
+		t.Errorf("another list: %q", got)
+	}
+	if got := strings.Join(td.Scope, "|"); got != "x]y|z" {
+		t.Errorf("a ']' in a scope: %q", got)
+	}
+	td2, _ := Unmarshal(d)
+	if strings.Join(td2.Scope, "|") != "x]y|z" {
+		t.Errorf("again: %q", td2.Scope)
+	}
+}
