@@ -466,14 +466,18 @@ func TestApp_Sweep_reportsEverySweepToOnSweep(t *testing.T) {
 		res shops.SweepResult
 		err error
 	}
+	ctx := context.Background()
+	// The shops' tokens come from an earlier process: a Keeper that held their Caches would race
+	// their own refresh-ahead timers, which fire on Advance too.
+	first := newApp(t, pl, shops.WithStore(st))
+	for i := range 3 {
+		_, err := first.Token(ctx, "shop-"+strconv.Itoa(i))
+		require.NoError(t, err)
+	}
+	require.NoError(t, first.Shutdown(ctx))
 	var got []sweep
 	a := newApp(t, pl, shops.WithStore(st), shops.WithRate(1e6),
 		shops.WithOnSweep(func(app shoptoken.Key, res shops.SweepResult, err error) { got = append(got, sweep{app, res, err}) }))
-	ctx := context.Background()
-	for i := range 3 {
-		_, err := a.Token(ctx, "shop-"+strconv.Itoa(i))
-		require.NoError(t, err)
-	}
 	_, err := a.Sweep(ctx)
 	require.NoError(t, err)
 	clk.Advance(90 * time.Minute)
