@@ -32,9 +32,7 @@ type Store interface {
 	// Load returns the stored token and its version; ErrNotFound and version 0 when there is none.
 	// When the stored value cannot be read as a token (undecodable, a version out of range),
 	// Load returns an error wrapping ErrCorrupt (never quoting the stored content) and the
-	// version that Save accepts as prev to replace it. The token is read-only, like the ones a
-	// Cache hands out (the SDK's stores share one Scope slice among tokens with the same scopes);
-	// Clone it to change it.
+	// version that Save accepts as prev to replace it.
 	Load(ctx context.Context, key string) (*Token, int64, error)
 	// Save writes tok if the stored version is still prev (0 = absent) and returns the new version;
 	// ErrConflict when someone else wrote first.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,7 +78,8 @@ func BenchmarkMemoryPerShop(b *testing.B) {
 }
 
 // BenchmarkAppToken: a warm Token through a youzan App's shop lookup, in parallel over the
-// shops, against the floor of calling each shop's Cache already held, in the same order.
+// shops, against the floor of calling each shop's Cache already held, in the same order, and
+// against a Go map of shop id to Cache under a sync.RWMutex (what one would write by hand).
 func BenchmarkAppToken(b *testing.B) {
 	for _, n := range shopCounts()[1:] {
 		ctx := context.Background()
@@ -113,6 +115,21 @@ func BenchmarkAppToken(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("floor/n=%d", n), func(b *testing.B) {
 			walk(b, func(i int) error { _, err := caches[i].Token(ctx); return err })
+		})
+		// What a user would write without an App: a Go map of shop id to Cache under a read lock.
+		var mu sync.RWMutex
+		byShop := make(map[string]*shoptoken.Cache, n)
+		for i, c := range caches {
+			byShop[names[i]] = c
+		}
+		b.Run(fmt.Sprintf("rwmutex-map/n=%d", n), func(b *testing.B) {
+			walk(b, func(i int) error {
+				mu.RLock()
+				c := byShop[names[i]]
+				mu.RUnlock()
+				_, err := c.Token(ctx)
+				return err
+			})
 		})
 		a.Close()
 	}

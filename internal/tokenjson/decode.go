@@ -230,7 +230,7 @@ func special(d string, j int) int {
 }
 
 // strings reads a JSON array of strings into p.scope, or finds it among the interned scope lists
-// (an app's shops share one: a Youzan token carries some fifty scopes, the same for every shop).
+// (an app's shops have one: a Youzan token carries some fifty scopes, the same for every shop).
 func (p *tokenParser) strings() bool {
 	d := p.data
 	if p.i >= len(d) || d[p.i] != '[' {
@@ -339,14 +339,14 @@ func (p *tokenParser) finish() {
 	t.Subject = all[subject.lo:subject.hi]
 	switch {
 	case p.shared != nil:
-		t.Scope = p.shared
+		t.Scope = append([]string(nil), p.shared...) // the caller's own slice; the strings are shared
 	case p.scope != nil:
 		t.Scope = make([]string, len(p.scope))
 		for i, s := range p.scope {
 			t.Scope[i] = all[s.lo:s.hi]
 		}
 		if len(t.Scope) > 0 {
-			scopes.put(p.data[p.scopeRaw.lo:p.scopeRaw.hi], t.Scope)
+			scopes.put(p.data[p.scopeRaw.lo:p.scopeRaw.hi], append([]string(nil), t.Scope...))
 		}
 	}
 	if p.hasExtra {
@@ -467,9 +467,9 @@ func daysSinceEpoch(year, month, day int) int64 {
 }
 
 // scopes holds the scope lists decoded most recently, keyed by their JSON text, so that thousands
-// of tokens of one app, read from a store together, share one list (as a Cache's published tokens
-// do). A decoded Token's Scope may therefore be shared: it is read-only, as the tokens a Cache
-// hands out are (Token.Clone makes a copy that may change).
+// of tokens of one app, read from a store together, skip parsing the same fifty scopes and share
+// their strings (a Cache's published tokens then share one list). The lists here are never handed
+// out: each decoded Token gets its own copy, which its caller may change.
 var scopes scopeTable
 
 type scopeTable struct {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -227,8 +228,9 @@ func BenchmarkUnmarshal(b *testing.B) {
 }
 
 // TestUnmarshal_sharesScopeLists: tokens with the same scope list, read one after another, share
-// one slice (a fleet of shops of one app has one list); another list is never mixed in, and a
-// list with a ']' inside a scope still decodes as written.
+// its strings (a fleet of shops of one app has one list) but each has a slice of its own, which
+// its caller may change; another list is never mixed in, and a list with a ']' inside a scope
+// still decodes as written.
 func TestUnmarshal_sharesScopeLists(t *testing.T) {
 	a := `{"access_token":"a1","scope":["trade","item","shop"]}`
 	b := `{"access_token":"b1","scope":["trade","item","shop"]}`
@@ -250,8 +252,15 @@ func TestUnmarshal_sharesScopeLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if &ta.Scope[0] != &tb.Scope[0] {
-		t.Error("the same list was not shared")
+	if unsafe.StringData(ta.Scope[0]) != unsafe.StringData(tb.Scope[0]) {
+		t.Error("the same list's strings were not shared")
+	}
+	if &ta.Scope[0] == &tb.Scope[0] {
+		t.Error("two tokens share one Scope slice")
+	}
+	ta.Scope[0] = "changed"
+	if ta2, _ := Unmarshal(a); ta2.Scope[0] != "trade" {
+		t.Errorf("a caller's change to a decoded Scope reached the next token: %q", ta2.Scope)
 	}
 	if got := strings.Join(tc.Scope, " "); got != "trade item" {
 		t.Errorf("another list: %q", got)
