@@ -5,7 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -1236,10 +1236,12 @@ func (c *Cache) planRefresh(t, prev *Token, now time.Time) time.Time {
 
 // scopes interns scope lists: a Youzan token carries some fifty scopes, the same for every shop of
 // an app, and 100 000 shops should not hold 100 000 copies. Published tokens are read-only, so
-// they can share one slice. Bounded, because the set of distinct lists is small in practice.
+// they can share one slice. Lists are found by a hash of their elements, so publishing a token
+// allocates nothing here. Bounded, because the set of distinct lists is small in practice.
 var scopes struct {
 	sync.Mutex
-	m map[string][]string
+	m map[uint64][][]string // hash → the lists with that hash
+	n int
 }
 
 const maxInternedScopes = 1024
@@ -1248,17 +1250,26 @@ func internScope(scope []string) []string {
 	if len(scope) == 0 {
 		return scope
 	}
-	key := strings.Join(scope, " ")
+	h := uint64(14695981039346656037) // FNV-1a over the elements, each followed by a 0 byte
+	for _, e := range scope {
+		for i := 0; i < len(e); i++ {
+			h = (h ^ uint64(e[i])) * 1099511628211
+		}
+		h *= 1099511628211
+	}
 	scopes.Lock()
 	defer scopes.Unlock()
-	if s, ok := scopes.m[key]; ok {
-		return s
+	for _, l := range scopes.m[h] {
+		if slices.Equal(l, scope) {
+			return l
+		}
 	}
 	if scopes.m == nil {
-		scopes.m = map[string][]string{}
+		scopes.m = map[uint64][][]string{}
 	}
-	if len(scopes.m) < maxInternedScopes {
-		scopes.m[key] = scope
+	if scopes.n < maxInternedScopes {
+		scopes.m[h] = append(scopes.m[h], scope)
+		scopes.n++
 	}
 	return scope
 }

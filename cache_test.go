@@ -466,6 +466,16 @@ func TestCache_Token_scopeListsAreShared(t *testing.T) {
 	tb, _ := b.Token(context.Background())
 	require.Equal(t, []string{"trade", "item", "shop"}, ta.Scope)
 	assert.Same(t, &ta.Scope[0], &tb.Scope[0], "100 000 shops of one app share one scope list")
+
+	// Finding the list costs no allocation (it used to join the scopes into a string each time),
+	// and lists that differ only in how their words split are not mixed up.
+	other := []string{"trade", "item", "shop"}
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = internScope(other) }))
+	assert.Same(t, &ta.Scope[0], &internScope(other)[0])
+	split := []string{"tradeitem", "shop"}
+	assert.Equal(t, []string{"tradeitem", "shop"}, internScope(split))
+	joined := []string{"trade item shop"}
+	assert.Equal(t, []string{"trade item shop"}, internScope(joined))
 }
 
 // newTestCache is NewCache for tests: a construction error fails the test.
