@@ -236,22 +236,12 @@ func TestUnmarshal_sharesScopeLists(t *testing.T) {
 	b := `{"access_token":"b1","scope":["trade","item","shop"]}`
 	c := `{"access_token":"c1","scope":["trade","item"]}`
 	d := `{"access_token":"d1","scope":["x]y","z"]}`
-	ta, err := Unmarshal(a)
-	if err != nil {
-		t.Fatal(err)
+	decode := func(s string) *shoptoken.Token {
+		tok, err := Unmarshal(s)
+		require.NoError(t, err)
+		return tok
 	}
-	tb, err := Unmarshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc, err := Unmarshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	td, err := Unmarshal(d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ta, tb, tc, td := decode(a), decode(b), decode(c), decode(d)
 	if unsafe.StringData(ta.Scope[0]) != unsafe.StringData(tb.Scope[0]) {
 		t.Error("the same list's strings were not shared")
 	}
@@ -259,7 +249,7 @@ func TestUnmarshal_sharesScopeLists(t *testing.T) {
 		t.Error("two tokens share one Scope slice")
 	}
 	ta.Scope[0] = "changed"
-	if ta2, _ := Unmarshal(a); ta2.Scope[0] != "trade" {
+	if ta2 := decode(a); ta2.Scope[0] != "trade" {
 		t.Errorf("a caller's change to a decoded Scope reached the next token: %q", ta2.Scope)
 	}
 	if got := strings.Join(tc.Scope, " "); got != "trade item" {
@@ -268,7 +258,7 @@ func TestUnmarshal_sharesScopeLists(t *testing.T) {
 	if got := strings.Join(td.Scope, "|"); got != "x]y|z" {
 		t.Errorf("a ']' in a scope: %q", got)
 	}
-	td2, _ := Unmarshal(d)
+	td2 := decode(d)
 	if strings.Join(td2.Scope, "|") != "x]y|z" {
 		t.Errorf("again: %q", td2.Scope)
 	}
