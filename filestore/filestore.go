@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/reseal"
 	"github.com/shoptoken/shoptoken/internal/tokenjson"
 	"github.com/shoptoken/shoptoken/seal"
 )
@@ -348,30 +349,16 @@ func (s *Store) Reseal(ctx context.Context, keys []string) (int, error) {
 	if s.kr == nil {
 		return 0, errors.New("filestore: reseal: the Store has no keyring (WithSeal)")
 	}
-	cur := s.kr.Current()
-	n := 0
-	var errs []error
-	for _, k := range keys {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("filestore: reseal: %w", err))
-			break
-		}
+	return reseal.Run(ctx, "filestore", s.kr.Current(), keys, func(k string) (reseal.Stored, error) {
 		e, err := s.read(k)
 		switch {
 		case err != nil:
-			errs = append(errs, err)
-			continue
-		case !e.live || e.sealedBy == cur:
-			continue
+			return reseal.Stored{}, err
+		case !e.live:
+			return reseal.Stored{}, shoptoken.ErrNotFound
 		}
-		switch _, err := s.Save(ctx, k, e.tok, e.version); {
-		case err == nil:
-			n++
-		case !errors.Is(err, shoptoken.ErrConflict):
-			errs = append(errs, err)
-		}
-	}
-	return n, errors.Join(errs...)
+		return reseal.Stored{Token: e.tok, Version: e.version, SealedBy: e.sealedBy}, nil
+	}, s.Save)
 }
 
 // Delete implements shoptoken.Store. It replaces the token with a tombstone that records the next

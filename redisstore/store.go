@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/batchload"
+	"github.com/shoptoken/shoptoken/internal/reseal"
 	"github.com/shoptoken/shoptoken/internal/tokenjson"
 	"github.com/shoptoken/shoptoken/seal"
 )
@@ -352,39 +353,17 @@ func (s *Store) Reseal(ctx context.Context, keys []string) (int, error) {
 	if s.cfg.kr == nil {
 		return 0, errors.New("redisstore: reseal: the Store has no keyring (WithSeal)")
 	}
-	cur := s.cfg.kr.Current()
-	n := 0
-	var errs []error
-	for _, k := range keys {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("redisstore: reseal: %w", err))
-			break
-		}
+	return reseal.Run(ctx, "redisstore", s.cfg.kr.Current(), keys, func(k string) (reseal.Stored, error) {
 		vals, err := s.rdb.HMGet(ctx, s.tokKey(k), "v", "tok").Result()
 		if redis.HasErrorPrefix(err, "WRONGTYPE") {
-			errs = append(errs, corrupt(k, "the key holds another Redis type"))
-			continue
+			return reseal.Stored{}, corrupt(k, "the key holds another Redis type")
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("redisstore: reseal %q: %w", k, err))
-			continue
+			return reseal.Stored{}, fmt.Errorf("redisstore: reseal %q: %w", k, err)
 		}
 		tok, v, by, err := s.decodeSealed(k, vals)
-		switch {
-		case errors.Is(err, shoptoken.ErrNotFound) || err == nil && by == cur:
-			continue
-		case err != nil:
-			errs = append(errs, err)
-			continue
-		}
-		switch _, err := s.Save(ctx, k, tok, v); {
-		case err == nil:
-			n++
-		case !errors.Is(err, shoptoken.ErrConflict):
-			errs = append(errs, err)
-		}
-	}
-	return n, errors.Join(errs...)
+		return reseal.Stored{Token: tok, Version: v, SealedBy: by}, err
+	}, s.Save)
 }
 
 // loadBatch is how many keys LoadMany sends in one pipeline, and loadWorkers how many pipelines

@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/shoptoken/shoptoken"
+	"github.com/shoptoken/shoptoken/internal/reseal"
 	"github.com/shoptoken/shoptoken/internal/tokenjson"
 	"github.com/shoptoken/shoptoken/seal"
 )
@@ -73,42 +74,20 @@ func (s *Store) Reseal(ctx context.Context, keys []string) (int, error) {
 	if s.cfg.kr == nil {
 		return 0, errors.New("sqlstore: reseal: the Store has no keyring (WithSeal)")
 	}
-	cur := s.cfg.kr.Current()
-	n := 0
-	var errs []error
-	for _, k := range keys {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("sqlstore: reseal: %w", err))
-			break
-		}
+	return reseal.Run(ctx, "sqlstore", s.cfg.kr.Current(), keys, func(k string) (reseal.Stored, error) {
 		if err := checkKey("reseal", k); err != nil {
-			errs = append(errs, err)
-			continue
+			return reseal.Stored{}, err
 		}
 		var v int64
 		var data sql.Null[[]byte]
 		err := s.db.QueryRowContext(ctx, s.q.load, []byte(k)).Scan(&v, &data)
 		if errors.Is(err, sql.ErrNoRows) {
-			continue
+			return reseal.Stored{}, shoptoken.ErrNotFound
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("sqlstore: reseal %q: %w", k, err))
-			continue
+			return reseal.Stored{}, fmt.Errorf("sqlstore: reseal %q: %w", k, err)
 		}
 		tok, v, by, err := s.readSealed(k, v, data)
-		switch {
-		case errors.Is(err, shoptoken.ErrNotFound) || err == nil && by == cur:
-			continue
-		case err != nil:
-			errs = append(errs, err)
-			continue
-		}
-		switch _, err := s.Save(ctx, k, tok, v); {
-		case err == nil:
-			n++
-		case !errors.Is(err, shoptoken.ErrConflict):
-			errs = append(errs, err)
-		}
-	}
-	return n, errors.Join(errs...)
+		return reseal.Stored{Token: tok, Version: v, SealedBy: by}, err
+	}, s.Save)
 }
