@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/httpx"
@@ -15,29 +14,17 @@ import (
 )
 
 // AuthCodeOption adds a parameter to the authorization URL.
-type AuthCodeOption func(q *authQuery)
-
-type authQuery struct {
-	keys []string // in the order they were set, so the URL reads like the platform's examples
-	vals map[string]string
-}
-
-func (q *authQuery) set(k, v string) {
-	if _, ok := q.vals[k]; !ok {
-		q.keys = append(q.keys, k)
-	}
-	q.vals[k] = v
-}
+type AuthCodeOption func(q *httpx.AuthQuery)
 
 // Mobile asks for vip.com's mobile login and consent pages (display=mobile).
 func Mobile() AuthCodeOption {
-	return func(q *authQuery) { q.set("display", "mobile") }
+	return func(q *httpx.AuthQuery) { q.Set("display", "mobile") }
 }
 
 // SetAuthURLParam sets any other parameter of the authorization URL. It can also replace one that
 // AuthCodeURL sets (client_id, response_type, redirect_uri, state).
 func SetAuthURLParam(key, value string) AuthCodeOption {
-	return func(q *authQuery) { q.set(key, value) }
+	return func(q *httpx.AuthQuery) { q.Set(key, value) }
 }
 
 // AuthCodeURL returns the URL of vip.com's login and consent page:
@@ -62,36 +49,25 @@ func (c Config) AuthCodeURL(state string, opts ...AuthCodeOption) (string, error
 	if err := c.checkBaseURL(op); err != nil {
 		return "", err
 	}
-	q := &authQuery{vals: map[string]string{}}
-	q.set("client_id", c.ClientID)
-	q.set("response_type", "code")
+	var q httpx.AuthQuery
+	q.Set("client_id", c.ClientID)
+	q.Set("response_type", "code")
 	if c.RedirectURL != "" {
-		q.set("redirect_uri", c.RedirectURL)
+		q.Set("redirect_uri", c.RedirectURL)
 	}
 	if state != "" {
-		q.set("state", state)
+		q.Set("state", state)
 	}
 	for _, o := range opts {
 		if o != nil {
-			o(q)
+			o(&q)
 		}
 	}
-	if err := checkRedirectURI(op, q.vals["redirect_uri"]); err != nil {
+	uri, _ := q.Get("redirect_uri")
+	if err := checkRedirectURI(op, uri); err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	b.WriteString(c.endpoint("authorize"))
-	for i, k := range q.keys {
-		if i == 0 {
-			b.WriteByte('?')
-		} else {
-			b.WriteByte('&')
-		}
-		b.WriteString(url.QueryEscape(k))
-		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(q.vals[k]))
-	}
-	return b.String(), nil
+	return q.URL(c.endpoint("authorize")), nil
 }
 
 // checkRedirectURI accepts OOB or an absolute http or https URL with a host and without user
@@ -103,9 +79,7 @@ func checkRedirectURI(op, uri string) error {
 	if uri == OOB {
 		return nil
 	}
-	u, err := url.Parse(uri)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" ||
-		u.User != nil || u.Fragment != "" || strings.Contains(uri, "#") {
+	if !httpx.RedirectURIOK(uri) {
 		return &shoptoken.Error{Platform: platform, Op: op, Kind: shoptoken.ErrBadRequest,
 			Message: "redirect_uri " + strconv.Quote(httpx.Short(redact.URL(uri))) + " is neither vipauth.OOB nor an absolute http or https URL without user information or fragment"}
 	}

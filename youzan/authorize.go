@@ -1,9 +1,7 @@
 package youzan
 
 import (
-	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/shoptoken/shoptoken"
 	"github.com/shoptoken/shoptoken/internal/check"
@@ -20,24 +18,12 @@ const DefaultAuthorizeURL = "https://diy.youzanyun.com/oauth/authorize"
 const opAuthorize = "authorize"
 
 // AuthCodeOption adds a parameter to the authorization URL.
-type AuthCodeOption func(q *authQuery)
-
-type authQuery struct {
-	keys []string // in the order they were set, so the URL reads like the platform's examples
-	vals map[string]string
-}
-
-func (q *authQuery) set(k, v string) {
-	if _, ok := q.vals[k]; !ok {
-		q.keys = append(q.keys, k)
-	}
-	q.vals[k] = v
-}
+type AuthCodeOption func(q *httpx.AuthQuery)
 
 // SetAuthURLParam sets any other parameter of the authorization URL (scope, say). It can also
 // replace one that AuthCodeURL sets (client_id, response_type, state, redirect_uri).
 func SetAuthURLParam(key, value string) AuthCodeOption {
-	return func(q *authQuery) { q.set(key, value) }
+	return func(q *httpx.AuthQuery) { q.Set(key, value) }
 }
 
 // AuthCodeURL returns the URL of the page where a merchant authorizes the tool app:
@@ -68,38 +54,26 @@ func (c Config) AuthCodeURL(state, redirectURI string, opts ...AuthCodeOption) (
 	if err != nil {
 		return "", err
 	}
-	q := &authQuery{vals: map[string]string{}}
-	q.set("client_id", c.ClientID)
-	q.set("response_type", "code")
+	var q httpx.AuthQuery
+	q.Set("client_id", c.ClientID)
+	q.Set("response_type", "code")
 	if state != "" {
-		q.set("state", state)
+		q.Set("state", state)
 	}
 	if redirectURI != "" {
-		q.set("redirect_uri", redirectURI)
+		q.Set("redirect_uri", redirectURI)
 	}
 	for _, o := range opts {
 		if o != nil {
-			o(q)
+			o(&q)
 		}
 	}
-	if uri, ok := q.vals["redirect_uri"]; ok {
+	if uri, ok := q.Get("redirect_uri"); ok {
 		if err := checkRedirectURI(uri); err != nil {
 			return "", err
 		}
 	}
-	var b strings.Builder
-	b.WriteString(page)
-	for i, k := range q.keys {
-		if i == 0 {
-			b.WriteByte('?')
-		} else {
-			b.WriteByte('&')
-		}
-		b.WriteString(url.QueryEscape(k))
-		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(q.vals[k]))
-	}
-	return b.String(), nil
+	return q.URL(page), nil
 }
 
 // authorizeURL returns the validated AuthorizeURL, or the default.
@@ -120,9 +94,7 @@ func (c Config) authorizeURL() (string, error) {
 // checkRedirectURI accepts an absolute http or https URL with a host and without user information
 // or fragment (RFC 6749 section 3.1.2): the only places a code may be sent to.
 func checkRedirectURI(uri string) error {
-	u, err := url.Parse(uri)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" ||
-		u.User != nil || u.Fragment != "" || strings.Contains(uri, "#") {
+	if !httpx.RedirectURIOK(uri) {
 		return &shoptoken.Error{Platform: platform, Op: opAuthorize, Kind: shoptoken.ErrBadRequest,
 			Message: "redirect_uri " + strconv.Quote(httpx.Short(redact.URL(uri))) + " is not an absolute http or https URL without user information or fragment"}
 	}
