@@ -14,15 +14,7 @@ import (
 // lockers returns the Lockers of Store and Peer, skipping t when Store is none.
 func (e *env) lockers(t *testing.T) []shoptoken.Locker {
 	t.Helper()
-	a, ok := e.Store.(shoptoken.Locker)
-	if !ok {
-		t.Skip("storetest: the store is not a shoptoken.Locker")
-	}
-	b, ok := e.peer().(shoptoken.Locker)
-	if !ok {
-		b = a
-	}
-	return []shoptoken.Locker{a, b}
+	return capable[shoptoken.Locker](t, e, "shoptoken.Locker")
 }
 
 // free reports whether a Lock of key succeeds within d (and releases it at once).

@@ -14,15 +14,7 @@ import (
 // leaseLoaders returns the LeaseLoaders of Store and Peer, skipping t when Store is none.
 func (e *env) leaseLoaders(t *testing.T) []shoptoken.LeaseLoader {
 	t.Helper()
-	a, ok := e.Store.(shoptoken.LeaseLoader)
-	if !ok {
-		t.Skip("storetest: the store is not a shoptoken.LeaseLoader")
-	}
-	b, ok := e.peer().(shoptoken.LeaseLoader)
-	if !ok {
-		b = a
-	}
-	return []shoptoken.LeaseLoader{a, b}
+	return capable[shoptoken.LeaseLoader](t, e, "shoptoken.LeaseLoader")
 }
 
 // tryLockLoad calls TryLockLoad, failing t on an error, and checks that what it read is what

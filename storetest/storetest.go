@@ -153,6 +153,21 @@ func (e *env) peer() shoptoken.Store {
 // both returns Store and Peer, to spread work over.
 func (e *env) both() []shoptoken.Store { return []shoptoken.Store{e.Store, e.peer()} }
 
+// capable returns Store and Peer as a C (a capability such as shoptoken.Locker), Store twice when
+// Peer lacks it, and skips t, naming the capability, when Store lacks it.
+func capable[C any](t *testing.T, e *env, name string) []C {
+	t.Helper()
+	a, ok := e.Store.(C)
+	if !ok {
+		t.Skip("storetest: the store is not a " + name)
+	}
+	b, ok := e.peer().(C)
+	if !ok {
+		b = a
+	}
+	return []C{a, b}
+}
+
 // The secrets every token of the suite carries; no error may show a piece of them.
 const (
 	secretAccess  = "at-STORETEST-SECRET-7f3a9c21d4e8b650"
